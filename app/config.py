@@ -1,0 +1,32 @@
+"""Configuration, read from the environment once, when the app is created."""
+
+import os
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/vung"
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+
+# The province's extent with a margin; the map opens here.
+DEFAULT_BOUNDS = (105.85, 19.85, 106.65, 20.6)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept plain postgres:// URLs as given to libpq and psql."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def from_environment() -> dict:
+    env = os.environ
+    return {
+        "DATABASE_URL": sqlalchemy_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+        "SECRET_KEY": env.get("SECRET_KEY", "dev-only-change-me"),
+        "TILE_URL": env.get("VUNG_TILE_URL", OSM_TILES),
+        "TILE_ATTRIBUTION": env.get("VUNG_TILE_ATTRIBUTION", OSM_ATTRIBUTION),
+        "TILE_MAX_ZOOM": int(env.get("VUNG_TILE_MAX_ZOOM", "19")),
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+    }

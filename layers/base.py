@@ -1,0 +1,140 @@
+"""The vocabulary of a layer declaration: fields, choices, styles, layers.
+
+A declaration says what a layer *is*; tables, API output, filters, forms and
+popups are all derived from it elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+FieldKind = Literal["text", "longtext", "integer", "number", "enum", "date", "boolean", "url"]
+GeometryKind = Literal["Point", "Polygon", "MultiPolygon", "Geometry"]
+
+# Columns every editable layer carries besides its declared fields.
+SYSTEM_FIELDS = ("created_at", "updated_at", "version")
+# Place columns the database derives from admin_units.
+PLACE_FIELDS = ("district", "district_code", "commune", "commune_code")
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    vi: str
+    en: str
+
+    def label(self, lang: str) -> str:
+        return self.en if lang == "en" else self.vi
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: FieldKind
+    vi: str
+    en: str
+    choices: tuple[Choice, ...] = ()
+    unit: str | None = None
+    required: bool = False
+    filterable: bool = False
+    searchable: bool = False
+    popup: bool = False
+    # Filled in by the database, never by a client.
+    computed: bool = False
+    max_length: int | None = None
+
+    def label(self, lang: str) -> str:
+        return self.en if lang == "en" else self.vi
+
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(c.value for c in self.choices)
+
+
+@dataclass(frozen=True)
+class Style:
+    color: str
+    fill_color: str
+    fill_opacity: float = 0.35
+    weight: int = 2
+    radius: int = 7
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: str
+    vi: str
+    en: str
+    geometry: GeometryKind
+    fields: tuple[Field, ...]
+    style: Style
+    public: bool = True
+    visible: bool = True
+    # Derive area_ha / district / commune in the database.
+    derive_area: bool = False
+    derive_place: bool = True
+    editable: bool = True
+    # Field holding the start/end of validity, for OGC `datetime`.
+    temporal: tuple[str, str] | None = None
+    description_vi: str = ""
+    description_en: str = ""
+    order: int = 0
+
+    def title(self, lang: str) -> str:
+        return self.en if lang == "en" else self.vi
+
+    def description(self, lang: str) -> str:
+        return self.description_en if lang == "en" else self.description_vi
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def filterable(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.filterable)
+
+    @property
+    def searchable(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.searchable)
+
+    @property
+    def is_point(self) -> bool:
+        return self.geometry == "Point"
+
+    @property
+    def property_names(self) -> tuple[str, ...]:
+        """Every property a feature of this layer carries, in output order."""
+        extra = SYSTEM_FIELDS if self.editable else ()
+        return self.field_names + extra
+
+
+def text(name: str, vi: str, en: str, **kw) -> Field:
+    return Field(name, "text", vi, en, **kw)
+
+
+def enum(name: str, vi: str, en: str, choices: list[tuple[str, str, str]], **kw) -> Field:
+    return Field(name, "enum", vi, en, choices=tuple(Choice(*c) for c in choices), **kw)
+
+
+def place_fields() -> tuple[Field, ...]:
+    """District and commune, derived by the database from admin_units."""
+    return (
+        text("district", "Huyện/thành phố", "District", filterable=True, popup=True, computed=True),
+        text("district_code", "Mã huyện", "District code", computed=True),
+        text("commune", "Xã/phường", "Commune", popup=True, computed=True),
+        text("commune_code", "Mã xã", "Commune code", computed=True),
+    )
+
+
+def area_field() -> Field:
+    return Field("area_ha", "number", "Diện tích", "Area", unit="ha", popup=True, computed=True)
+
+
+def illustrative_field() -> Field:
+    return Field(
+        "illustrative", "boolean", "Hình vẽ minh hoạ", "Illustrative shape", popup=True,
+    )
