@@ -1,0 +1,26 @@
+"""Vùng: a web GIS for provincial farming, aquaculture, craft and heritage data."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app import cli, config, db, i18n, ogc, pages
+from app.errors import register_error_handlers
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.update(config.from_environment())
+    if overrides:
+        app.config.update(overrides)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    db.init_app(app)
+    i18n.init_app(app)
+    register_error_handlers(app)
+
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(ogc.bp, url_prefix="/ogc")
+    cli.init_app(app)
+    return app

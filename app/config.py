@@ -11,6 +11,16 @@ OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 DEFAULT_BOUNDS = (105.85, 19.85, 106.65, 20.6)
 
 
+# Shown on every map: the sample's sources ask for these lines.
+DATA_ATTRIBUTION = [
+    "District boundaries: Cổng TTĐT Chính phủ (gis.chinhphu.vn) via github.com/daohoangson/dvhcvn (GPL-3.0)",
+    "© GeoNames (geonames.org), CC BY 4.0",
+    "Wikipedia contributors, CC BY-SA 4.0",
+    "Bách khoa Việt Nam – Không gian & Thời gian (github.com/mainguyenanhvu/vietnam-spacetime-encyclopedia), CC BY-SA 4.0",
+    "© OpenStreetMap contributors (ODbL)",
+]
+
+
 def sqlalchemy_url(url: str) -> str:
     """Accept plain postgres:// URLs as given to libpq and psql."""
     for prefix in ("postgres://", "postgresql://"):
@@ -29,4 +39,6 @@ def from_environment() -> dict:
         "TILE_MAX_ZOOM": int(env.get("VUNG_TILE_MAX_ZOOM", "19")),
         "BABEL_DEFAULT_LOCALE": "vi",
         "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+        "DATA_ATTRIBUTION": DATA_ATTRIBUTION,
+        "MAP_BOUNDS": DEFAULT_BOUNDS,
     }

@@ -1,0 +1,24 @@
+"""Language choice: ?lang= sets it (kept in a cookie), Vietnamese by default."""
+
+from flask import Flask, request
+from flask_babel import Babel
+
+LANGUAGES = ("vi", "en")
+COOKIE = "lang"
+
+
+def select_locale() -> str:
+    asked = request.args.get("lang") or request.cookies.get(COOKIE)
+    return asked if asked in LANGUAGES else "vi"
+
+
+def remember_locale(response):
+    asked = request.args.get("lang")
+    if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
+        response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale)
+    app.after_request(remember_locale)

@@ -1,0 +1,275 @@
+"""OGC API – Features, read side: landing page, conformance, collections, items."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import get_locale
+
+from app.db import db
+from app.errors import ApiError, NotFound
+from app.openapi import openapi_document
+from gis.params import ParameterError, parse_bbox, parse_bool, parse_datetime, parse_int
+from layers import get_layer, public_layers
+from layers.base import Layer
+from layers.query import ItemQuery, count_matches, layer_extent, select_feature, select_page
+
+bp = Blueprint("ogc", __name__)
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
+MAX_OFFSET = 10_000_000
+GEOJSON = "application/geo+json"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+GENERIC_PARAMS = {"f", "bbox", "bbox-crs", "limit", "offset", "datetime", "q", "lang"}
+
+
+def output_format() -> str:
+    f = request.args.get("f")
+    if f in ("json", "html"):
+        return f
+    if f:
+        raise ApiError(f"f: unknown format {f[:20]!r}; use json or html")
+    best = request.accept_mimetypes.best_match(["application/json", GEOJSON, "text/html"])
+    return "html" if best == "text/html" else "json"
+
+
+def link(href: str, rel: str, type_: str, title: str | None = None) -> dict:
+    out = {"href": href, "rel": rel, "type": type_}
+    if title:
+        out["title"] = title
+    return out
+
+
+def self_links(endpoint: str, json_type: str = "application/json", **values) -> list[dict]:
+    fmt = output_format()
+    json_href = url_for(endpoint, _external=True, f="json", **values)
+    html_href = url_for(endpoint, _external=True, f="html", **values)
+    return [
+        link(json_href, "self" if fmt == "json" else "alternate", json_type, "This document as JSON"),
+        link(html_href, "self" if fmt == "html" else "alternate", "text/html", "This document as HTML"),
+    ]
+
+
+def render(data: dict, template: str, media_type: str = "application/json", **context):
+    if output_format() == "html":
+        return render_template(template, data=data, **context)
+    return Response(json.dumps(data, ensure_ascii=False), mimetype=media_type)
+
+
+def find_layer(layer_id: str) -> Layer:
+    layer = get_layer(layer_id)
+    if layer is None or not layer.public:
+        raise NotFound(f"There is no collection {layer_id[:60]!r}.")
+    return layer
+
+
+@bp.get("/")
+def landing():
+    data = {
+        "title": "Vùng – OGC API Features",
+        "description": "Farming zones, aquaculture areas, craft villages and relics of the province.",
+        "links": self_links("ogc.landing")
+        + [
+            link(url_for("ogc.api", _external=True), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "OpenAPI definition"),
+            link(url_for("ogc.api", _external=True, f="html"), "service-doc", "text/html", "API documentation"),
+            link(url_for("ogc.conformance", _external=True), "conformance", "application/json", "Conformance classes"),
+            link(url_for("ogc.collections", _external=True), "data", "application/json", "Collections"),
+        ],
+    }
+    return render(data, "ogc/landing.html")
+
+
+@bp.get("/conformance")
+def conformance():
+    return render({"conformsTo": CONFORMANCE}, "ogc/conformance.html")
+
+
+@bp.get("/api")
+def api():
+    document = openapi_document(url_for("ogc.landing", _external=True).rstrip("/"))
+    if output_format() == "html":
+        return render_template("ogc/api.html", data=document)
+    return Response(json.dumps(document, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")
+
+
+def collection_info(layer: Layer, extent) -> dict:
+    lang = str(get_locale() or "vi")
+    items = url_for("ogc.items", layer_id=layer.id, _external=True)
+    info = {
+        "id": layer.id,
+        "title": layer.title(lang),
+        "description": layer.description(lang),
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "links": [
+            link(url_for("ogc.collection", layer_id=layer.id, _external=True), "self", "application/json", layer.title(lang)),
+            link(items + "?f=json", "items", GEOJSON, "Features as GeoJSON"),
+            link(items + "?f=html", "items", "text/html", "Features as HTML"),
+        ],
+    }
+    if extent:
+        info["extent"] = {"spatial": {"bbox": [list(extent)], "crs": CRS84}}
+    return info
+
+
+@bp.get("/collections")
+def collections():
+    with db().connect() as conn:
+        infos = [collection_info(layer, layer_extent(conn, layer)) for layer in public_layers()]
+    data = {"links": self_links("ogc.collections"), "collections": infos}
+    return render(data, "ogc/collections.html")
+
+
+@bp.get("/collections/<layer_id>")
+def collection(layer_id: str):
+    layer = find_layer(layer_id)
+    with db().connect() as conn:
+        info = collection_info(layer, layer_extent(conn, layer))
+    info["links"] = self_links("ogc.collection", layer_id=layer.id) + info["links"][1:]
+    return render(info, "ogc/collection.html", layer=layer)
+
+
+def parse_filter_value(layer: Layer, name: str, raw: str) -> tuple:
+    f = layer.field(name)
+    values = [v for v in raw.split(",") if v.strip()] if f.kind == "enum" else [raw]
+    if not values:
+        raise ParameterError(name, "needs a value")
+    if f.kind == "enum":
+        unknown = [v for v in values if v not in f.choice_values()]
+        if unknown:
+            raise ParameterError(name, f"unknown value {unknown[0][:40]!r}; expected one of {', '.join(f.choice_values())}")
+        return tuple(values)
+    if f.kind == "integer":
+        return (parse_int(name, raw, -(2**31), 2**31 - 1),)
+    if f.kind == "number":
+        try:
+            return (float(raw),)
+        except ValueError:
+            raise ParameterError(name, "must be a number") from None
+    if f.kind == "boolean":
+        return (parse_bool(name, raw),)
+    return tuple(values)
+
+
+def parse_item_query(layer: Layer, args) -> ItemQuery:
+    filterable = {f.name for f in layer.filterable}
+    for name in args:
+        if name not in GENERIC_PARAMS and name not in filterable:
+            allowed = ", ".join(sorted(filterable)) or "none"
+            raise ParameterError(name, f"unknown parameter; this collection filters on: {allowed}")
+    for name in args:
+        if len(args.getlist(name)) > 1:
+            raise ParameterError(name, "given more than once")
+    crs = args.get("bbox-crs")
+    if crs and crs != CRS84:
+        raise ParameterError("bbox-crs", f"only {CRS84} is supported")
+    datetime_raw = args.get("datetime")
+    if datetime_raw and not layer.temporal:
+        raise ParameterError("datetime", "this collection has no temporal property")
+    q = args.get("q", "").strip()
+    if len(q) > 200:
+        raise ParameterError("q", "at most 200 characters")
+    return ItemQuery(
+        limit=parse_int("limit", args["limit"], 1, MAX_LIMIT) if "limit" in args else DEFAULT_LIMIT,
+        offset=parse_int("offset", args["offset"], 0, MAX_OFFSET) if "offset" in args else 0,
+        bbox=parse_bbox(args["bbox"]) if "bbox" in args else None,
+        filters={n: parse_filter_value(layer, n, args[n]) for n in args if n in filterable},
+        q=q or None,
+        interval=parse_datetime(datetime_raw) if datetime_raw else None,
+    )
+
+
+def page_links(layer: Layer, query: ItemQuery, returned: int, matched: int | None) -> list[dict]:
+    base = url_for("ogc.items", layer_id=layer.id, _external=True)
+    args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
+
+    def href(fmt: str, offset: int | None = None) -> str:
+        params = dict(args, f=fmt)
+        if offset is not None:
+            params["offset"] = offset
+        return f"{base}?{urlencode(params)}"
+
+    fmt = output_format()
+    current = query.offset or None
+    links = [
+        link(href("json", current), "self" if fmt == "json" else "alternate", GEOJSON, "This page as GeoJSON"),
+        link(href("html", current), "self" if fmt == "html" else "alternate", "text/html", "This page as HTML"),
+        link(url_for("ogc.collection", layer_id=layer.id, _external=True), "collection", "application/json"),
+    ]
+    more = matched > query.offset + returned if matched is not None else returned == query.limit
+    if more:
+        links.append(link(href(fmt, query.offset + query.limit), "next", GEOJSON if fmt == "json" else "text/html", "Next page"))
+    if query.offset > 0:
+        links.append(link(href(fmt, max(0, query.offset - query.limit)), "prev", GEOJSON if fmt == "json" else "text/html", "Previous page"))
+    return links
+
+
+@bp.get("/collections/<layer_id>/items")
+def items(layer_id: str):
+    layer = find_layer(layer_id)
+    query = parse_item_query(layer, request.args)
+    fmt = output_format()
+    with db().connect() as conn:
+        page = select_page(conn, layer, query)
+        # A short first page already tells the total; count only when it cannot.
+        if query.offset == 0 and page.returned < query.limit:
+            matched = page.returned
+        else:
+            matched = count_matches(conn, layer, query)
+    links = page_links(layer, query, page.returned, matched)
+    if fmt == "html":
+        return render_template(
+            "ogc/items.html", layer=layer, features=json.loads(page.features), links=links,
+            matched=matched, returned=page.returned, lang=str(get_locale()),
+        )
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = (
+        '{"type":"FeatureCollection","features":' + page.features
+        + f',"numberReturned":{page.returned},"numberMatched":{matched},"timeStamp":"{stamp}","links":'
+        + json.dumps(links, ensure_ascii=False) + "}"
+    )
+    return Response(body, mimetype=GEOJSON)
+
+
+def etag_for(layer: Layer, feature_id: int, version: int) -> str:
+    return f'"{layer.id}-{feature_id}-v{version}"'
+
+
+@bp.get("/collections/<layer_id>/items/<feature_id>")
+def item(layer_id: str, feature_id: str):
+    layer = find_layer(layer_id)
+    if not feature_id.isdigit() or len(feature_id) > 18:
+        raise NotFound(f"There is no feature {feature_id[:40]!r} in {layer.id}.")
+    with db().connect() as conn:
+        found = select_feature(conn, layer, int(feature_id))
+    if found is None:
+        raise NotFound(f"There is no feature {feature_id} in {layer.id}.")
+    feature_text, version = found
+    etag = etag_for(layer, int(feature_id), version)
+    if request.if_none_match.contains(etag.strip('"')):
+        return Response(status=304, headers={"ETag": etag})
+    links = [
+        link(url_for("ogc.item", layer_id=layer.id, feature_id=feature_id, _external=True, f="json"), "self", GEOJSON),
+        link(url_for("ogc.item", layer_id=layer.id, feature_id=feature_id, _external=True, f="html"), "alternate", "text/html"),
+        link(url_for("ogc.collection", layer_id=layer.id, _external=True), "collection", "application/json"),
+    ]
+    if output_format() == "html":
+        response = Response(
+            render_template("ogc/item.html", layer=layer, feature=json.loads(feature_text), links=links, lang=str(get_locale()))
+        )
+    else:
+        response = Response(feature_text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}", mimetype=GEOJSON)
+    response.headers["ETag"] = etag
+    return response
+

@@ -1,0 +1,123 @@
+"""The OpenAPI 3 document of the OGC API, generated from the layer registry."""
+
+from __future__ import annotations
+
+from layers import public_layers
+from layers.base import Field, Layer
+
+SCHEMA_TYPES = {
+    "text": {"type": "string"},
+    "longtext": {"type": "string"},
+    "url": {"type": "string", "format": "uri"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "date": {"type": "string", "format": "date"},
+    "boolean": {"type": "boolean"},
+}
+
+
+def field_schema(f: Field) -> dict:
+    schema = {"type": "string", "enum": list(f.choice_values())} if f.kind == "enum" else dict(SCHEMA_TYPES[f.kind])
+    schema["title"] = f.en
+    if f.max_length:
+        schema["maxLength"] = f.max_length
+    return schema
+
+
+def parameter(name: str, description: str, schema: dict, style: str = "form", explode: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema, "style": style, "explode": explode}
+
+
+def common_parameters() -> dict:
+    return {
+        "f": parameter("f", "Output format.", {"type": "string", "enum": ["json", "html"]}),
+        "bbox": parameter(
+            "bbox", "minLon,minLat,maxLon,maxLat in CRS84.",
+            {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+        ),
+        "limit": parameter("limit", "Features per page.", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}),
+        "offset": parameter("offset", "Features to skip.", {"type": "integer", "minimum": 0, "default": 0}),
+        "q": parameter("q", "Free-text search in names, ignoring case and diacritics.", {"type": "string", "maxLength": 200}),
+        "datetime": parameter("datetime", "Instant or interval (RFC 3339), where the collection is temporal.", {"type": "string"}),
+        "featureId": {"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
+    }
+
+
+def error_responses() -> dict:
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}}}
+    return {
+        "400": {"description": "Bad parameter.", **ref},
+        "404": {"description": "Not found.", **ref},
+        "503": {"description": "Database unavailable.", **ref},
+    }
+
+
+def layer_paths(layer: Layer) -> dict:
+    ref = lambda name: {"$ref": f"#/components/parameters/{name}"}  # noqa: E731
+    filters = [
+        parameter(f.name, f"Filter on {f.en}" + (" (comma-separated values)" if f.kind == "enum" else "."), field_schema(f))
+        for f in layer.filterable
+    ]
+    params = [ref("f"), ref("bbox"), ref("limit"), ref("offset"), ref("q")]
+    if layer.temporal:
+        params.append(ref("datetime"))
+    geojson = {"application/geo+json": {"schema": {"$ref": f"#/components/schemas/{layer.id}"}}}
+    return {
+        f"/collections/{layer.id}": {
+            "get": {"summary": f"Describe {layer.en}", "operationId": f"describe_{layer.id}",
+                    "parameters": [ref("f")], "responses": {"200": {"description": "The collection."}, **error_responses()}},
+        },
+        f"/collections/{layer.id}/items": {
+            "get": {"summary": f"Features of {layer.en}", "operationId": f"items_{layer.id}",
+                    "parameters": params + filters,
+                    "responses": {"200": {"description": "A page of features.",
+                                          "content": {"application/geo+json": {"schema": {"type": "object"}}}},
+                                  **error_responses()}},
+        },
+        f"/collections/{layer.id}/items/{{featureId}}": {
+            "get": {"summary": f"One feature of {layer.en}", "operationId": f"item_{layer.id}",
+                    "parameters": [ref("featureId"), ref("f")],
+                    "responses": {"200": {"description": "The feature.", "content": geojson}, **error_responses()}},
+        },
+    }
+
+
+def feature_schema(layer: Layer) -> dict:
+    return {
+        "type": "object",
+        "required": ["type", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": "integer"},
+            "geometry": {"type": "object"},
+            "properties": {"type": "object", "properties": {f.name: field_schema(f) for f in layer.fields}},
+        },
+    }
+
+
+def openapi_document(server_url: str) -> dict:
+    paths = {
+        "/": {"get": {"summary": "Landing page", "operationId": "landing", "responses": {"200": {"description": "Links to the API."}}}},
+        "/conformance": {"get": {"summary": "Conformance classes", "operationId": "conformance", "responses": {"200": {"description": "The classes."}}}},
+        "/api": {"get": {"summary": "This document", "operationId": "api", "responses": {"200": {"description": "OpenAPI 3."}}}},
+        "/collections": {"get": {"summary": "Collections", "operationId": "collections", "responses": {"200": {"description": "Every collection."}}}},
+    }
+    for layer in public_layers():
+        paths.update(layer_paths(layer))
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Vùng OGC API – Features", "version": "1.0.0",
+                 "description": "Read access to the province's layers.",
+                 "license": {"name": "See each collection's sources"}},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "parameters": common_parameters(),
+            "schemas": {
+                "exception": {"type": "object", "required": ["code"],
+                              "properties": {"code": {"type": "string"}, "description": {"type": "string"}}},
+                **{layer.id: feature_schema(layer) for layer in public_layers()},
+            },
+        },
+    }

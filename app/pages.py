@@ -1,0 +1,113 @@
+"""HTML pages: the public map, feature detail pages, and the health check."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, jsonify, render_template
+from flask_babel import get_locale
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db import db
+from app.errors import NotFound
+from layers import get_layer, public_layers
+from layers.base import Field, Layer
+from layers.query import list_districts, select_properties
+
+bp = Blueprint("pages", __name__)
+
+
+def current_lang() -> str:
+    return str(get_locale() or "vi")
+
+
+def field_config(f: Field, lang: str) -> dict:
+    return {
+        "name": f.name,
+        "label": f.label(lang),
+        "kind": f.kind,
+        "unit": f.unit,
+        "popup": f.popup,
+        "filterable": f.filterable,
+        "choices": [{"value": c.value, "label": c.label(lang)} for c in f.choices],
+    }
+
+
+def layer_config(layer: Layer, lang: str) -> dict:
+    s = layer.style
+    return {
+        "id": layer.id,
+        "title": layer.title(lang),
+        "geometry": layer.geometry,
+        "point": layer.is_point,
+        "visible": layer.visible,
+        "style": {"color": s.color, "fillColor": s.fill_color, "fillOpacity": s.fill_opacity, "weight": s.weight, "radius": s.radius},
+        "fields": [field_config(f, lang) for f in layer.fields],
+        "searchable": bool(layer.searchable),
+    }
+
+
+def map_config(districts: list[dict], lang: str) -> dict:
+    cfg = current_app.config
+    minx, miny, maxx, maxy = cfg["MAP_BOUNDS"]
+    return {
+        "lang": lang,
+        "apiBase": "/ogc",
+        "tiles": {"url": cfg["TILE_URL"], "attribution": cfg["TILE_ATTRIBUTION"], "maxZoom": cfg["TILE_MAX_ZOOM"]},
+        "attribution": cfg["DATA_ATTRIBUTION"],
+        "view": {"center": [(miny + maxy) / 2, (minx + maxx) / 2], "zoom": 10},
+        "bounds": [[miny, minx], [maxy, maxx]],
+        "districts": [{"code": d["code"], "name": d["name"]} for d in districts],
+        "layers": [layer_config(layer, lang) for layer in public_layers() if layer.editable],
+        "strings": {},
+    }
+
+
+@bp.get("/")
+def public_map():
+    with db().connect() as conn:
+        districts = list_districts(conn)
+    lang = current_lang()
+    return render_template("map.html", config=map_config(districts, lang), lang=lang)
+
+
+def display_value(f: Field, value, lang: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if f.kind == "enum":
+        choice = next((c for c in f.choices if c.value == value), None)
+        return choice.label(lang) if choice else str(value)
+    if f.kind == "boolean":
+        return ("Yes" if value else "No") if lang == "en" else ("Có" if value else "Không")
+    if f.kind == "number":
+        return f"{value:,.2f}" + (f" {f.unit}" if f.unit else "")
+    return str(value) + (f" {f.unit}" if f.unit else "")
+
+
+@bp.get("/<layer_id>/<int:feature_id>")
+def feature_page(layer_id: str, feature_id: int):
+    layer = get_layer(layer_id)
+    if layer is None or not layer.public:
+        raise NotFound(f"There is no layer {layer_id[:60]!r}.")
+    with db().connect() as conn:
+        row = select_properties(conn, layer, feature_id)
+    if row is None:
+        raise NotFound(f"There is no feature {feature_id} in {layer.id}.")
+    lang = current_lang()
+    rows = [(f.label(lang), display_value(f, row[f.name], lang)) for f in layer.fields]
+    name = row["name_en"] if lang == "en" and row.get("name_en") else row["name"]
+    description = row.get("description_en") if lang == "en" and row.get("description_en") else row.get("description")
+    return render_template(
+        "detail.html", layer=layer, feature=row, name=name, description=description,
+        rows=[r for r in rows if r[1] is not None], lang=lang,
+        geometry=json.loads(row["geometry"]), style=layer.style,
+    )
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db().ping()
+    except SQLAlchemyError:
+        return jsonify({"status": "unavailable", "database": False}), 503
+    return jsonify({"status": "ok", "database": True})

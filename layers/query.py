@@ -1,0 +1,133 @@
+"""Layer-driven read statements: the SQL behind items, single items, extents.
+
+Functions take a SQLAlchemy connection, so they run the same from a request,
+the command line or a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, text
+
+from gis import sql
+from gis.params import Bbox, Interval
+from layers.base import Layer
+
+MAX_SEARCH_WORDS = 8
+
+
+@dataclass(frozen=True)
+class ItemQuery:
+    limit: int = 100
+    offset: int = 0
+    bbox: Bbox | None = None
+    # field name -> accepted values (already typed and checked)
+    filters: dict[str, tuple] = field(default_factory=dict)
+    q: str | None = None
+    interval: Interval | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    features: str  # JSON array text, as PostGIS built it
+    returned: int
+
+
+def where_clause(layer: Layer, query: ItemQuery) -> tuple[str, dict]:
+    conditions: list[str] = []
+    params: dict = {}
+    if query.bbox:
+        conditions.append(sql.bbox_condition("t.geom"))
+        params.update(query.bbox.as_params())
+    for name, values in query.filters.items():
+        f = layer.field(name)
+        if f.kind in ("text", "longtext", "url"):
+            # Place names are matched as people type them: case and diacritics ignored.
+            conditions.append(
+                f"vung_fold(t.{name}) = ANY(ARRAY(SELECT vung_fold(unnest(CAST(:f_{name} AS text[])))))"
+            )
+            params[f"f_{name}"] = [v.strip() for v in values]
+        else:
+            conditions.append(f"t.{name} = ANY(:f_{name})")
+            params[f"f_{name}"] = list(values)
+    if query.q and layer.searchable:
+        for i, word in enumerate(query.q.split()[:MAX_SEARCH_WORDS]):
+            conditions.append(f"t.search_text LIKE vung_fold(:q{i})")
+            params[f"q{i}"] = sql.like_pattern(word)
+    if query.interval and layer.temporal:
+        start_col, end_col = layer.temporal
+        if query.interval.end:
+            conditions.append(f"(t.{start_col} IS NULL OR t.{start_col} <= :dt_end)")
+            params["dt_end"] = query.interval.end
+        if query.interval.start:
+            conditions.append(f"(t.{end_col} IS NULL OR t.{end_col} >= :dt_start)")
+            params["dt_start"] = query.interval.start
+    return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+
+
+def items_statement(layer: Layer, query: ItemQuery) -> tuple[str, dict]:
+    where, params = where_clause(layer, query)
+    inner = (
+        f"SELECT t.id, {sql.feature_object('t', layer.property_names)} AS feature "
+        f"FROM {layer.id} AS t{where} ORDER BY t.id LIMIT :limit OFFSET :offset"
+    )
+    params.update(limit=query.limit, offset=query.offset)
+    return sql.feature_array(inner), params
+
+
+def select_page(conn: Connection, layer: Layer, query: ItemQuery) -> Page:
+    statement, params = items_statement(layer, query)
+    row = conn.execute(text(statement), params).one()
+    return Page(row.features, row.returned)
+
+
+def count_matches(conn: Connection, layer: Layer, query: ItemQuery) -> int:
+    where, params = where_clause(layer, query)
+    return conn.execute(text(f"SELECT count(*) FROM {layer.id} AS t{where}"), params).scalar_one()
+
+
+def select_feature(conn: Connection, layer: Layer, feature_id: int) -> tuple[str, int] | None:
+    """One feature as GeoJSON text, with its version for the ETag."""
+    version = "t.version" if layer.editable else "1"
+    row = conn.execute(
+        text(
+            f"SELECT {sql.feature_object('t', layer.property_names)}::text AS feature, {version} AS version "
+            f"FROM {layer.id} AS t WHERE t.id = :id"
+        ),
+        {"id": feature_id},
+    ).one_or_none()
+    return (row.feature, row.version) if row else None
+
+
+def select_properties(conn: Connection, layer: Layer, feature_id: int) -> dict | None:
+    """One feature's properties and centre, for HTML pages."""
+    columns = ", ".join(f"t.{n}" for n in layer.property_names)
+    row = conn.execute(
+        text(
+            f"SELECT t.id, {columns}, ST_X(ST_PointOnSurface(t.geom)) AS lon, "
+            f"ST_Y(ST_PointOnSurface(t.geom)) AS lat, ST_AsGeoJSON(t.geom, 7) AS geometry "
+            f"FROM {layer.id} AS t WHERE t.id = :id"
+        ),
+        {"id": feature_id},
+    ).mappings().one_or_none()
+    return dict(row) if row else None
+
+
+def layer_extent(conn: Connection, layer: Layer) -> tuple[float, float, float, float] | None:
+    row = conn.execute(text(sql.extent_sql(layer.id))).one()
+    return None if row.minx is None else (row.minx, row.miny, row.maxx, row.maxy)
+
+
+def list_districts(conn: Connection) -> list[dict]:
+    rows = conn.execute(
+        text(
+            "SELECT code, name, name_en FROM admin_units WHERE level = 'district' "
+            "AND (valid_to IS NULL OR valid_to > current_date) ORDER BY name"
+        )
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def count_rows(conn: Connection, layer: Layer) -> int:
+    return conn.execute(text(f"SELECT count(*) FROM {layer.id}")).scalar_one()

@@ -1,0 +1,87 @@
+// The URL hash holds everything needed to reopen the same map:
+//   #map=<zoom>/<lat>/<lon>&layers=<id>,<id>&q=<text>&<layer>.<field>=<value>
+// A hash written by someone else is untrusted: values are checked against the
+// page configuration before use.
+
+const RESERVED = new Set(["map", "layers", "q"]);
+
+export function parseHash(hash) {
+  const params = new URLSearchParams(hash.replace(/^#/, ""));
+  const state = { view: parseView(params.get("map")), layers: null, q: "", filters: {} };
+  if (params.has("layers")) {
+    state.layers = params.get("layers").split(",").filter(Boolean);
+  }
+  state.q = (params.get("q") || "").trim();
+  for (const [key, value] of params) {
+    if (RESERVED.has(key)) continue;
+    const dot = key.indexOf(".");
+    if (dot <= 0 || value === "") continue;
+    const layerId = key.slice(0, dot);
+    state.filters[layerId] ??= {};
+    state.filters[layerId][key.slice(dot + 1)] = value;
+  }
+  return state;
+}
+
+function parseView(text) {
+  if (!text) return null;
+  const [zoom, lat, lon] = text.split("/").map(Number);
+  const valid =
+    Number.isFinite(zoom) && zoom >= 0 && zoom <= 22 &&
+    Number.isFinite(lat) && Math.abs(lat) <= 90 &&
+    Number.isFinite(lon) && Math.abs(lon) <= 180;
+  return valid ? { zoom, lat, lon } : null;
+}
+
+export function formatHash(state) {
+  const parts = [];
+  if (state.view) {
+    const { zoom, lat, lon } = state.view;
+    const digits = Math.max(0, Math.ceil(Math.log10(2 ** zoom)) - 1);
+    parts.push(`map=${zoom}/${lat.toFixed(digits + 1)}/${lon.toFixed(digits + 1)}`);
+  }
+  parts.push(`layers=${[...state.layers].map(encodePart).join(",")}`);
+  if (state.q) parts.push(`q=${encodePart(state.q)}`);
+  for (const [layerId, fields] of Object.entries(state.filters)) {
+    for (const [field, value] of Object.entries(fields)) {
+      if (value !== "" && value !== null && value !== undefined) {
+        parts.push(`${encodePart(layerId)}.${encodePart(field)}=${encodePart(value)}`);
+      }
+    }
+  }
+  return `#${parts.join("&")}`;
+}
+
+function encodePart(text) {
+  return encodeURIComponent(text).replaceAll("%2C", ",");
+}
+
+// Keep only what the configuration knows about, so a tampered link cannot
+// send unknown fields or values to the API.
+export function sanitizeState(parsed, config) {
+  const layersById = new Map(config.layers.map((layer) => [layer.id, layer]));
+  const layers = parsed.layers === null
+    ? config.layers.filter((layer) => layer.visible).map((layer) => layer.id)
+    : parsed.layers.filter((id) => layersById.has(id));
+  const filters = {};
+  for (const [layerId, fields] of Object.entries(parsed.filters)) {
+    const layer = layersById.get(layerId);
+    if (!layer) continue;
+    for (const [name, value] of Object.entries(fields)) {
+      if (isAllowedFilter(layer, name, value, config)) {
+        filters[layerId] ??= {};
+        filters[layerId][name] = value;
+      }
+    }
+  }
+  return { view: parsed.view, layers: new Set(layers), q: parsed.q.slice(0, 200), filters };
+}
+
+function isAllowedFilter(layer, name, value, config) {
+  const field = layer.fields.find((f) => f.name === name && f.filterable);
+  if (!field) return false;
+  if (name === "district") return (config.districts || []).some((d) => d.name === value);
+  if (field.kind === "enum") return field.choices.some((choice) => choice.value === value);
+  if (field.kind === "boolean") return value === "true" || value === "false";
+  return value.length <= 200;
+}
