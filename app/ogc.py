@@ -73,7 +73,7 @@ def find_layer(layer_id: str) -> Layer:
     return layer
 
 
-@bp.get("/")
+@bp.get("/", strict_slashes=False)
 def landing():
     data = {
         "title": "Vùng – OGC API Features",

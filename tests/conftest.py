@@ -1,0 +1,89 @@
+"""Shared fixtures: a real PostGIS test database, rebuilt by the migrations."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.cli import alembic_config, ensure_database
+from app.config import sqlalchemy_url
+from importers.sample import load_sample
+
+DEFAULT_TEST_URL = "postgresql://postgres@127.0.0.1:5432/vung_test"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = sqlalchemy_url(os.environ.get("DATABASE_URL", DEFAULT_TEST_URL))
+    if not make_url(url).database.endswith("_test"):
+        pytest.exit(f"refusing to run tests against {make_url(url).database!r}: its name must end in _test", 2)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    from alembic import command
+
+    ensure_database(database_url)
+    cfg = alembic_config(database_url)
+    # Down to nothing and back up: the migrations are tested on every run.
+    command.downgrade(cfg, "base")
+    command.upgrade(cfg, "head")
+    eng = create_engine(database_url)
+    with eng.begin() as conn:
+        load_sample(conn)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(engine, database_url):
+    return create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"})
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def conn(engine):
+    """A connection whose work is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture()
+def committed(engine):
+    """Insert committed rows the app can see; removes them afterwards.
+
+    Usage: feature_id = committed("relics", "name, kind, rank, geom", "...values sql...", params)
+    """
+    made: list[tuple[str, int]] = []
+
+    def insert(table: str, columns: str, values: str, params: dict | None = None) -> int:
+        with engine.begin() as c:
+            new_id = c.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING id"), params or {}).scalar_one()
+        made.append((table, new_id))
+        return new_id
+
+    yield insert
+    with engine.begin() as c:
+        for table, feature_id in made:
+            c.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": feature_id})
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # In CI a skipped database or browser test hides a missing feature: fail.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if os.environ.get("VUNG_REQUIRE_ALL") and skipped and exitstatus == 0:
+        session.exitstatus = 1
+        if reporter:
+            reporter.write_line(f"{len(skipped)} test(s) skipped; VUNG_REQUIRE_ALL forbids skips", red=True)
