@@ -81,6 +81,10 @@ def sample_load(if_empty: bool, replace: bool):
         counts = load_sample(conn, replace=replace)
     for layer_id, n in counts.items():
         click.echo(f"{layer_id}: {n}")
+    click.echo(
+        "note: farming and aquaculture shapes are illustrative octagons drawn around commune points "
+        "(attribute illustrative=true); commune areas are approximate Voronoi cells (approximate=true)."
+    )
 
 
 @sample_cli.command("synthetic")

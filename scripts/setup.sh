@@ -83,7 +83,7 @@ install_frontend() {
 }
 
 compile_translations() {
-  [ -d translations ] && .venv/bin/pybabel compile -q -d translations
+  if [ -d translations ]; then .venv/bin/pybabel compile -q -d translations; fi
 }
 
 prepare_database() {
