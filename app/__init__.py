@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import cli, config, db, i18n, ogc, pages
+from app import cli, config, db, guards, i18n, ogc, pages
 from app.errors import register_error_handlers
 
 
@@ -18,6 +18,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     i18n.init_app(app)
     register_error_handlers(app)
+    guards.init_app(app)
 
 
     app.register_blueprint(pages.bp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, render_template, request, url_for
@@ -171,6 +171,9 @@ def parse_item_query(layer: Layer, args) -> ItemQuery:
     for name in args:
         if len(args.getlist(name)) > 1:
             raise ParameterError(name, "given more than once")
+        if "\x00" in args[name]:
+            # PostgreSQL text cannot hold NUL; the driver would fail with a 500.
+            raise ParameterError(name, "must not contain NUL characters")
     crs = args.get("bbox-crs")
     if crs and crs != CRS84:
         raise ParameterError("bbox-crs", f"only {CRS84} is supported")
@@ -233,7 +236,7 @@ def items(layer_id: str):
             "ogc/items.html", layer=layer, features=json.loads(page.features), links=links,
             matched=matched, returned=page.returned, lang=str(get_locale()),
         )
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = (
         '{"type":"FeatureCollection","features":' + page.features
         + f',"numberReturned":{page.returned},"numberMatched":{matched},"timeStamp":"{stamp}","links":'

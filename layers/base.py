@@ -6,7 +6,7 @@ popups are all derived from it elsewhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 FieldKind = Literal["text", "longtext", "integer", "number", "enum", "date", "boolean", "url"]
