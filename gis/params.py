@@ -7,6 +7,7 @@ answer 400 with a precise message.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -58,10 +59,10 @@ def parse_bbox(raw: str) -> Bbox:
 
 
 def parse_int(name: str, raw: str, low: int, high: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ParameterError(name, f"must be a whole number, got {raw[:40]!r}") from None
+    # int() alone would also take " 5", "1_0" and non-ASCII digits such as "١٢".
+    if not re.fullmatch(r"-?[0-9]{1,19}", raw):
+        raise ParameterError(name, f"must be a whole number, got {raw[:40]!r}")
+    value = int(raw)
     if not low <= value <= high:
         raise ParameterError(name, f"must be between {low} and {high}")
     return value

@@ -82,21 +82,28 @@ def select_page(conn: Connection, layer: Layer, query: ItemQuery) -> Page:
     return Page(row.features, row.returned)
 
 
-def count_matches(conn: Connection, layer: Layer, query: ItemQuery) -> int:
+def count_statement(layer: Layer, query: ItemQuery) -> tuple[str, dict]:
     where, params = where_clause(layer, query)
-    return conn.execute(text(f"SELECT count(*) FROM {layer.id} AS t{where}"), params).scalar_one()
+    return f"SELECT count(*) FROM {layer.id} AS t{where}", params
+
+
+def count_matches(conn: Connection, layer: Layer, query: ItemQuery) -> int:
+    statement, params = count_statement(layer, query)
+    return conn.execute(text(statement), params).scalar_one()
+
+
+def feature_statement(layer: Layer) -> str:
+    """SQL for one feature (bound parameter `:id`) as GeoJSON text and its version."""
+    version = "t.version" if layer.editable else "1"
+    return (
+        f"SELECT {sql.feature_object('t', layer.property_names)}::text AS feature, {version} AS version "
+        f"FROM {layer.id} AS t WHERE t.id = :id"
+    )
 
 
 def select_feature(conn: Connection, layer: Layer, feature_id: int) -> tuple[str, int] | None:
     """One feature as GeoJSON text, with its version for the ETag."""
-    version = "t.version" if layer.editable else "1"
-    row = conn.execute(
-        text(
-            f"SELECT {sql.feature_object('t', layer.property_names)}::text AS feature, {version} AS version "
-            f"FROM {layer.id} AS t WHERE t.id = :id"
-        ),
-        {"id": feature_id},
-    ).one_or_none()
+    row = conn.execute(text(feature_statement(layer)), {"id": feature_id}).one_or_none()
     return (row.feature, row.version) if row else None
 
 

@@ -74,18 +74,19 @@ WITH_AREA = ("farming_zones", "aquaculture_areas")
 
 
 def create_triggers() -> None:
+    # On every update, not only of geom: derived columns must never take a client's value.
     for table in EDITABLE:
         op.execute(
             f"CREATE TRIGGER {table}_touch BEFORE INSERT OR UPDATE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION vung_touch()"
         )
         op.execute(
-            f"CREATE TRIGGER {table}_place BEFORE INSERT OR UPDATE OF geom ON {table} "
+            f"CREATE TRIGGER {table}_place BEFORE INSERT OR UPDATE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION vung_derive_place()"
         )
     for table in WITH_AREA:
         op.execute(
-            f"CREATE TRIGGER {table}_area BEFORE INSERT OR UPDATE OF geom ON {table} "
+            f"CREATE TRIGGER {table}_area BEFORE INSERT OR UPDATE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION vung_derive_area()"
         )
 
