@@ -1,6 +1,6 @@
 """Aquaculture areas: ponds, tidal flats and cages for fish and shellfish."""
 
-from layers.base import Field, Layer, Style, area_field, enum, illustrative_field, place_fields, text
+from layers.base import Layer, Style, enum, name_fields, zone_fields
 
 LAYER = Layer(
     id="aquaculture_areas",
@@ -13,8 +13,7 @@ LAYER = Layer(
     description_en="Areas farming shrimp, clams, fish and other aquatic species.",
     style=Style(color="#1565c0", fill_color="#42a5f5"),
     fields=(
-        text("name", "Tên vùng", "Name", required=True, searchable=True, popup=True, max_length=200),
-        text("name_en", "Tên tiếng Anh", "English name", searchable=True, max_length=200),
+        *name_fields("Tên vùng"),
         enum(
             "species", "Đối tượng nuôi", "Species",
             [
@@ -43,22 +42,6 @@ LAYER = Layer(
             ],
             filterable=True, popup=True,
         ),
-        enum(
-            "status", "Trạng thái", "Status",
-            [
-                ("planned", "Quy hoạch", "Planned"),
-                ("active", "Đang nuôi", "Active"),
-                ("suspended", "Tạm ngừng", "Suspended"),
-            ],
-            filterable=True, popup=True,
-        ),
-        text("owner", "Hợp tác xã/chủ sở hữu", "Cooperative/owner", searchable=True, popup=True, max_length=200),
-        text("products", "Sản phẩm", "Products", popup=True, max_length=500),
-        Field("description", "longtext", "Mô tả", "Description"),
-        Field("description_en", "longtext", "Mô tả (tiếng Anh)", "Description (English)"),
-        text("source", "Nguồn", "Source", max_length=1000),
-        illustrative_field(),
-        area_field(),
-        *place_fields(),
+        *zone_fields("Đang nuôi"),
     ),
 )

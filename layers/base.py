@@ -138,3 +138,40 @@ def illustrative_field() -> Field:
     return Field(
         "illustrative", "boolean", "Hình vẽ minh hoạ", "Illustrative shape", popup=True,
     )
+
+
+def name_fields(vi: str) -> tuple[Field, ...]:
+    """`name` as written locally and `name_en` for visitors; both searchable."""
+    return (
+        text("name", vi, "Name", required=True, searchable=True, popup=True, max_length=200),
+        text("name_en", "Tên tiếng Anh", "English name", searchable=True, max_length=200),
+    )
+
+
+def description_fields(popup: bool = False) -> tuple[Field, ...]:
+    return (
+        Field("description", "longtext", "Mô tả", "Description", popup=popup),
+        Field("description_en", "longtext", "Mô tả (tiếng Anh)", "Description (English)"),
+    )
+
+
+def source_field() -> Field:
+    return text("source", "Nguồn", "Source", max_length=1000)
+
+
+def zone_fields(active_vi: str) -> tuple[Field, ...]:
+    """What farming and aquaculture zones share besides their own kind fields."""
+    return (
+        enum(
+            "status", "Trạng thái", "Status",
+            [("planned", "Quy hoạch", "Planned"), ("active", active_vi, "Active"), ("suspended", "Tạm ngừng", "Suspended")],
+            filterable=True, popup=True,
+        ),
+        text("owner", "Hợp tác xã/chủ sở hữu", "Cooperative/owner", searchable=True, popup=True, max_length=200),
+        text("products", "Sản phẩm", "Products", popup=True, max_length=500),
+        *description_fields(),
+        source_field(),
+        illustrative_field(),
+        area_field(),
+        *place_fields(),
+    )

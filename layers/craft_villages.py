@@ -1,6 +1,6 @@
 """Traditional craft villages, as a point or an outline of the village."""
 
-from layers.base import Field, Layer, Style, enum, place_fields, text
+from layers.base import Field, Layer, Style, description_fields, enum, name_fields, place_fields, source_field, text
 
 LAYER = Layer(
     id="craft_villages",
@@ -12,8 +12,7 @@ LAYER = Layer(
     description_en="The province's traditional craft villages.",
     style=Style(color="#6d4c41", fill_color="#ffb74d"),
     fields=(
-        text("name", "Tên làng nghề", "Name", required=True, searchable=True, popup=True, max_length=200),
-        text("name_en", "Tên tiếng Anh", "English name", searchable=True, max_length=200),
+        *name_fields("Tên làng nghề"),
         enum(
             "craft", "Nghề", "Craft",
             [
@@ -32,11 +31,10 @@ LAYER = Layer(
         text("products", "Sản phẩm", "Products", popup=True, max_length=500),
         Field("recognised_year", "integer", "Năm công nhận", "Year recognised", popup=True),
         Field("households", "integer", "Số hộ làm nghề", "Households", unit="hộ"),
-        Field("description", "longtext", "Mô tả", "Description", popup=True),
-        Field("description_en", "longtext", "Mô tả (tiếng Anh)", "Description (English)"),
+        *description_fields(popup=True),
         Field("photo", "url", "Ảnh", "Photo"),
         text("precision", "Độ chính xác vị trí", "Location precision", max_length=50),
-        text("source", "Nguồn", "Source", max_length=1000),
+        source_field(),
         *place_fields(),
     ),
 )

@@ -1,6 +1,6 @@
 """Farming zones: crop-growing areas drawn by agriculture officers."""
 
-from layers.base import Field, Layer, Style, area_field, enum, illustrative_field, place_fields, text
+from layers.base import Layer, Style, enum, name_fields, text, zone_fields
 
 CROPS = [
     ("rice", "Lúa", "Rice"),
@@ -23,8 +23,7 @@ LAYER = Layer(
     description_en="Crop-growing and salt-making areas kept by agriculture officers.",
     style=Style(color="#2e7d32", fill_color="#66bb6a"),
     fields=(
-        text("name", "Tên vùng", "Name", required=True, searchable=True, popup=True, max_length=200),
-        text("name_en", "Tên tiếng Anh", "English name", searchable=True, max_length=200),
+        *name_fields("Tên vùng"),
         enum("crop", "Cây trồng", "Crop", CROPS, required=True, filterable=True, popup=True),
         enum(
             "certification", "Chứng nhận", "Certification",
@@ -37,22 +36,6 @@ LAYER = Layer(
             filterable=True, popup=True,
         ),
         text("season", "Mùa vụ", "Season", popup=True, max_length=100),
-        text("owner", "Hợp tác xã/chủ sở hữu", "Cooperative/owner", searchable=True, popup=True, max_length=200),
-        enum(
-            "status", "Trạng thái", "Status",
-            [
-                ("planned", "Quy hoạch", "Planned"),
-                ("active", "Đang sản xuất", "Active"),
-                ("suspended", "Tạm ngừng", "Suspended"),
-            ],
-            filterable=True, popup=True,
-        ),
-        text("products", "Sản phẩm", "Products", popup=True, max_length=500),
-        Field("description", "longtext", "Mô tả", "Description"),
-        Field("description_en", "longtext", "Mô tả (tiếng Anh)", "Description (English)"),
-        text("source", "Nguồn", "Source", max_length=1000),
-        illustrative_field(),
-        area_field(),
-        *place_fields(),
+        *zone_fields("Đang sản xuất"),
     ),
 )

@@ -1,6 +1,6 @@
 """Historical relics: temples, pagodas, communal houses, churches, sites."""
 
-from layers.base import Field, Layer, Style, enum, place_fields, text
+from layers.base import Field, Layer, Style, description_fields, enum, name_fields, place_fields, source_field, text
 
 LAYER = Layer(
     id="relics",
@@ -12,8 +12,7 @@ LAYER = Layer(
     description_en="Historical, cultural and scenic relics, ranked or not.",
     style=Style(color="#b71c1c", fill_color="#e53935"),
     fields=(
-        text("name", "Tên di tích", "Name", required=True, searchable=True, popup=True, max_length=200),
-        text("name_en", "Tên tiếng Anh", "English name", searchable=True, max_length=200),
+        *name_fields("Tên di tích"),
         enum(
             "kind", "Loại hình", "Kind",
             [
@@ -42,12 +41,11 @@ LAYER = Layer(
         text("decision", "Quyết định công nhận", "Recognition decision", popup=True, max_length=500),
         text("era", "Niên đại", "Era", max_length=200),
         text("festival", "Lễ hội", "Festival", max_length=500),
-        Field("description", "longtext", "Mô tả", "Description", popup=True),
-        Field("description_en", "longtext", "Mô tả (tiếng Anh)", "Description (English)"),
+        *description_fields(popup=True),
         text("address", "Địa chỉ", "Address", max_length=500),
         Field("photo", "url", "Ảnh", "Photo"),
         text("precision", "Độ chính xác vị trí", "Location precision", max_length=50),
-        text("source", "Nguồn", "Source", max_length=1000),
+        source_field(),
         *place_fields(),
     ),
 )
