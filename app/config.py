@@ -1,7 +1,9 @@
 """Configuration, read from the environment once, when the app is created."""
 
 import os
+from pathlib import Path
 
+TRANSLATIONS = str(Path(__file__).resolve().parent.parent / "translations")
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/vung"
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -38,6 +40,7 @@ def from_environment() -> dict:
         "TILE_ATTRIBUTION": env.get("VUNG_TILE_ATTRIBUTION", OSM_ATTRIBUTION),
         "TILE_MAX_ZOOM": int(env.get("VUNG_TILE_MAX_ZOOM", "19")),
         "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_TRANSLATION_DIRECTORIES": TRANSLATIONS,
         "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
         "DATA_ATTRIBUTION": DATA_ATTRIBUTION,
         "MAP_BOUNDS": DEFAULT_BOUNDS,

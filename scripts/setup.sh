@@ -83,7 +83,7 @@ install_frontend() {
 }
 
 compile_translations() {
-  if [ -d translations ]; then .venv/bin/pybabel compile -q -d translations; fi
+  if [ -d translations ]; then .venv/bin/pybabel compile -d translations; fi
 }
 
 prepare_database() {

@@ -39,6 +39,20 @@ async function errorFrom(response) {
   return new ApiError(response.status, body.code, body.description);
 }
 
+// Search several layers at once; a layer that fails does not hide the
+// others' hits, but if every layer fails the caller hears about it.
+export async function searchLayers(apiBase, layers, paramsFor, signal) {
+  const answers = await Promise.allSettled(
+    layers.map(async (layer) => {
+      const collection = await fetchItems(apiBase, layer.id, paramsFor(layer), signal);
+      return (collection.features || []).map((feature) => ({ layer, feature }));
+    }),
+  );
+  const failures = answers.filter((answer) => answer.status === "rejected");
+  if (failures.length && failures.length === answers.length) throw failures[0].reason;
+  return answers.flatMap((answer) => (answer.status === "fulfilled" ? answer.value : []));
+}
+
 export function isAbort(error) {
   return error?.name === "AbortError";
 }

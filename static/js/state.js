@@ -1,13 +1,18 @@
 // The URL hash holds everything needed to reopen the same map:
 //   #map=<zoom>/<lat>/<lon>&layers=<id>,<id>&q=<text>&<layer>.<field>=<value>
+// Links of the form #z=<zoom>&lat=<lat>&lon=<lon> (as detail pages write
+// them) are read too.
 // A hash written by someone else is untrusted: values are checked against the
 // page configuration before use.
 
-const RESERVED = new Set(["map", "layers", "q"]);
+const RESERVED = new Set(["map", "layers", "q", "z", "lat", "lon"]);
 
 export function parseHash(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
-  const state = { view: parseView(params.get("map")), layers: null, q: "", filters: {} };
+  const view = params.has("map")
+    ? parseView(params.get("map"))
+    : parseView([params.get("z"), params.get("lat"), params.get("lon")].join("/"));
+  const state = { view, layers: null, q: "", filters: {} };
   if (params.has("layers")) {
     state.layers = params.get("layers").split(",").filter(Boolean);
   }
@@ -25,7 +30,9 @@ export function parseHash(hash) {
 
 function parseView(text) {
   if (!text) return null;
-  const [zoom, lat, lon] = text.split("/").map(Number);
+  const parts = text.split("/");
+  if (parts.length !== 3 || parts.some((part) => part.trim() === "")) return null;
+  const [zoom, lat, lon] = parts.map(Number);
   const valid =
     Number.isFinite(zoom) && zoom >= 0 && zoom <= 22 &&
     Number.isFinite(lat) && Math.abs(lat) <= 90 &&

@@ -1,0 +1,306 @@
+// Entry module of the public map page.
+
+import { bboxParam, fetchItems, isAbort, searchLayers } from "./api.js";
+import { debounce, escapeHtml } from "./dom.js";
+import { buildLayerList } from "./filters.js";
+import { initI18n, t } from "./i18n.js";
+import { createLayerView } from "./layers.js";
+import { addLocateControl } from "./locate.js";
+import { createRequests } from "./requests.js";
+import { createSearchBox } from "./search.js";
+import { formatHash, parseHash, sanitizeState } from "./state.js";
+
+const L = window.L;
+
+// The API's own maximum is 10 000; a view rarely needs more than this.
+const MAX_FEATURES = 5000;
+const SEARCH_LIMIT = 20;
+const RELOAD_DELAY_MS = 250;
+const SMALL_SCREEN = "(max-width: 720px)";
+const MESSAGE_MS = 6000;
+
+function readConfig(doc) {
+  return JSON.parse(doc.getElementById("vung-config").textContent);
+}
+
+function createMap(container, config) {
+  const map = L.map(container, {
+    zoomControl: false,
+    maxZoom: config.tiles?.maxZoom || 19,
+    minZoom: 3,
+  });
+  L.control.zoom({ zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
+  map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+  addBaseLayer(map, config.tiles);
+  for (const line of config.attribution || []) {
+    map.attributionControl.addAttribution(escapeHtml(line));
+  }
+  makeAttributionFoldable(map);
+  return map;
+}
+
+// An empty URL means no base map: the data layers must stand on their own.
+function addBaseLayer(map, tiles) {
+  if (!tiles?.url) return null;
+  return L.tileLayer(tiles.url, {
+    attribution: escapeHtml(tiles.attribution || ""),
+    maxZoom: tiles.maxZoom || 19,
+  }).addTo(map);
+}
+
+function makeAttributionFoldable(map) {
+  const container = map.attributionControl.getContainer();
+  container.classList.add("attribution-foldable");
+  const small = window.matchMedia(SMALL_SCREEN);
+  container.addEventListener("click", (event) => {
+    if (!small.matches) return;
+    if (event.target.closest("a") && container.classList.contains("is-unfolded")) return;
+    event.preventDefault();
+    container.classList.toggle("is-unfolded");
+  });
+}
+
+// Leaflet labels the close button in English only.
+function translatePopupClose(popup) {
+  const button = popup.getElement()?.querySelector(".leaflet-popup-close-button");
+  if (!button) return;
+  button.setAttribute("aria-label", t("close"));
+  button.setAttribute("title", t("close"));
+}
+
+function setInitialView(map, state, config) {
+  if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
+  else if (config.view) map.setView(config.view.center, config.view.zoom);
+  else if (config.bounds) map.fitBounds(config.bounds);
+  else map.setView([0, 0], 3);
+}
+
+function currentView(map) {
+  const center = map.getCenter();
+  return { zoom: map.getZoom(), lat: center.lat, lon: center.lng };
+}
+
+function updateLanguageLinks(doc, hash) {
+  for (const link of doc.querySelectorAll(".lang-link")) {
+    link.setAttribute("href", `?lang=${encodeURIComponent(link.dataset.lang)}${hash}`);
+  }
+}
+
+function setupPanelToggle(doc, map) {
+  const layout = doc.getElementById("map-layout");
+  const button = doc.getElementById("panel-toggle");
+  const label = button.querySelector(".panel-toggle-label");
+  const small = window.matchMedia(SMALL_SCREEN);
+
+  function setOpen(open) {
+    layout.classList.toggle("panel-collapsed", !open);
+    button.setAttribute("aria-expanded", String(open));
+    label.textContent = open ? t("hide_panel") : t("show_panel");
+    map.invalidateSize();
+  }
+  button.addEventListener("click", () => setOpen(layout.classList.contains("panel-collapsed")));
+  setOpen(!small.matches);
+  return { closeOnSmallScreen: () => small.matches && setOpen(false) };
+}
+
+// Messages shown over the map, one per source (a layer, the locator...).
+function createStatus(element) {
+  const messages = new Map();
+  const timers = new Map();
+
+  function set(key, text, { transient = false } = {}) {
+    clearTimeout(timers.get(key));
+    if (text) messages.set(key, text);
+    else messages.delete(key);
+    if (text && transient) timers.set(key, setTimeout(() => set(key, null), MESSAGE_MS));
+    element.textContent = [...messages.values()].join(" ");
+  }
+
+  return { set };
+}
+
+function hitBounds(hits) {
+  return L.featureGroup(hits.map((hit) => L.geoJSON(hit.feature))).getBounds();
+}
+
+function startMap(doc) {
+  const config = readConfig(doc);
+  initI18n(config, doc);
+  const mapElement = doc.getElementById("map");
+  const map = createMap(mapElement, config);
+  const views = new Map(config.layers.map((layer) => [layer.id, createLayerView(map, layer)]));
+  // Tests and styles read the number of requests in flight from here.
+  const showPending = (count) => {
+    mapElement.dataset.pending = String(count);
+  };
+  const requests = createRequests(showPending);
+  showPending(0);
+  const status = createStatus(doc.getElementById("map-status"));
+  let state = sanitizeState(parseHash(window.location.hash), config);
+
+  const panel = buildLayerList(doc.getElementById("layer-list"), config, {
+    onToggle: setLayerActive,
+    onFilter: setFilter,
+  });
+  const search = createSearchBox(doc, { onQuery: setQuery, onPick: showHit });
+  const panelToggle = setupPanelToggle(doc, map);
+  addLocateControl(map, { onStatus: (text, options) => status.set("locate", text, options) });
+
+  function writeHash() {
+    state.view = currentView(map);
+    const hash = formatHash(state);
+    window.history.replaceState(null, "", hash);
+    updateLanguageLinks(doc, hash);
+  }
+
+  function layerParams(layerId) {
+    return {
+      bbox: bboxParam(map.getBounds().pad(0.1)),
+      limit: MAX_FEATURES,
+      q: state.q,
+      ...state.filters[layerId],
+    };
+  }
+
+  async function reloadLayer(view) {
+    const key = `layer:${view.id}`;
+    if (!state.layers.has(view.id)) {
+      requests.cancel(key);
+      view.hide();
+      panel.setBusy(view.id, false);
+      status.set(view.id, null);
+      return;
+    }
+    view.show();
+    const request = requests.start(key);
+    panel.setBusy(view.id, true);
+    try {
+      const collection = await fetchItems(config.apiBase, view.id, layerParams(view.id), request.signal);
+      if (requests.isCurrent(key, request)) showLoaded(view, collection.features || []);
+    } catch (error) {
+      if (!isAbort(error)) status.set(view.id, t("load_error", { layer: view.layer.title }));
+    } finally {
+      if (requests.isCurrent(key, request)) panel.setBusy(view.id, false);
+      requests.finish(key, request);
+    }
+  }
+
+  function showLoaded(view, features) {
+    view.setFeatures(features);
+    const truncated = features.length >= MAX_FEATURES;
+    panel.setCount(view.id, features.length, truncated);
+    status.set(view.id, truncated ? t("too_many", { n: MAX_FEATURES }) : null);
+  }
+
+  function reloadAll() {
+    for (const view of views.values()) reloadLayer(view);
+  }
+  const reloadLater = debounce(reloadAll, RELOAD_DELAY_MS);
+
+  async function runSearch({ fit }) {
+    if (!state.q) {
+      requests.cancel("search");
+      search.hide();
+      return;
+    }
+    const request = requests.start("search");
+    const layers = config.layers.filter((layer) => layer.searchable !== false);
+    const paramsFor = (layer) => ({ q: state.q, limit: SEARCH_LIMIT, ...state.filters[layer.id] });
+    try {
+      const hits = await searchLayers(config.apiBase, layers, paramsFor, request.signal);
+      if (!requests.isCurrent("search", request)) return;
+      // Hits on layers being shown come first: they are the ones on the map.
+      hits.sort((a, b) => Number(state.layers.has(b.layer.id)) - Number(state.layers.has(a.layer.id)));
+      search.showHits(state.q, hits);
+      if (fit) fitToHits(hits);
+    } catch (error) {
+      if (!isAbort(error) && requests.isCurrent("search", request)) search.showError();
+    } finally {
+      requests.finish("search", request);
+    }
+  }
+
+  // Tourists search by name for places anywhere in the province: when none
+  // of the hits on the map is in view, go to them.
+  function fitToHits(hits) {
+    const shown = hits.filter((hit) => state.layers.has(hit.layer.id));
+    if (!shown.length) return;
+    const bounds = hitBounds(shown);
+    if (!bounds.isValid() || map.getBounds().intersects(bounds)) return;
+    map.fitBounds(bounds, { maxZoom: 15, padding: [32, 32] });
+  }
+
+  function setLayerActive(layerId, active) {
+    if (active) state.layers.add(layerId);
+    else state.layers.delete(layerId);
+    panel.sync(state);
+    writeHash();
+    reloadLayer(views.get(layerId));
+  }
+
+  function setFilter(layerId, field, value) {
+    state.filters[layerId] ??= {};
+    if (value) state.filters[layerId][field] = value;
+    else delete state.filters[layerId][field];
+    panel.sync(state);
+    writeHash();
+    reloadLayer(views.get(layerId));
+    runSearch({ fit: false });
+  }
+
+  function setQuery(q) {
+    state.q = q.slice(0, 200);
+    writeHash();
+    reloadAll();
+    runSearch({ fit: true });
+  }
+
+  function clearFilters() {
+    state.filters = {};
+    state.q = "";
+    search.setQuery("");
+    panel.sync(state);
+    writeHash();
+    reloadAll();
+    runSearch({ fit: false });
+  }
+
+  function showHit(hit) {
+    const view = views.get(hit.layer.id);
+    if (!state.layers.has(hit.layer.id)) {
+      state.layers.add(hit.layer.id);
+      panel.sync(state);
+      view.show();
+    }
+    view.addFeatures([hit.feature]);
+    panelToggle.closeOnSmallScreen();
+    view.open(hit.feature.id);
+    writeHash();
+  }
+
+  // Someone edited the address bar or followed a link within the page.
+  function applyHash() {
+    state = sanitizeState(parseHash(window.location.hash), config);
+    if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
+    search.setQuery(state.q);
+    panel.sync(state);
+    reloadAll();
+    runSearch({ fit: !state.view });
+  }
+
+  doc.getElementById("clear-filters").addEventListener("click", clearFilters);
+  setInitialView(map, state, config);
+  panel.sync(state);
+  search.setQuery(state.q);
+  writeHash();
+  reloadAll();
+  runSearch({ fit: !state.view });
+  map.on("popupopen", (event) => translatePopupClose(event.popup));
+  map.on("moveend", () => {
+    writeHash();
+    reloadLater();
+  });
+  window.addEventListener("hashchange", applyHash);
+}
+
+startMap(document);

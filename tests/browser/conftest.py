@@ -1,0 +1,147 @@
+"""Browser fixtures: the app on a real port and Debian's Chromium driven by Playwright.
+
+Only requests to the live server reach the network; base-map tiles and any
+other outside address are answered locally so the tests never leave the machine.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def png_pixel(red: int, green: int, blue: int) -> bytes:
+    """A 1x1 PNG, built here rather than pasted in as an opaque blob."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(bytes([0, red, green, blue]))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+# Every map tile is answered with one pale land-coloured pixel.
+BLANK_TILE = png_pixel(0xF2, 0xEF, 0xE9)
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def bare_live_server(engine, database_url) -> Iterator[str]:
+    """The app configured without a base map (an empty tile URL)."""
+    from app import create_app
+
+    bare = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test", "TILE_URL": ""})
+    with serving(bare) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def keep_local(context, live_server: str) -> None:
+    """Serve the app's own requests; answer everything else without the network."""
+    own = urlsplit(live_server).netloc
+
+    def handle(route):
+        url = urlsplit(route.request.url)
+        if url.netloc == own or url.scheme in ("data", "blob"):
+            route.continue_()
+        elif route.request.resource_type == "image":
+            route.fulfill(status=200, content_type="image/png", body=BLANK_TILE)
+        else:
+            route.abort()
+
+    context.route("**/*", handle)
+
+
+def open_context(browser, live_server: str, viewport: dict, **options):
+    context = browser.new_context(viewport=viewport, locale="vi-VN", **options)
+    keep_local(context, live_server)
+    return context
+
+
+@pytest.fixture()
+def page_errors() -> list[str]:
+    return []
+
+
+@pytest.fixture()
+def new_page(browser, live_server, page_errors):
+    """Open pages in contexts of their own (viewport, geolocation, permissions...)."""
+    contexts = []
+
+    def make(viewport: dict = DESKTOP, server: str | None = None, **options):
+        context = open_context(browser, server or live_server, viewport, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture()
+def context(browser, live_server):
+    context = open_context(browser, live_server, DESKTOP)
+    yield context
+    context.close()
+
+
+@pytest.fixture()
+def page(context, page_errors):
+    page = context.new_page()
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    yield page
+    page.close()
+
+
+@pytest.fixture()
+def phone_page(new_page):
+    return new_page(PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
