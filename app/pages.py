@@ -47,18 +47,37 @@ def layer_config(layer: Layer, lang: str) -> dict:
     }
 
 
+def tiles_config() -> dict:
+    cfg = current_app.config
+    return {"url": cfg["TILE_URL"], "attribution": cfg["TILE_ATTRIBUTION"], "maxZoom": cfg["TILE_MAX_ZOOM"]}
+
+
+def reference_config() -> dict | None:
+    """District outlines drawn under the data, from the admin_units layer."""
+    units = get_layer("admin_units")
+    if units is None or not units.public:
+        return None
+    s = units.style
+    return {
+        "layer": units.id,
+        "params": {"level": "district", "limit": 1000},
+        "style": {"color": s.color, "weight": s.weight, "fill": False, "opacity": 0.7, "dashArray": "4 3"},
+    }
+
+
 def map_config(districts: list[dict], lang: str) -> dict:
     cfg = current_app.config
     minx, miny, maxx, maxy = cfg["MAP_BOUNDS"]
     return {
         "lang": lang,
         "apiBase": "/ogc",
-        "tiles": {"url": cfg["TILE_URL"], "attribution": cfg["TILE_ATTRIBUTION"], "maxZoom": cfg["TILE_MAX_ZOOM"]},
+        "tiles": tiles_config(),
         "attribution": cfg["DATA_ATTRIBUTION"],
         "view": {"center": [(miny + maxy) / 2, (minx + maxx) / 2], "zoom": 10},
         "bounds": [[miny, minx], [maxy, maxx]],
         "districts": [{"code": d["code"], "name": d["name"]} for d in districts],
         "layers": [layer_config(layer, lang) for layer in public_layers() if layer.editable],
+        "reference": reference_config(),
         "strings": {},
     }
 
@@ -100,7 +119,7 @@ def feature_page(layer_id: str, feature_id: int):
     return render_template(
         "detail.html", layer=layer, feature=row, name=name, description=description,
         rows=[r for r in rows if r[1] is not None], lang=lang,
-        geometry=json.loads(row["geometry"]), style=layer.style,
+        geometry=json.loads(row["geometry"]), style=layer.style, tiles=tiles_config(),
     )
 
 

@@ -4,6 +4,12 @@ const L = window.L;
 
 function showFeature(element) {
   const map = L.map(element, { scrollWheelZoom: false });
+  // Without tiles (none configured, or offline) the shape still shows.
+  if (config.tiles?.url) {
+    const attribution = document.createElement("span");
+    attribution.textContent = config.tiles.attribution || "";
+    L.tileLayer(config.tiles.url, { maxZoom: config.tiles.maxZoom || 19, attribution: attribution.innerHTML }).addTo(map);
+  }
   const shape = L.geoJSON(config.geometry, {
     style: { color: config.color, fillColor: config.fillColor, weight: 2, fillOpacity: 0.35 },
     pointToLayer: (feature, latlng) =>

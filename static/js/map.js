@@ -48,6 +48,22 @@ function addBaseLayer(map, tiles) {
   }).addTo(map);
 }
 
+// District outlines give bearings even where no base map loads. Drawn once,
+// below the data, and never in the way of a click.
+async function addReferenceOutlines(map, config) {
+  const reference = config.reference;
+  if (!reference) return;
+  const pane = map.createPane("reference");
+  pane.style.zIndex = "350";
+  pane.style.pointerEvents = "none";
+  try {
+    const collection = await fetchItems(config.apiBase, reference.layer, reference.params);
+    L.geoJSON(collection, { pane, interactive: false, style: reference.style }).addTo(map);
+  } catch (error) {
+    // Outlines are a courtesy: the map works without them.
+  }
+}
+
 function makeAttributionFoldable(map) {
   const container = map.attributionControl.getContainer();
   container.classList.add("attribution-foldable");
@@ -128,6 +144,7 @@ function startMap(doc) {
   initI18n(config, doc);
   const mapElement = doc.getElementById("map");
   const map = createMap(mapElement, config);
+  addReferenceOutlines(map, config);
   const views = new Map(config.layers.map((layer) => [layer.id, createLayerView(map, layer)]));
   // Tests and styles read the number of requests in flight from here.
   const showPending = (count) => {

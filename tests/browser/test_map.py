@@ -328,3 +328,13 @@ def test_phone_layout(phone_page, live_server, page_errors):
     expect(phone_page.locator("#search-input")).to_be_visible()
     shoot(phone_page, "phone-panel")
     assert page_errors == []
+
+
+def test_district_outlines_give_bearings_without_a_base_map(new_page, bare_live_server, engine, page_errors):
+    page = new_page(server=bare_live_server)
+    open_map(page, bare_live_server)
+    districts = first_row(engine, "SELECT count(*) AS n FROM admin_units WHERE level = 'district'")["n"]
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.leaflet-reference-pane path').length === n", arg=districts
+    )
+    assert page_errors == []
