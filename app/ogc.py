@@ -12,16 +12,13 @@ from flask_babel import get_locale
 from app.db import db
 from app.errors import ApiError, NotFound
 from app.openapi import openapi_document
-from gis.params import ParameterError, parse_bbox, parse_bool, parse_datetime, parse_int
 from layers import get_layer, public_layers
 from layers.base import Layer
+from layers.params import CRS84, parse_item_query
 from layers.query import ItemQuery, count_matches, layer_extent, select_feature, select_page
 
 bp = Blueprint("ogc", __name__)
 
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 10_000
-MAX_OFFSET = 10_000_000
 GEOJSON = "application/geo+json"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -29,8 +26,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
 ]
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-GENERIC_PARAMS = {"f", "bbox", "bbox-crs", "limit", "offset", "datetime", "q", "lang"}
+# Parameters of the pages rather than of the query.
+PAGE_PARAMS = {"f", "lang"}
 
 
 def output_format() -> str:
@@ -148,56 +145,6 @@ def collection(layer_id: str):
     return render(info, "ogc/collection.html", layer=layer)
 
 
-def parse_filter_value(layer: Layer, name: str, raw: str) -> tuple:
-    f = layer.field(name)
-    values = [v for v in raw.split(",") if v.strip()] if f.kind == "enum" else [raw] if raw.strip() else []
-    if not values:
-        raise ParameterError(name, "needs a value")
-    if f.kind == "enum":
-        unknown = [v for v in values if v not in f.choice_values()]
-        if unknown:
-            raise ParameterError(name, f"unknown value {unknown[0][:40]!r}; expected one of {', '.join(f.choice_values())}")
-        return tuple(values)
-    if f.kind == "integer":
-        return (parse_int(name, raw, -(2**31), 2**31 - 1),)
-    if f.kind == "number":
-        try:
-            return (float(raw),)
-        except ValueError:
-            raise ParameterError(name, "must be a number") from None
-    if f.kind == "boolean":
-        return (parse_bool(name, raw),)
-    return tuple(values)
-
-
-def parse_item_query(layer: Layer, args) -> ItemQuery:
-    filterable = {f.name for f in layer.filterable}
-    for name in args:
-        if name not in GENERIC_PARAMS and name not in filterable:
-            allowed = ", ".join(sorted(filterable)) or "none"
-            raise ParameterError(name, f"unknown parameter; this collection filters on: {allowed}")
-    for name in args:
-        if len(args.getlist(name)) > 1:
-            raise ParameterError(name, "given more than once")
-    crs = args.get("bbox-crs")
-    if crs and crs != CRS84:
-        raise ParameterError("bbox-crs", f"only {CRS84} is supported")
-    datetime_raw = args.get("datetime")
-    if datetime_raw and not layer.temporal:
-        raise ParameterError("datetime", "this collection has no temporal property")
-    q = args.get("q", "").strip()
-    if len(q) > 200:
-        raise ParameterError("q", "at most 200 characters")
-    return ItemQuery(
-        limit=parse_int("limit", args["limit"], 1, MAX_LIMIT) if "limit" in args else DEFAULT_LIMIT,
-        offset=parse_int("offset", args["offset"], 0, MAX_OFFSET) if "offset" in args else 0,
-        bbox=parse_bbox(args["bbox"]) if "bbox" in args else None,
-        filters={n: parse_filter_value(layer, n, args[n]) for n in args if n in filterable},
-        q=q or None,
-        interval=parse_datetime(datetime_raw) if datetime_raw else None,
-    )
-
-
 def page_links(layer: Layer, query: ItemQuery, returned: int, matched: int | None) -> list[dict]:
     base = url_for("ogc.items", layer_id=layer.id, _external=True)
     args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
@@ -226,7 +173,7 @@ def page_links(layer: Layer, query: ItemQuery, returned: int, matched: int | Non
 @bp.get("/collections/<layer_id>/items")
 def items(layer_id: str):
     layer = find_layer(layer_id)
-    query = parse_item_query(layer, request.args)
+    query = parse_item_query(layer, request.args, PAGE_PARAMS)
     fmt = output_format()
     with db().connect() as conn:
         page = select_page(conn, layer, query)

@@ -1,0 +1,79 @@
+"""Items query parameters parsed, against a layer's declaration, into an ItemQuery.
+
+Used by every way of asking for features (the API, exports), so they all
+accept the same filters and answer bad ones the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+
+from gis.params import ParameterError, parse_bbox, parse_bool, parse_datetime, parse_int
+from layers.base import Layer
+from layers.query import ItemQuery
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
+MAX_OFFSET = 10_000_000
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+QUERY_PARAMS = {"bbox", "bbox-crs", "limit", "offset", "datetime", "q"}
+
+
+class MultiMapping(Protocol):
+    def __iter__(self): ...
+    def __getitem__(self, key: str) -> str: ...
+    def __contains__(self, key: object) -> bool: ...
+    def get(self, key: str, default: str | None = None) -> str | None: ...
+    def getlist(self, key: str) -> list[str]: ...
+
+
+def parse_filter_value(layer: Layer, name: str, raw: str) -> tuple:
+    f = layer.field(name)
+    values = [v for v in raw.split(",") if v.strip()] if f.kind == "enum" else [raw] if raw.strip() else []
+    if not values:
+        raise ParameterError(name, "needs a value")
+    if f.kind == "enum":
+        unknown = [v for v in values if v not in f.choice_values()]
+        if unknown:
+            raise ParameterError(name, f"unknown value {unknown[0][:40]!r}; expected one of {', '.join(f.choice_values())}")
+        return tuple(values)
+    if f.kind == "integer":
+        return (parse_int(name, raw, -(2**31), 2**31 - 1),)
+    if f.kind == "number":
+        try:
+            return (float(raw),)
+        except ValueError:
+            raise ParameterError(name, "must be a number") from None
+    if f.kind == "boolean":
+        return (parse_bool(name, raw),)
+    return tuple(values)
+
+
+def parse_item_query(layer: Layer, args: MultiMapping, ignored: Collection[str] = ()) -> ItemQuery:
+    """Items parameters into a typed query; any unknown parameter is an error."""
+    filterable = {f.name for f in layer.filterable}
+    for name in args:
+        if name not in QUERY_PARAMS and name not in filterable and name not in ignored:
+            allowed = ", ".join(sorted(filterable)) or "none"
+            raise ParameterError(name, f"unknown parameter; this collection filters on: {allowed}")
+    for name in args:
+        if len(args.getlist(name)) > 1:
+            raise ParameterError(name, "given more than once")
+    crs = args.get("bbox-crs")
+    if crs and crs != CRS84:
+        raise ParameterError("bbox-crs", f"only {CRS84} is supported")
+    datetime_raw = args.get("datetime")
+    if datetime_raw and not layer.temporal:
+        raise ParameterError("datetime", "this collection has no temporal property")
+    q = args.get("q", "").strip()
+    if len(q) > 200:
+        raise ParameterError("q", "at most 200 characters")
+    return ItemQuery(
+        limit=parse_int("limit", args["limit"], 1, MAX_LIMIT) if "limit" in args else DEFAULT_LIMIT,
+        offset=parse_int("offset", args["offset"], 0, MAX_OFFSET) if "offset" in args else 0,
+        bbox=parse_bbox(args["bbox"]) if "bbox" in args else None,
+        filters={n: parse_filter_value(layer, n, args[n]) for n in args if n in filterable},
+        q=q or None,
+        interval=parse_datetime(datetime_raw) if datetime_raw else None,
+    )
