@@ -24,4 +24,4 @@ test:
 	DATABASE_URL=$(TEST_DATABASE_URL) VUNG_REQUIRE_ALL=1 .venv/bin/pytest -p no:cacheprovider
 
 bench: setup
-	DATABASE_URL=$(DATABASE_URL) .venv/bin/python bench/items.py
+	.venv/bin/python bench/items.py $(BENCH_ARGS)

@@ -189,11 +189,14 @@ def items(layer_id: str):
             matched=matched, returned=page.returned, lang=str(get_locale()),
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = (
-        '{"type":"FeatureCollection","features":' + page.features
-        + f',"numberReturned":{page.returned},"numberMatched":{matched},"timeStamp":"{stamp}","links":'
-        + json.dumps(links, ensure_ascii=False) + "}"
-    )
+    # One join: a chain of `+` copies the (up to megabytes of) features text at every step.
+    body = "".join((
+        '{"type":"FeatureCollection","features":',
+        page.features,
+        f',"numberReturned":{page.returned},"numberMatched":{matched},"timeStamp":"{stamp}","links":',
+        json.dumps(links, ensure_ascii=False),
+        "}",
+    ))
     return Response(body, mimetype=GEOJSON)
 
 
