@@ -6,6 +6,7 @@ from flask import Flask
 
 from app import cli, config, db, guards, i18n, ogc, pages
 from app.errors import register_error_handlers
+from app.sessions import SessionInterface
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -13,6 +14,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(config.from_environment())
     if overrides:
         app.config.update(overrides)
+    app.session_interface = SessionInterface()
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     db.init_app(app)

@@ -15,7 +15,7 @@ from app.openapi import openapi_document
 from layers import get_layer, public_layers
 from layers.base import Layer
 from layers.params import CRS84, parse_item_query
-from layers.query import ItemQuery, count_matches, layer_extent, select_feature, select_page
+from layers.query import ItemQuery, layer_extent, layer_extents, select_counted_page, select_feature
 
 bp = Blueprint("ogc", __name__)
 
@@ -130,8 +130,8 @@ def collection_info(layer: Layer, extent) -> dict:
 
 @bp.get("/collections")
 def collections():
-    with db().connect() as conn:
-        infos = [collection_info(layer, layer_extent(conn, layer)) for layer in public_layers()]
+    extents = db().read(layer_extents, public_layers())
+    infos = [collection_info(layer, extents[layer.id]) for layer in public_layers()]
     data = {"links": self_links("ogc.collections"), "collections": infos}
     return render(data, "ogc/collections.html")
 
@@ -139,8 +139,7 @@ def collections():
 @bp.get("/collections/<layer_id>")
 def collection(layer_id: str):
     layer = find_layer(layer_id)
-    with db().connect() as conn:
-        info = collection_info(layer, layer_extent(conn, layer))
+    info = collection_info(layer, db().read(layer_extent, layer))
     info["links"] = self_links("ogc.collection", layer_id=layer.id) + info["links"][1:]
     return render(info, "ogc/collection.html", layer=layer)
 
@@ -175,13 +174,7 @@ def items(layer_id: str):
     layer = find_layer(layer_id)
     query = parse_item_query(layer, request.args, PAGE_PARAMS)
     fmt = output_format()
-    with db().connect() as conn:
-        page = select_page(conn, layer, query)
-        # A short first page already tells the total; count only when it cannot.
-        if query.offset == 0 and page.returned < query.limit:
-            matched = page.returned
-        else:
-            matched = count_matches(conn, layer, query)
+    page, matched = db().read(select_counted_page, layer, query)
     links = page_links(layer, query, page.returned, matched)
     if fmt == "html":
         return render_template(
@@ -209,18 +202,18 @@ def item(layer_id: str, feature_id: str):
     layer = find_layer(layer_id)
     if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 18:
         raise NotFound(f"There is no feature {feature_id[:40]!r} in {layer.id}.")
-    with db().connect() as conn:
-        found = select_feature(conn, layer, int(feature_id))
+    found = db().read(select_feature, layer, int(feature_id))
     if found is None:
         raise NotFound(f"There is no feature {feature_id} in {layer.id}.")
     feature_text, version = found
     etag = etag_for(layer, int(feature_id), version)
     if request.if_none_match.contains_weak(etag.strip('"')):
         return Response(status=304, headers={"ETag": etag})
+    collection_href = url_for("ogc.collection", layer_id=layer.id, _external=True)
     links = [
-        link(url_for("ogc.item", layer_id=layer.id, feature_id=feature_id, _external=True, f="json"), "self", GEOJSON),
-        link(url_for("ogc.item", layer_id=layer.id, feature_id=feature_id, _external=True, f="html"), "alternate", "text/html"),
-        link(url_for("ogc.collection", layer_id=layer.id, _external=True), "collection", "application/json"),
+        link(f"{collection_href}/items/{feature_id}?f=json", "self", GEOJSON),
+        link(f"{collection_href}/items/{feature_id}?f=html", "alternate", "text/html"),
+        link(collection_href, "collection", "application/json"),
     ]
     if output_format() == "html":
         response = Response(

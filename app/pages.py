@@ -84,8 +84,7 @@ def map_config(districts: list[dict], lang: str) -> dict:
 
 @bp.get("/")
 def public_map():
-    with db().connect() as conn:
-        districts = list_districts(conn)
+    districts = db().read(list_districts)
     lang = current_lang()
     return render_template("map.html", config=map_config(districts, lang), lang=lang)
 
@@ -108,8 +107,7 @@ def feature_page(layer_id: str, feature_id: int):
     layer = get_layer(layer_id)
     if layer is None or not layer.public:
         raise NotFound(f"There is no layer {layer_id[:60]!r}.")
-    with db().connect() as conn:
-        row = select_properties(conn, layer, feature_id)
+    row = db().read(select_properties, layer, feature_id)
     if row is None:
         raise NotFound(f"There is no feature {feature_id} in {layer.id}.")
     lang = current_lang()
