@@ -17,9 +17,11 @@ class Database:
     def __init__(self, url: str):
         self.engine: Engine = create_engine(url, pool_pre_ping=True, pool_size=3, max_overflow=5)
         # Reads are single statements: autocommit spares a BEGIN and a ROLLBACK
-        # round trip each, and `read` replaces a dropped connection instead of
-        # pinging before every request.
-        self.reader: Engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5)
+        # round trip each (so there is nothing to reset on return), and `read`
+        # replaces a dropped connection instead of pinging before every request.
+        self.reader: Engine = create_engine(
+            url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=5, max_overflow=5
+        )
 
     def read(self, fn: Callable[..., T], *args) -> T:
         """fn(conn, *args) on a read connection; once more if the server had dropped it."""

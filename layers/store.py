@@ -67,9 +67,15 @@ def build_commune_areas(conn: Connection, points: list[dict], source: str) -> in
     return result.rowcount
 
 
-def generate_synthetic_zones(conn: Connection, count: int, seed: float) -> int:
-    """Random rectangular fields of 0.5–6 ha scattered inside the province, for benchmarks."""
-    conn.execute(text("SELECT setseed(:seed)"), {"seed": seed})
+def generate_synthetic_zones(conn: Connection, count: int, seed: float | None, start: int = 0) -> int:
+    """Up to `count` random rectangular fields of 0.5–6 ha inside the province.
+
+    Candidates fall in the province's bounding box and only those inside are
+    kept, so fewer than `count` may come back; a None seed continues the
+    current random sequence. Names are numbered from `start` + 1.
+    """
+    if seed is not None:
+        conn.execute(text("SELECT setseed(:seed)"), {"seed": seed})
     result = conn.execute(
         text(
             """
@@ -81,14 +87,14 @@ def generate_synthetic_zones(conn: Connection, count: int, seed: float) -> int:
               SELECT n, x0 + random() * (x1 - x0) AS x, y0 + random() * (y1 - y0) AS y,
                      0.0003 + random() * 0.0009 AS dx, 0.0002 + random() * 0.0006 AS dy, random() * pi() AS angle,
                      random() AS r1, random() AS r2, random() AS r3
-                FROM box, generate_series(1, :count * 2) AS n
+                FROM box, generate_series(1, :count * 3) AS n
             ), inside AS (
               SELECT c.* FROM candidates c, province p
                WHERE ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(c.x, c.y), 4326))
                ORDER BY c.n LIMIT :count
             )
             INSERT INTO farming_zones (name, crop, certification, status, season, owner, illustrative, source, geom)
-            SELECT 'Cánh đồng mẫu số ' || row_number() OVER (ORDER BY n),
+            SELECT 'Cánh đồng mẫu số ' || (:start + row_number() OVER (ORDER BY n)),
                    (ARRAY['rice','rice','rice','rice_seed','vegetables','fruit','ornamental','other'])[1 + floor(r1 * 8)::int],
                    (ARRAY['conventional','conventional','vietgap','organic','globalgap'])[1 + floor(r2 * 5)::int],
                    (ARRAY['active','active','active','planned','suspended'])[1 + floor(r3 * 5)::int],
@@ -97,6 +103,6 @@ def generate_synthetic_zones(conn: Connection, count: int, seed: float) -> int:
               FROM inside
             """
         ),
-        {"count": count},
+        {"count": count, "start": start},
     )
     return result.rowcount

@@ -12,6 +12,8 @@ from shapely import wkt
 from shapely.geometry import Point, shape
 from sqlalchemy import text
 
+from importers.synthetic import generate_zones
+
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 
@@ -209,3 +211,19 @@ def test_load_if_empty_is_idempotent(app, engine):
     with engine.connect() as c:
         assert scalar(c, f"SELECT {COUNT_ALL}") == before
 
+
+
+def test_synthetic_zones_come_in_the_number_asked_inside_the_province(conn):
+    before = conn.execute(text("SELECT count(*) FROM farming_zones")).scalar_one()
+    assert generate_zones(conn, 700, seed=0.1) == 700
+    rows = conn.execute(
+        text(
+            "SELECT count(*) AS n, count(DISTINCT name) AS names, count(district) AS placed, "
+            "bool_and(ST_IsValid(geom)) AS valid, min(area_ha) AS smallest, max(area_ha) AS largest "
+            "FROM farming_zones WHERE source = 'synthetic benchmark data'"
+        )
+    ).one()
+    assert conn.execute(text("SELECT count(*) FROM farming_zones")).scalar_one() == before + 700
+    assert rows.n == rows.names == rows.placed == 700
+    assert rows.valid
+    assert 0.3 < rows.smallest and rows.largest < 10
