@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+DATABASE_URL_GIVEN=${DATABASE_URL_GIVEN-${DATABASE_URL:-}}
 : "${DATABASE_URL:=postgresql://postgres@127.0.0.1:5432/vung}"
 export DATABASE_URL
 STAMPS=.stamps
@@ -42,26 +43,37 @@ install_system_packages() {
   apt_install "${pkgs[@]}"
 }
 
-local_database() {
-  case "$DATABASE_URL" in
-    *@127.0.0.1*|*@localhost*|*@/*|*@:*) return 0 ;;
-    *) return 1 ;;
-  esac
+# Where DATABASE_URL is not given, the default local server must answer
+# postgres@127.0.0.1 without a password: start Debian's cluster if none runs,
+# and let local TCP connections in (a development machine only).
+ensure_local_server() {
+  [ -n "$DATABASE_URL_GIVEN" ] && return 0
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    log "starting a local PostgreSQL 15 cluster"
+    apt_install postgresql-15
+    [ -d /etc/postgresql/15/main ] || pg_createcluster 15 main >/dev/null
+    trust_local_connections
+    pg_ctlcluster --skip-systemctl-redirect 15 main start
+    wait_for_server
+  elif ! psql -q "postgresql://postgres@127.0.0.1:5432/postgres" -tAc "SELECT 1" >/dev/null 2>&1; then
+    [ -d /etc/postgresql/15/main ] || { echo "cannot log in to postgres@127.0.0.1: set DATABASE_URL" >&2; exit 1; }
+    log "letting local connections into PostgreSQL 15 without a password"
+    trust_local_connections
+    pg_ctlcluster --skip-systemctl-redirect 15 main reload
+    sleep 1
+  fi
 }
 
-# Where no server answers locally, start Debian's cluster and let local TCP
-# connections in without a password (a development machine only).
-ensure_local_server() {
-  local_database || return 0
-  pg_isready -q -h 127.0.0.1 -p 5432 && return 0
-  log "starting a local PostgreSQL 15 cluster"
-  apt_install postgresql-15
-  [ -d /etc/postgresql/15/main ] || pg_createcluster 15 main >/dev/null
+trust_local_connections() {
   local hba=/etc/postgresql/15/main/pg_hba.conf
-  grep -q "vung: local trust" "$hba" || sed -i '1i host all all 127.0.0.1/32 trust # vung: local trust\nhost all all ::1/128 trust # vung: local trust' "$hba"
-  pg_ctlcluster --skip-systemctl-redirect 15 main start 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect 15 main reload
+  grep -q "vung: local trust" "$hba" ||
+    sed -i '1i host all all 127.0.0.1/32 trust # vung: local trust\nhost all all ::1/128 trust # vung: local trust' "$hba"
+}
+
+wait_for_server() {
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && return 0; sleep 1; done
-  echo "PostgreSQL did not start" >&2; exit 1
+  echo "PostgreSQL did not start" >&2
+  exit 1
 }
 
 install_python() {
