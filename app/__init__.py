@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import cli, config, db, guards, i18n, ogc, pages
+from app import accounts, auth, cli, config, db, edit, features, guards, i18n, ogc, pages
 from app.errors import register_error_handlers
 from app.sessions import SessionInterface
 
@@ -21,9 +21,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     i18n.init_app(app)
     register_error_handlers(app)
     guards.init_app(app)
-
-
+    auth.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(ogc.bp, url_prefix="/ogc")
+    app.register_blueprint(features.bp, url_prefix="/ogc")
+    app.register_blueprint(accounts.bp)
+    app.register_blueprint(edit.bp)
     cli.init_app(app)
     return app

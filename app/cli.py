@@ -14,11 +14,24 @@ from sqlalchemy.engine import make_url
 
 from importers.sample import load_sample, sample_is_loaded
 from importers.synthetic import generate_zones
+from layers.accounts import (
+    ROLES,
+    AccountError,
+    create_token,
+    create_user,
+    list_tokens,
+    list_users,
+    revoke_token,
+    set_password,
+    set_role,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTENSIONS = ("postgis", "unaccent", "pg_trgm")
 
 db_cli = AppGroup("db", help="Create the database and apply migrations.")
+users_cli = AppGroup("users", help="Manage user accounts and roles.")
+tokens_cli = AppGroup("tokens", help="Manage API tokens for other systems.")
 sample_cli = AppGroup("sample", help="Load the Nam Định sample or synthetic data.")
 
 
@@ -99,6 +112,92 @@ def sample_synthetic(count: int, seed: float, replace: bool):
     click.echo(f"farming_zones: {made} synthetic zones")
 
 
+def split_list(raw: str | None) -> list[str] | None:
+    return [part.strip() for part in raw.split(",") if part.strip()] if raw else None
+
+
+def account_command(fn, *args) -> None:
+    try:
+        with current_app.extensions["vung_db"].begin() as conn:
+            fn(conn, *args)
+    except AccountError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--layers", help="Comma-separated layers an editor may edit (default: all).")
+@click.option("--districts", help="Comma-separated district codes an editor may edit (default: all).")
+def users_create(username, role, password, layers, districts):
+    """Create a user; the first should be an admin."""
+    account_command(create_user, username, password, role, split_list(layers), split_list(districts))
+    click.echo(f"user {username} created ({role})")
+
+
+@users_cli.command("set-role")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--layers", help="Comma-separated layers (default: all).")
+@click.option("--districts", help="Comma-separated district codes (default: all).")
+def users_set_role(username, role, layers, districts):
+    """Change a user's role and what they may edit."""
+    account_command(set_role, username, role, split_list(layers), split_list(districts))
+    click.echo(f"user {username} is now {role}")
+
+
+@users_cli.command("password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_password(username, password):
+    """Reset a user's password."""
+    account_command(set_password, username, password)
+    click.echo(f"password of {username} changed")
+
+
+@users_cli.command("list")
+def users_list():
+    """Every user with role and scope."""
+    for user in current_app.extensions["vung_db"].read(list_users):
+        scope = f"layers={','.join(user.layers) if user.layers else 'all'} districts={','.join(user.districts) if user.districts else 'all'}"
+        click.echo(f"{user.username}\t{user.role}\t{scope}")
+
+
+@tokens_cli.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for, e.g. the system using it.")
+def tokens_create(username, name):
+    """Make an API token for USERNAME; it is shown once."""
+    try:
+        with current_app.extensions["vung_db"].begin() as conn:
+            token = create_token(conn, username, name)
+    except AccountError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(token)
+
+
+@tokens_cli.command("revoke")
+@click.argument("prefix")
+def tokens_revoke(prefix):
+    """Revoke the token whose first 12 characters are PREFIX."""
+    with current_app.extensions["vung_db"].begin() as conn:
+        count = revoke_token(conn, prefix)
+    if not count:
+        raise click.ClickException(f"no active token starts with {prefix!r}")
+    click.echo("revoked")
+
+
+@tokens_cli.command("list")
+def tokens_list():
+    """Tokens by prefix, owner and use."""
+    for t in current_app.extensions["vung_db"].read(list_tokens):
+        state = "revoked" if t["revoked_at"] else "active"
+        click.echo(f"{t['prefix']}\t{t['username']}\t{t['name']}\t{state}\tlast used {t['last_used_at'] or 'never'}")
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(sample_cli)

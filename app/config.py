@@ -42,6 +42,16 @@ def from_environment() -> dict:
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_TRANSLATION_DIRECTORIES": TRANSLATIONS,
         "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Set VUNG_SECURE_COOKIES=1 behind HTTPS so the session never travels in clear.
+        "SESSION_COOKIE_SECURE": env.get("VUNG_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "WORKING_AREA": DEFAULT_BOUNDS,
+        "MAX_VERTICES": int(env.get("VUNG_MAX_VERTICES", "10000")),
+        "LOGIN_FAILURES_PER_USER": 5,
+        "LOGIN_FAILURES_PER_ADDRESS": 30,
+        "LOGIN_WINDOW_MINUTES": 15,
         "DATA_ATTRIBUTION": DATA_ATTRIBUTION,
         "MAP_BOUNDS": DEFAULT_BOUNDS,
     }

@@ -13,9 +13,10 @@ class ApiError(Exception):
     status = 400
     code = "InvalidParameterValue"
 
-    def __init__(self, description: str, code: str | None = None):
+    def __init__(self, description: str, code: str | None = None, **extra):
         super().__init__(description)
         self.description = description
+        self.extra = extra  # more members of the JSON answer, e.g. a list of field errors
         if code:
             self.code = code
 
@@ -23,6 +24,11 @@ class ApiError(Exception):
 class NotFound(ApiError):
     status = 404
     code = "NotFound"
+
+
+class ValidationFailed(ApiError):
+    status = 422
+    code = "ValidationFailed"
 
 
 class ServiceUnavailable(ApiError):
@@ -34,15 +40,15 @@ def wants_html() -> bool:
     """Pages answer in HTML; the API in JSON unless asked otherwise."""
     if request.args.get("f") == "html":
         return True
-    if request.args.get("f") or request.path.startswith(("/ogc", "/healthz", "/tiles", "/export")):
+    if request.args.get("f") or request.path.startswith(("/ogc", "/healthz", "/tiles", "/export", "/auth", "/edit/")):
         return False
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
-def error_response(status: int, code: str, description: str):
+def error_response(status: int, code: str, description: str, extra: dict | None = None):
     if wants_html():
         return render_template("error.html", status=status, code=code, description=description), status
-    response = jsonify({"code": code, "description": description})
+    response = jsonify({"code": code, "description": description, **(extra or {})})
     response.status_code = status
     return response
 
@@ -50,7 +56,7 @@ def error_response(status: int, code: str, description: str):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(err: ApiError):
-        return error_response(err.status, err.code, err.description)
+        return error_response(err.status, err.code, err.description, err.extra)
 
     @app.errorhandler(ParameterError)
     def parameter_error(err: ParameterError):

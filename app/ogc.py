@@ -9,10 +9,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import get_locale
 
+from app.auth import may_read
 from app.db import db
 from app.errors import ApiError, NotFound
 from app.openapi import openapi_document
-from layers import get_layer, public_layers
+from layers import REGISTRY, get_layer
 from layers.base import Layer
 from layers.params import CRS84, parse_item_query
 from layers.query import ItemQuery, layer_extent, layer_extents, select_counted_page, select_feature
@@ -73,9 +74,14 @@ def render(data: dict, template: str, media_type: str = "application/json", **co
 
 def find_layer(layer_id: str) -> Layer:
     layer = get_layer(layer_id)
-    if layer is None or not layer.public:
+    if layer is None or not may_read(layer):
+        # Unreadable layers are not confirmed to exist.
         raise NotFound(f"There is no collection {layer_id[:60]!r}.")
     return layer
+
+
+def readable_layers() -> list[Layer]:
+    return [layer for layer in REGISTRY.values() if may_read(layer)]
 
 
 @bp.get("/", strict_slashes=False)
@@ -130,8 +136,8 @@ def collection_info(layer: Layer, extent) -> dict:
 
 @bp.get("/collections")
 def collections():
-    extents = db().read(layer_extents, public_layers())
-    infos = [collection_info(layer, extents[layer.id]) for layer in public_layers()]
+    extents = db().read(layer_extents, readable_layers())
+    infos = [collection_info(layer, extents[layer.id]) for layer in readable_layers()]
     data = {"links": self_links("ogc.collections"), "collections": infos}
     return render(data, "ogc/collections.html")
 

@@ -8,6 +8,7 @@ LAYER = Layer(
     en="Aquaculture areas",
     geometry="MultiPolygon",
     derive_area=True,
+    overlap="reject",
     order=20,
     description_vi="Vùng nuôi tôm, ngao, cá và các loài thủy sản khác.",
     description_en="Areas farming shrimp, clams, fish and other aquatic species.",

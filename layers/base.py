@@ -11,6 +11,15 @@ from typing import Literal
 
 FieldKind = Literal["text", "longtext", "integer", "number", "enum", "date", "boolean", "url"]
 GeometryKind = Literal["Point", "Polygon", "MultiPolygon", "Geometry"]
+OverlapPolicy = Literal["reject", "warn", "allow"]
+
+# Geometry types a client may send for each declared kind.
+ACCEPTED_GEOMETRIES = {
+    "Point": ("Point",),
+    "Polygon": ("Polygon",),
+    "MultiPolygon": ("Polygon", "MultiPolygon"),
+    "Geometry": ("Point", "Polygon", "MultiPolygon"),
+}
 
 # Columns every editable layer carries besides its declared fields.
 SYSTEM_FIELDS = ("created_at", "updated_at", "version")
@@ -74,6 +83,8 @@ class Layer:
     derive_area: bool = False
     derive_place: bool = True
     editable: bool = True
+    # Same-layer features sharing area: refused, accepted with a warning, or fine.
+    overlap: OverlapPolicy = "allow"
     # Field holding the start/end of validity, for OGC `datetime`.
     temporal: tuple[str, str] | None = None
     description_vi: str = ""
@@ -100,6 +111,15 @@ class Layer:
     @property
     def searchable(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.searchable)
+
+    @property
+    def writable(self) -> tuple[Field, ...]:
+        """Fields a client may set: everything the database does not derive."""
+        return tuple(f for f in self.fields if not f.computed)
+
+    @property
+    def accepted_geometries(self) -> tuple[str, ...]:
+        return ACCEPTED_GEOMETRIES[self.geometry]
 
     @property
     def is_point(self) -> bool:

@@ -18,6 +18,7 @@ LAYER = Layer(
     en="Farming zones",
     geometry="MultiPolygon",
     derive_area=True,
+    overlap="warn",  # land may carry a winter crop after rice: another zone
     order=10,
     description_vi="Vùng trồng trọt và sản xuất muối do cán bộ nông nghiệp quản lý.",
     description_en="Crop-growing and salt-making areas kept by agriculture officers.",

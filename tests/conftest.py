@@ -87,3 +87,22 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
         if reporter:
             reporter.write_line(f"{len(skipped)} test(s) skipped; VUNG_REQUIRE_ALL forbids skips", red=True)
+
+
+@pytest.fixture()
+def make_user(engine):
+    """Create committed users for a test; removed afterwards with their tokens."""
+    from layers.accounts import create_user
+
+    made: list[str] = []
+
+    def make(username: str, role: str, password: str = "correct horse", layers=None, districts=None):
+        with engine.begin() as c:
+            user = create_user(c, username, password, role, layers, districts)
+        made.append(user.username)
+        return user
+
+    yield make
+    with engine.begin() as c:
+        for username in made:
+            c.execute(text("DELETE FROM users WHERE username = :u"), {"u": username})

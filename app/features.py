@@ -1,0 +1,205 @@
+"""Writes to the OGC API (Part 4 style), history and restore.
+
+Every write: who may (auth), what was sent (declaration, PostGIS checks),
+then one transaction that locks the row, compares versions (If-Match) and
+records history through the database's trigger.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from app.auth import may_read, require_district, require_editor
+from app.db import db
+from app.errors import ApiError, NotFound, ValidationFailed
+from app.ogc import GEOJSON, etag_for, find_layer
+from layers.base import Layer
+from layers.edit import (
+    GeometryCheck,
+    Missing,
+    WorkingArea,
+    check_geometry,
+    delete_feature,
+    feature_history,
+    insert_feature,
+    lock_feature,
+    restore_feature,
+    set_actor,
+    update_feature,
+)
+from layers.query import select_feature
+from layers.validate import Problems, check_properties
+
+bp = Blueprint("features", __name__)
+
+
+class PreconditionFailed(ApiError):
+    status = 412
+    code = "PreconditionFailed"
+
+
+class PreconditionRequired(ApiError):
+    status = 428
+    code = "PreconditionRequired"
+
+
+def working_area() -> WorkingArea:
+    cfg = current_app.config
+    return WorkingArea(*cfg["WORKING_AREA"], max_vertices=cfg["MAX_VERTICES"])
+
+
+def json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError("The body must be a JSON object sent as application/json.")
+    return data
+
+
+def parse_feature_id(raw: str, layer: Layer) -> int:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise NotFound(f"There is no feature {raw[:40]!r} in {layer.id}.")
+    return int(raw)
+
+
+def checked_write(conn, layer: Layer, body: dict, partial: bool, self_id: int | None) -> tuple[dict, dict | None, GeometryCheck]:
+    """Typed properties and geometry of a body, or ValidationFailed listing every problem."""
+    values, problems = check_properties(layer, body.get("properties", {} if partial else None), partial)
+    geometry = body.get("geometry")
+    check = GeometryCheck()
+    if geometry is not None or not partial:
+        check = check_geometry(conn, layer, geometry, working_area(), self_id)
+    unknown = set(body) - {"type", "geometry", "properties", "id", "links"}
+    for name in sorted(unknown):
+        problems.add(name, "unknown member of a feature")
+    all_problems = Problems(problems.errors + check.problems.errors)
+    if all_problems:
+        raise ValidationFailed(
+            "The feature was not saved: " + "; ".join(f"{e['field']}: {e['message']}" for e in all_problems.errors),
+            errors=all_problems.errors, repaired=check.repaired,
+        )
+    return values, geometry, check
+
+
+def feature_response(conn, layer: Layer, feature_id: int, status: int, warnings: list[dict]) -> Response:
+    feature_text, version = select_feature(conn, layer, feature_id)
+    if warnings:
+        feature_text = feature_text[:-1] + ',"warnings":' + json.dumps(warnings, ensure_ascii=False) + "}"
+    response = Response(feature_text, status=status, mimetype=GEOJSON)
+    response.headers["ETag"] = etag_for(layer, feature_id, version)
+    return response
+
+
+def require_current(layer: Layer, feature_id: int, version: int) -> None:
+    """The client must name the version it changes (If-Match), and it must still be current."""
+    if not request.if_match:
+        raise PreconditionRequired("Send If-Match with the ETag of the version you are changing.")
+    current = etag_for(layer, feature_id, version).strip('"')
+    if not (request.if_match.star_tag or request.if_match.contains(current)):
+        raise PreconditionFailed(
+            "Someone else saved this feature since you read it; reload it and apply your change again.",
+            current_version=version,
+        )
+
+
+@bp.post("/collections/<layer_id>/items")
+def create(layer_id: str):
+    layer = find_layer(layer_id)
+    user = require_editor(layer)
+    body = json_body()
+    with db().begin() as conn:
+        set_actor(conn, user.username)
+        values, geometry, check = checked_write(conn, layer, body, partial=False, self_id=None)
+        row = insert_feature(conn, layer, values, geometry)
+        require_district(user, row["district_code"])
+        response = feature_response(conn, layer, row["id"], 201, check.warnings)
+    response.headers["Location"] = url_for("ogc.item", layer_id=layer.id, feature_id=row["id"], _external=True)
+    return response
+
+
+def change(layer_id: str, raw_id: str, partial: bool, replace: bool):
+    layer = find_layer(layer_id)
+    user = require_editor(layer)
+    feature_id = parse_feature_id(raw_id, layer)
+    body = json_body()
+    with db().begin() as conn:
+        set_actor(conn, user.username)
+        current = locked(conn, layer, feature_id)
+        require_current(layer, feature_id, current["version"])
+        require_district(user, current["district_code"])
+        values, geometry, check = checked_write(conn, layer, body, partial=partial, self_id=feature_id)
+        row = update_feature(conn, layer, feature_id, values, geometry, replace=replace)
+        require_district(user, row["district_code"])
+        return feature_response(conn, layer, feature_id, 200, check.warnings)
+
+
+def locked(conn, layer: Layer, feature_id: int) -> dict:
+    try:
+        return lock_feature(conn, layer, feature_id)
+    except Missing:
+        raise NotFound(f"There is no feature {feature_id} in {layer.id}.") from None
+
+
+@bp.put("/collections/<layer_id>/items/<raw_id>")
+def replace(layer_id: str, raw_id: str):
+    return change(layer_id, raw_id, partial=False, replace=True)
+
+
+@bp.patch("/collections/<layer_id>/items/<raw_id>")
+def patch(layer_id: str, raw_id: str):
+    return change(layer_id, raw_id, partial=True, replace=False)
+
+
+@bp.delete("/collections/<layer_id>/items/<raw_id>")
+def delete(layer_id: str, raw_id: str):
+    layer = find_layer(layer_id)
+    user = require_editor(layer)
+    feature_id = parse_feature_id(raw_id, layer)
+    with db().begin() as conn:
+        set_actor(conn, user.username)
+        current = locked(conn, layer, feature_id)
+        require_current(layer, feature_id, current["version"])
+        require_district(user, current["district_code"])
+        delete_feature(conn, layer, feature_id)
+    return Response(status=204)
+
+
+@bp.get("/collections/<layer_id>/items/<raw_id>/history")
+def history(layer_id: str, raw_id: str):
+    layer = find_layer(layer_id)
+    if not layer.editable or not may_read(layer):
+        raise NotFound(f"{layer.id} keeps no history.")
+    require_editor(layer)
+    feature_id = parse_feature_id(raw_id, layer)
+    versions = db().read(feature_history, layer, feature_id)
+    if not versions:
+        raise NotFound(f"There is no feature {feature_id} in {layer.id}, nor was there.")
+    return Response(json.dumps({"versions": versions}, ensure_ascii=False, default=str), mimetype="application/json")
+
+
+@bp.post("/collections/<layer_id>/items/<raw_id>/restore")
+def restore(layer_id: str, raw_id: str):
+    layer = find_layer(layer_id)
+    user = require_editor(layer)
+    feature_id = parse_feature_id(raw_id, layer)
+    version = json_body().get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValidationFailed("Name the version to restore: {\"version\": n}.", errors=[{"field": "version", "message": "must be a whole number"}])
+    with db().begin() as conn:
+        set_actor(conn, user.username, "restore")
+        try:
+            current = lock_feature(conn, layer, feature_id)
+        except Missing:
+            current = None
+        if current:
+            require_current(layer, feature_id, current["version"])
+            require_district(user, current["district_code"])
+        try:
+            row = restore_feature(conn, layer, feature_id, version, exists=current is not None)
+        except Missing:
+            raise NotFound(f"Feature {feature_id} of {layer.id} has no version {version}.") from None
+        require_district(user, row["district_code"])
+        return feature_response(conn, layer, feature_id, 200 if current else 201, [])
+
+

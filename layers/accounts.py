@@ -1,0 +1,198 @@
+"""Users, roles, API tokens and login attempts: the statements behind auth."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from layers import REGISTRY
+
+ROLES = ("admin", "editor", "viewer")
+TOKEN_PREFIX = "vung_"
+# A hash of a fixed string, checked when the user does not exist, so that a
+# wrong name costs as much time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a password")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    layers: tuple[str, ...] | None  # None: every layer
+    districts: tuple[str, ...] | None  # district codes; None: everywhere
+
+    def may_edit_layer(self, layer_id: str) -> bool:
+        if self.role == "admin":
+            return True
+        return self.role == "editor" and (self.layers is None or layer_id in self.layers)
+
+    def may_edit_district(self, district_code: str | None) -> bool:
+        if self.role == "admin" or self.districts is None:
+            return True
+        return district_code in self.districts
+
+
+class AccountError(ValueError):
+    pass
+
+
+def user_from_row(row) -> User:
+    return User(
+        row["id"], row["username"], row["role"],
+        tuple(row["layers"]) if row["layers"] is not None else None,
+        tuple(row["districts"]) if row["districts"] is not None else None,
+    )
+
+
+USER_COLUMNS = "id, username, role, layers, districts"
+
+
+def check_scope(role: str, layers: list[str] | None, districts: list[str] | None) -> None:
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    unknown = [name for name in layers or [] if name not in REGISTRY]
+    if unknown:
+        raise AccountError(f"unknown layer {unknown[0]!r}")
+    if districts is not None and not all(d.strip() for d in districts):
+        raise AccountError("district codes must not be empty")
+
+
+def create_user(
+    conn: Connection, username: str, password: str, role: str,
+    layers: list[str] | None = None, districts: list[str] | None = None,
+) -> User:
+    check_scope(role, layers, districts)
+    if not username.strip() or len(username) > 80:
+        raise AccountError("a username has 1 to 80 characters")
+    if len(password) < 8:
+        raise AccountError("a password has at least 8 characters")
+    if find_user(conn, username):
+        raise AccountError(f"user {username!r} exists already")
+    row = conn.execute(
+        text(
+            "INSERT INTO users (username, password_hash, role, layers, districts) "
+            f"VALUES (:u, :h, :r, :l, :d) RETURNING {USER_COLUMNS}"
+        ),
+        {"u": username.strip(), "h": generate_password_hash(password), "r": role, "l": layers, "d": districts},
+    ).mappings().one()
+    return user_from_row(row)
+
+
+def find_user(conn: Connection, username: str) -> User | None:
+    row = conn.execute(
+        text(f"SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower(:u) AND active"), {"u": username}
+    ).mappings().one_or_none()
+    return user_from_row(row) if row else None
+
+
+def get_user(conn: Connection, user_id: int) -> User | None:
+    row = conn.execute(
+        text(f"SELECT {USER_COLUMNS} FROM users WHERE id = :id AND active"), {"id": user_id}
+    ).mappings().one_or_none()
+    return user_from_row(row) if row else None
+
+
+def authenticate(conn: Connection, username: str, password: str) -> User | None:
+    row = conn.execute(
+        text(f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower(:u) AND active"),
+        {"u": username},
+    ).mappings().one_or_none()
+    if row is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user_from_row(row) if check_password_hash(row["password_hash"], password) else None
+
+
+def set_role(conn: Connection, username: str, role: str, layers: list[str] | None, districts: list[str] | None) -> None:
+    check_scope(role, layers, districts)
+    result = conn.execute(
+        text("UPDATE users SET role = :r, layers = :l, districts = :d WHERE lower(username) = lower(:u)"),
+        {"u": username, "r": role, "l": layers, "d": districts},
+    )
+    if result.rowcount == 0:
+        raise AccountError(f"no user {username!r}")
+
+
+def set_password(conn: Connection, username: str, password: str) -> None:
+    if len(password) < 8:
+        raise AccountError("a password has at least 8 characters")
+    result = conn.execute(
+        text("UPDATE users SET password_hash = :h WHERE lower(username) = lower(:u)"),
+        {"u": username, "h": generate_password_hash(password)},
+    )
+    if result.rowcount == 0:
+        raise AccountError(f"no user {username!r}")
+
+
+def list_users(conn: Connection) -> list[User]:
+    return [user_from_row(r) for r in conn.execute(text(f"SELECT {USER_COLUMNS} FROM users ORDER BY username")).mappings()]
+
+
+def token_hash(token: str) -> str:
+    # Tokens are long random strings: a fast hash is enough, unlike passwords.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(conn: Connection, username: str, name: str) -> str:
+    """A new token for `username`; only its hash is stored, so show it once."""
+    user = find_user(conn, username)
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        text("INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES (:uid, :n, :h, :p)"),
+        {"uid": user.id, "n": name, "h": token_hash(token), "p": token[:12]},
+    )
+    return token
+
+
+def revoke_token(conn: Connection, prefix: str) -> int:
+    return conn.execute(
+        text("UPDATE api_tokens SET revoked_at = now() WHERE prefix = :p AND revoked_at IS NULL"), {"p": prefix}
+    ).rowcount
+
+
+def list_tokens(conn: Connection) -> list[dict]:
+    rows = conn.execute(
+        text(
+            "SELECT t.prefix, t.name, u.username, t.created_at, t.last_used_at, t.revoked_at "
+            "FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.created_at"
+        )
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def user_for_token(conn: Connection, token: str) -> User | None:
+    row = conn.execute(
+        text(
+            f"UPDATE api_tokens t SET last_used_at = now() FROM users u "
+            f"WHERE t.token_hash = :h AND t.revoked_at IS NULL AND u.id = t.user_id AND u.active "
+            f"RETURNING {', '.join('u.' + c for c in USER_COLUMNS.split(', '))}"
+        ),
+        {"h": token_hash(token)},
+    ).mappings().one_or_none()
+    return user_from_row(row) if row else None
+
+
+def record_login(conn: Connection, username: str, address: str, success: bool) -> None:
+    conn.execute(
+        text("INSERT INTO login_attempts (username, address, success) VALUES (:u, :a, :s)"),
+        {"u": username.lower()[:200], "a": address, "s": success},
+    )
+
+
+def recent_failures(conn: Connection, username: str, address: str, minutes: int) -> tuple[int, int]:
+    """Failed logins in the last `minutes`: for this name, and from this address."""
+    row = conn.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE username = :u) AS by_name, count(*) FILTER (WHERE address = :a) AS by_address "
+            "FROM login_attempts WHERE NOT success AND at > now() - make_interval(mins => :m)"
+        ),
+        {"u": username.lower()[:200], "a": address, "m": minutes},
+    ).one()
+    return row.by_name, row.by_address

@@ -1,0 +1,198 @@
+"""Layer-driven write statements: checked inserts, updates, deletes, restores.
+
+Every write runs in the caller's transaction, locks the row it changes and
+compares versions there, so of two concurrent writers exactly one wins.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
+
+from gis import sql
+from layers.base import Layer
+from layers.validate import Problems
+
+
+class Conflict(Exception):
+    """The feature changed since the client read it."""
+
+    def __init__(self, current_version: int):
+        super().__init__(f"the feature is now at version {current_version}")
+        self.current_version = current_version
+
+
+class Missing(Exception):
+    """No such feature (or version)."""
+
+
+@dataclass(frozen=True)
+class WorkingArea:
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+    max_vertices: int = 10_000
+
+
+@dataclass
+class GeometryCheck:
+    problems: Problems = field(default_factory=Problems)
+    warnings: list[dict] = field(default_factory=list)
+    repaired: dict | None = None
+
+
+def set_actor(conn: Connection, username: str | None, operation: str | None = None) -> None:
+    """Who is writing, for the history trigger; local to the transaction."""
+    conn.execute(
+        text("SELECT set_config('vung.user', :u, true), set_config('vung.operation', :op, true)"),
+        {"u": username or "", "op": operation or ""},
+    )
+
+
+def geometry_sql(layer: Layer, param: str = ":geometry") -> str:
+    geom = f"ST_SetSRID(ST_GeomFromGeoJSON({param}), 4326)"
+    return f"ST_Multi({geom})" if layer.geometry == "MultiPolygon" else geom
+
+
+def check_geometry(conn: Connection, layer: Layer, geometry: dict, area: WorkingArea, self_id: int | None) -> GeometryCheck:
+    """Type, size, range, working area, validity and overlaps, all decided by PostGIS."""
+    check = GeometryCheck()
+    problem = geometry_shape_problem(geometry, layer)
+    if problem:
+        check.problems.add("geometry", problem)
+        return check
+    try:
+        with conn.begin_nested():
+            row = conn.execute(text(sql.geometry_report_sql()), {"geometry": json.dumps(geometry), **area_params(area)}).one()
+    except DBAPIError as err:
+        check.problems.add("geometry", f"not a readable GeoJSON geometry ({str(err.orig).splitlines()[0][:120]})")
+        return check
+    if row.empty:
+        check.problems.add("geometry", "is empty")
+    elif not (-180 <= row.xmin and row.xmax <= 180 and -90 <= row.ymin and row.ymax <= 90):
+        check.problems.add("geometry", "coordinates out of range: longitude first, then latitude, in degrees (EPSG:4326)")
+    elif not row.inside:
+        check.problems.add("geometry", "lies outside the working area of the province")
+    if row.points > area.max_vertices:
+        check.problems.add("geometry", f"has {row.points} vertices; at most {area.max_vertices}")
+    if not row.valid and not row.empty:
+        location = json.loads(row.location)["coordinates"] if row.location else None
+        check.problems.add("geometry", f"invalid: {row.reason}", location=location)
+        check.repaired = json.loads(row.repaired) if row.repaired else None
+    if not check.problems and layer.overlap != "allow" and not layer.is_point:
+        add_overlaps(conn, layer, geometry, self_id, check)
+    return check
+
+
+def geometry_shape_problem(geometry, layer: Layer) -> str | None:
+    if not isinstance(geometry, dict) or "type" not in geometry or "coordinates" not in geometry:
+        return "must be a GeoJSON geometry object with type and coordinates"
+    crs = geometry.get("crs")
+    if crs and "4326" not in json.dumps(crs) and "CRS84" not in json.dumps(crs):
+        return "must be in WGS 84 longitude/latitude (EPSG:4326); reproject it first"
+    if geometry["type"] not in layer.accepted_geometries:
+        return f"type {str(geometry['type'])[:30]} not accepted here; expected {' or '.join(layer.accepted_geometries)}"
+    return None
+
+
+def area_params(area: WorkingArea) -> dict:
+    return {"wa_minx": area.minx, "wa_miny": area.miny, "wa_maxx": area.maxx, "wa_maxy": area.maxy}
+
+
+def add_overlaps(conn: Connection, layer: Layer, geometry: dict, self_id: int | None, check: GeometryCheck) -> None:
+    row = conn.execute(
+        text(sql.overlap_sql(layer.id)), {"geometry": json.dumps(geometry), "self_id": self_id or 0}
+    ).one()
+    if not row.ids:
+        return
+    detail = {"features": list(row.ids), "overlap": json.loads(row.overlap) if row.overlap else None}
+    message = f"overlaps {len(row.ids)} other feature(s) of this layer: {', '.join(map(str, row.ids))}"
+    if layer.overlap == "reject":
+        check.problems.add("geometry", message, **detail)
+    else:
+        check.warnings.append({"code": "Overlap", "message": message, **detail})
+
+
+def insert_feature(conn: Connection, layer: Layer, values: dict, geometry: dict) -> dict:
+    columns = list(values)
+    statement = (
+        f"INSERT INTO {layer.id} ({', '.join([*columns, 'geom'])}) "
+        f"VALUES ({', '.join([*(f':{c}' for c in columns), geometry_sql(layer)])}) "
+        "RETURNING id, version, district_code"
+    )
+    return dict(conn.execute(text(statement), {**values, "geometry": json.dumps(geometry)}).mappings().one())
+
+
+def lock_feature(conn: Connection, layer: Layer, feature_id: int) -> dict:
+    row = conn.execute(
+        text(f"SELECT id, version, district_code FROM {layer.id} WHERE id = :id FOR UPDATE"), {"id": feature_id}
+    ).mappings().one_or_none()
+    if row is None:
+        raise Missing()
+    return dict(row)
+
+
+def update_feature(
+    conn: Connection, layer: Layer, feature_id: int, values: dict, geometry: dict | None, replace: bool
+) -> dict:
+    """Set the given values (all writable fields with `replace`) and maybe the geometry."""
+    if replace:
+        values = {f.name: values.get(f.name) for f in layer.writable}
+    assignments = [f"{c} = :{c}" for c in values]
+    params = dict(values, id=feature_id)
+    if geometry is not None:
+        assignments.append(f"geom = {geometry_sql(layer)}")
+        params["geometry"] = json.dumps(geometry)
+    if not assignments:
+        assignments = ["version = version"]  # still a new version: the client asked to save
+    statement = f"UPDATE {layer.id} SET {', '.join(assignments)} WHERE id = :id RETURNING id, version, district_code"
+    return dict(conn.execute(text(statement), params).mappings().one())
+
+
+def delete_feature(conn: Connection, layer: Layer, feature_id: int) -> None:
+    conn.execute(text(f"DELETE FROM {layer.id} WHERE id = :id"), {"id": feature_id})
+
+
+def feature_history(conn: Connection, layer: Layer, feature_id: int) -> list[dict]:
+    rows = conn.execute(
+        text(
+            "SELECT version, operation, username, at, properties, ST_AsGeoJSON(geom, 7) AS geometry "
+            "FROM feature_history WHERE layer = :layer AND feature_id = :id ORDER BY version DESC, id DESC"
+        ),
+        {"layer": layer.id, "id": feature_id},
+    ).mappings()
+    return [
+        {
+            "version": r["version"], "operation": r["operation"], "user": r["username"],
+            "at": r["at"].isoformat(), "properties": r["properties"],
+            "geometry": json.loads(r["geometry"]) if r["geometry"] else None,
+        }
+        for r in rows
+    ]
+
+
+def restore_feature(conn: Connection, layer: Layer, feature_id: int, version: int, exists: bool) -> dict:
+    """Bring back `version` (of a live or deleted feature) as a new version."""
+    old = conn.execute(
+        text(
+            "SELECT properties, ST_AsGeoJSON(geom) AS geometry FROM feature_history "
+            "WHERE layer = :layer AND feature_id = :id AND version = :v AND operation <> 'delete' "
+            "ORDER BY id DESC LIMIT 1"
+        ),
+        {"layer": layer.id, "id": feature_id, "v": version},
+    ).mappings().one_or_none()
+    if old is None:
+        raise Missing()
+    values = {f.name: old["properties"].get(f.name) for f in layer.writable}
+    geometry = json.loads(old["geometry"])
+    if exists:
+        return update_feature(conn, layer, feature_id, values, geometry, replace=True)
+    next_version = conn.execute(
+        text("SELECT max(version) + 1 FROM feature_history WHERE layer = :layer AND feature_id = :id"),
+        {"layer": layer.id, "id": feature_id},
+    ).scalar_one()
+    return insert_feature(conn, layer, dict(values, id=feature_id, version=next_version), geometry)
