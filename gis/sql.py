@@ -53,3 +53,30 @@ def like_pattern(word: str) -> str:
     """A LIKE pattern matching `word` anywhere, with its wildcards taken literally."""
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def geometry_report_sql() -> str:
+    """Everything the write checks need to know about `:geometry` (GeoJSON text), in one row."""
+    return """
+        WITH g AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326) AS geom),
+             d AS (SELECT geom, ST_IsValidDetail(geom) AS detail FROM g)
+        SELECT ST_IsEmpty(geom) AS empty, ST_NPoints(geom) AS points,
+               coalesce(ST_XMin(geom), 0) AS xmin, coalesce(ST_YMin(geom), 0) AS ymin,
+               coalesce(ST_XMax(geom), 0) AS xmax, coalesce(ST_YMax(geom), 0) AS ymax,
+               ST_Within(geom, ST_MakeEnvelope(:wa_minx, :wa_miny, :wa_maxx, :wa_maxy, 4326)) AS inside,
+               (detail).valid AS valid, (detail).reason AS reason,
+               ST_AsGeoJSON((detail).location, 7) AS location,
+               CASE WHEN NOT (detail).valid THEN ST_AsGeoJSON(ST_MakeValid(geom), 7) END AS repaired
+          FROM d
+    """
+
+
+def overlap_sql(table: str) -> str:
+    """Features of `table` sharing area (not just a border) with `:geometry`, and the shared part."""
+    return f"""
+        WITH g AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326) AS geom)
+        SELECT coalesce(array_agg(t.id ORDER BY t.id), '{{}}') AS ids,
+               ST_AsGeoJSON(ST_Union(ST_Intersection(t.geom, g.geom)), 7) AS overlap
+          FROM {table} AS t, g
+         WHERE t.geom && g.geom AND ST_Relate(t.geom, g.geom, '2********') AND t.id <> :self_id
+    """
