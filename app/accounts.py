@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+from flask_babel import gettext
 
 from app.auth import csrf_token, current_user, log_in, log_out, require_user
 from app.db import db
@@ -59,7 +60,7 @@ def login():
         user = authenticate(conn, username, password) if username and password else None
         record_login(conn, username, address, user is not None)
     if user is None:
-        return login_form("Wrong username or password.", 401)
+        return login_form(gettext("Wrong username or password."), 401)
     log_in(user)
     return redirect(safe_next(request.form.get("next")), 303)
 

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask_babel import get_locale
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.auth import may_read
 from app.db import db
 from app.errors import NotFound
 from layers import get_layer, public_layers
@@ -105,7 +106,7 @@ def display_value(f: Field, value, lang: str) -> str | None:
 @bp.get("/<layer_id>/<int:feature_id>")
 def feature_page(layer_id: str, feature_id: int):
     layer = get_layer(layer_id)
-    if layer is None or not layer.public:
+    if layer is None or not may_read(layer):
         raise NotFound(f"There is no layer {layer_id[:60]!r}.")
     row = db().read(select_properties, layer, feature_id)
     if row is None:
