@@ -1,0 +1,113 @@
+"""Administration in the browser: users, roles, passwords and tokens."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import text
+
+from layers.accounts import authenticate, find_user
+
+CSRF = "test-csrf-token"
+
+
+def logged_in(client, user) -> None:
+    with client.session_transaction() as session:
+        session["uid"] = user.id
+        session["csrf"] = CSRF
+
+
+@pytest.fixture()
+def admin_client(app, make_user):
+    client = app.test_client()
+    logged_in(client, make_user("adm_test", "admin"))
+    return client
+
+
+@pytest.fixture()
+def cleanup_users(engine):
+    names: list[str] = []
+    yield names
+    with engine.begin() as c:
+        for name in names:
+            c.execute(text("DELETE FROM users WHERE username = :u"), {"u": name})
+
+
+def test_anonymous_visitors_are_sent_to_login(client):
+    response = client.get("/admin")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=/admin")
+
+
+@pytest.mark.parametrize("role", ["editor", "viewer"])
+def test_only_admins_may_administer(app, make_user, role):
+    client = app.test_client()
+    logged_in(client, make_user(f"not_admin_{role}", role))
+    assert client.get("/admin").status_code == 403
+    response = client.post("/admin/users", data={"csrf_token": CSRF, "username": "x_intruder", "password": "12345678", "role": "admin"})
+    assert response.status_code == 403
+
+
+def test_admin_creates_a_scoped_editor(admin_client, engine, cleanup_users):
+    cleanup_users.append("lan_admin_test")
+    response = admin_client.post(
+        "/admin/users",
+        data={"csrf_token": CSRF, "username": "lan_admin_test", "password": "good password", "role": "editor",
+              "layers": ["farming_zones"], "districts": ["366"]},
+    )
+    assert response.status_code == 303
+    with engine.connect() as c:
+        user = find_user(c, "lan_admin_test")
+        assert authenticate(c, "lan_admin_test", "good password") is not None
+    assert (user.role, user.layers, user.districts) == ("editor", ("farming_zones",), ("366",))
+    page = admin_client.get("/admin").get_data(as_text=True)
+    assert "lan_admin_test" in page
+
+
+def test_bad_input_is_reported_and_changes_nothing(admin_client, engine):
+    with engine.connect() as c:
+        before = c.execute(text("SELECT count(*) FROM users")).scalar_one()
+    admin_client.post("/admin/users", data={"csrf_token": CSRF, "username": "shorty", "password": "short", "role": "editor"})
+    admin_client.post("/admin/users", data={"csrf_token": CSRF, "username": "nobody", "password": "long enough", "role": "king"})
+    page = admin_client.get("/admin").get_data(as_text=True)
+    assert "at least 8 characters" in page and "unknown role" in page
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM users")).scalar_one() == before
+
+
+def test_changes_need_the_csrf_token(admin_client, engine):
+    response = admin_client.post("/admin/users", data={"username": "csrf_victim", "password": "12345678", "role": "admin"})
+    assert response.status_code == 403
+    with engine.connect() as c:
+        assert find_user(c, "csrf_victim") is None
+
+
+def test_role_and_password_changes(admin_client, make_user, engine):
+    make_user("role_change_test", "viewer")
+    admin_client.post("/admin/users/role", data={"csrf_token": CSRF, "username": "role_change_test", "role": "editor", "layers": ["relics"]})
+    admin_client.post("/admin/users/password", data={"csrf_token": CSRF, "username": "role_change_test", "password": "a new password"})
+    with engine.connect() as c:
+        user = find_user(c, "role_change_test")
+        assert (user.role, user.layers, user.districts) == ("editor", ("relics",), None)
+        assert authenticate(c, "role_change_test", "a new password") is not None
+        assert authenticate(c, "role_change_test", "correct horse") is None
+
+
+def test_tokens_are_shown_once_and_revocable(admin_client, app, make_user):
+    make_user("portal_owner", "viewer")
+    page = admin_client.post("/admin/tokens", data={"csrf_token": CSRF, "username": "portal_owner", "name": "portal"})
+    token = re.search(r"vung_[\w-]{20,}", page.get_data(as_text=True)).group(0)
+    listing = admin_client.get("/admin").get_data(as_text=True)
+    assert token[:12] in listing and token not in listing
+    api = app.test_client()
+    assert api.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).json["username"] == "portal_owner"
+    admin_client.post("/admin/tokens/revoke", data={"csrf_token": CSRF, "prefix": token[:12]})
+    assert api.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_names_are_shown_as_text(admin_client, make_user):
+    make_user("<img src=x onerror=alert(1)>", "viewer")
+    page = admin_client.get("/admin").get_data(as_text=True)
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
