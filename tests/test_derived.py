@@ -330,3 +330,10 @@ def test_an_attribute_update_cannot_overwrite_derived_values(conn):
     assert after["area_ha"] == pytest.approx(geod_hectares(geom_wkt), rel=0.005)
     assert (after["district"], after["commune"]) == (before["district"], before["commune"])
     assert after["district"] is not None
+
+
+def test_the_database_refuses_an_invalid_shape_from_any_path(conn):
+    bowtie = "POLYGON((106.30 20.20, 106.31 20.21, 106.31 20.20, 106.30 20.21, 106.30 20.20))"
+    with pytest.raises(IntegrityError, match="geom_valid"):
+        with conn.begin_nested():
+            insert_zone(conn, bowtie)

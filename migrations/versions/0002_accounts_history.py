@@ -106,6 +106,8 @@ END $$;
 def upgrade() -> None:
     op.execute(SCHEMA)
     for table in EDITABLE:
+        # The API checks first and says why; this makes sure no other path stores an invalid shape.
+        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT ck_{table}_geom_valid CHECK (ST_IsValid(geom))")
         op.execute(
             f"CREATE TRIGGER {table}_history AFTER INSERT OR UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION vung_record_history()"
@@ -114,6 +116,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in EDITABLE:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS ck_{table}_geom_valid")
         op.execute(f"DROP TRIGGER IF EXISTS {table}_history ON {table}")
     op.execute("DROP FUNCTION IF EXISTS vung_record_history()")
     op.execute("DROP TABLE IF EXISTS feature_history, login_attempts, api_tokens, users")
