@@ -9,7 +9,7 @@ from app.db import db
 from app.errors import ValidationFailed
 from app.features import checked_write, json_body
 from app.ogc import find_layer
-from app.pages import current_lang, map_config
+from app.pages import current_lang, layer_config, map_config
 from layers import REGISTRY
 from layers.query import list_districts
 
@@ -19,8 +19,10 @@ bp = Blueprint("edit", __name__)
 def editor_config(lang: str) -> dict:
     user = current_user()
     config = map_config(db().read(list_districts), lang)
-    editable = {layer.id for layer in REGISTRY.values() if layer.editable and user.may_edit_layer(layer.id)}
-    config["layers"] = [layer for layer in config["layers"] if layer["id"] in editable]
+    # Every layer the user may edit, public or not.
+    config["layers"] = [
+        layer_config(layer, lang) for layer in REGISTRY.values() if layer.editable and user.may_edit_layer(layer.id)
+    ]
     for entry in config["layers"]:
         declared = REGISTRY[entry["id"]]
         for f in entry["fields"]:
