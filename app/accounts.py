@@ -23,7 +23,10 @@ class TooManyAttempts(ApiError):
 
 def safe_next(target: str | None) -> str:
     """Only paths on this site: a login link must not send people elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    if (
+        not target or not target.startswith("/") or target.startswith("//")
+        or any(c in target for c in "\\\r\n\t") or urlsplit(target).netloc
+    ):
         return "/edit"
     return target
 

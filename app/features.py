@@ -17,6 +17,7 @@ from app.errors import ApiError, NotFound, ValidationFailed
 from app.ogc import GEOJSON, etag_for, find_layer
 from layers.base import Layer
 from layers.edit import (
+    Conflict,
     GeometryCheck,
     Missing,
     WorkingArea,
@@ -25,6 +26,7 @@ from layers.edit import (
     feature_history,
     insert_feature,
     lock_feature,
+    recorded_version,
     restore_feature,
     set_actor,
     update_feature,
@@ -43,6 +45,11 @@ class PreconditionFailed(ApiError):
 class PreconditionRequired(ApiError):
     status = 428
     code = "PreconditionRequired"
+
+
+class EditConflict(ApiError):
+    status = 409
+    code = "Conflict"
 
 
 def working_area() -> WorkingArea:
@@ -196,10 +203,26 @@ def restore(layer_id: str, raw_id: str):
             require_current(layer, feature_id, current["version"])
             require_district(user, current["district_code"])
         try:
-            row = restore_feature(conn, layer, feature_id, version, exists=current is not None)
+            values, geometry = recorded_version(conn, layer, feature_id, version)
         except Missing:
             raise NotFound(f"Feature {feature_id} of {layer.id} has no version {version}.") from None
+        check = restorable(conn, layer, feature_id, geometry)
+        try:
+            row = restore_feature(conn, layer, feature_id, values, geometry, exists=current is not None)
+        except Conflict:
+            raise EditConflict(f"Someone else restored feature {feature_id} meanwhile; reload it.") from None
         require_district(user, row["district_code"])
-        return feature_response(conn, layer, feature_id, 200 if current else 201, [])
+        return feature_response(conn, layer, feature_id, 200 if current else 201, check.warnings)
+
+
+def restorable(conn, layer: Layer, feature_id: int, geometry: dict) -> GeometryCheck:
+    """An old shape meets today's rules too: another feature may have been drawn over it since."""
+    check = check_geometry(conn, layer, geometry, working_area(), feature_id)
+    if check.problems:
+        raise ValidationFailed(
+            "This version cannot be restored: " + "; ".join(f"{e['field']}: {e['message']}" for e in check.problems.errors),
+            errors=check.problems.errors, repaired=check.repaired,
+        )
+    return check
 
 

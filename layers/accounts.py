@@ -67,7 +67,8 @@ def create_user(
     layers: list[str] | None = None, districts: list[str] | None = None,
 ) -> User:
     check_scope(role, layers, districts)
-    if not username.strip() or len(username) > 80:
+    username = username.strip()  # stored stripped, so compared stripped too
+    if not username or len(username) > 80:
         raise AccountError("a username has 1 to 80 characters")
     if len(password) < 8:
         raise AccountError("a password has at least 8 characters")
@@ -78,7 +79,7 @@ def create_user(
             "INSERT INTO users (username, password_hash, role, layers, districts) "
             f"VALUES (:u, :h, :r, :l, :d) RETURNING {USER_COLUMNS}"
         ),
-        {"u": username.strip(), "h": generate_password_hash(password), "r": role, "l": layers, "d": districts},
+        {"u": username, "h": generate_password_hash(password), "r": role, "l": layers, "d": districts},
     ).mappings().one()
     return user_from_row(row)
 

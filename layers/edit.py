@@ -7,14 +7,17 @@ compares versions there, so of two concurrent writers exactly one wins.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gis import sql
 from layers.base import Layer
 from layers.validate import Problems
+
+UNIQUE_VIOLATION = "23505"
 
 
 class Conflict(Exception):
@@ -54,7 +57,8 @@ def set_actor(conn: Connection, username: str | None, operation: str | None = No
 
 
 def geometry_sql(layer: Layer, param: str = ":geometry") -> str:
-    geom = f"ST_SetSRID(ST_GeomFromGeoJSON({param}), 4326)"
+    # GeoJSON may carry altitudes; the layers are flat, so they are dropped rather than refused.
+    geom = f"ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON({param}), 4326))"
     return f"ST_Multi({geom})" if layer.geometry == "MultiPolygon" else geom
 
 
@@ -91,6 +95,8 @@ def check_geometry(conn: Connection, layer: Layer, geometry: dict, area: Working
 def geometry_shape_problem(geometry, layer: Layer) -> str | None:
     if not isinstance(geometry, dict) or "type" not in geometry or "coordinates" not in geometry:
         return "must be a GeoJSON geometry object with type and coordinates"
+    if not numbers_only(geometry["coordinates"]):
+        return "not a readable GeoJSON geometry: coordinates must be arrays of numbers"
     crs = geometry.get("crs")
     if crs and "4326" not in json.dumps(crs) and "CRS84" not in json.dumps(crs):
         return "must be in WGS 84 longitude/latitude (EPSG:4326); reproject it first"
@@ -99,11 +105,27 @@ def geometry_shape_problem(geometry, layer: Layer) -> str | None:
     return None
 
 
+def numbers_only(coordinates) -> bool:
+    """Only numbers at the leaves: PostGIS would read "106.2" as a number and "abc" or true as 0 or 1."""
+    stack = [coordinates]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            return False
+    return True
+
+
 def area_params(area: WorkingArea) -> dict:
     return {"wa_minx": area.minx, "wa_miny": area.miny, "wa_maxx": area.maxx, "wa_maxy": area.maxy}
 
 
 def add_overlaps(conn: Connection, layer: Layer, geometry: dict, self_id: int | None, check: GeometryCheck) -> None:
+    if layer.overlap == "reject":
+        # One checked writer at a time per layer, until commit: two overlapping
+        # shapes saved at once would otherwise each pass without seeing the other.
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:layer))"), {"layer": layer.id})
     row = conn.execute(
         text(sql.overlap_sql(layer.id)), {"geometry": json.dumps(geometry), "self_id": self_id or 0}
     ).one()
@@ -175,8 +197,8 @@ def feature_history(conn: Connection, layer: Layer, feature_id: int) -> list[dic
     ]
 
 
-def restore_feature(conn: Connection, layer: Layer, feature_id: int, version: int, exists: bool) -> dict:
-    """Bring back `version` (of a live or deleted feature) as a new version."""
+def recorded_version(conn: Connection, layer: Layer, feature_id: int, version: int) -> tuple[dict, dict]:
+    """Writable values and geometry of a recorded version (not a deletion record), or Missing."""
     old = conn.execute(
         text(
             "SELECT properties, ST_AsGeoJSON(geom) AS geometry FROM feature_history "
@@ -187,12 +209,20 @@ def restore_feature(conn: Connection, layer: Layer, feature_id: int, version: in
     ).mappings().one_or_none()
     if old is None:
         raise Missing()
-    values = {f.name: old["properties"].get(f.name) for f in layer.writable}
-    geometry = json.loads(old["geometry"])
+    return {f.name: old["properties"].get(f.name) for f in layer.writable}, json.loads(old["geometry"])
+
+
+def restore_feature(conn: Connection, layer: Layer, feature_id: int, values: dict, geometry: dict, exists: bool) -> dict:
+    """Bring back a recorded version (of a live or deleted feature) as a new version."""
     if exists:
         return update_feature(conn, layer, feature_id, values, geometry, replace=True)
     next_version = conn.execute(
         text("SELECT max(version) + 1 FROM feature_history WHERE layer = :layer AND feature_id = :id"),
         {"layer": layer.id, "id": feature_id},
     ).scalar_one()
-    return insert_feature(conn, layer, dict(values, id=feature_id, version=next_version), geometry)
+    try:
+        return insert_feature(conn, layer, dict(values, id=feature_id, version=next_version), geometry)
+    except IntegrityError as err:
+        if getattr(err.orig, "pgcode", None) != UNIQUE_VIOLATION:
+            raise
+        raise Conflict(next_version) from None  # restored by someone else meanwhile
