@@ -5,7 +5,7 @@ import { bboxParam, fetchItems } from "./api.js";
 import { debounce, el } from "./dom.js";
 import { formatInteger, initI18n, t } from "./i18n.js";
 import { NetworkError, createWriteApi, featureId } from "./editor/api.js";
-import { addReferenceOutlines, createBaseMap, setInitialView } from "./editor/basemap.js";
+import { addReferenceOutlines, createBaseMap, setInitialView, showWorkingArea } from "./basemap.js";
 import { createConflict } from "./editor/conflict.js";
 import { createDrawing } from "./editor/draw.js";
 import { createBackground, createFeatureList, featureLabel } from "./editor/features.js";
@@ -58,7 +58,8 @@ function startEditor(doc) {
   initI18n(config, doc);
   const api = createWriteApi(config);
   const mapElement = doc.getElementById("edit-map");
-  const map = createBaseMap(mapElement, config);
+  const map = createBaseMap(mapElement, config, { zoomPosition: "topright" });
+  showWorkingArea(map, config.workingArea);
   const statusElement = doc.getElementById("edit-status");
   const section = doc.getElementById("edit-feature");
   const formElement = doc.getElementById("edit-form");

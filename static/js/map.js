@@ -1,7 +1,8 @@
 // Entry module of the public map page.
 
 import { bboxParam, fetchItems, isAbort, searchLayers } from "./api.js";
-import { debounce, escapeHtml } from "./dom.js";
+import { addReferenceOutlines, createBaseMap, setInitialView } from "./basemap.js";
+import { debounce } from "./dom.js";
 import { buildLayerList } from "./filters.js";
 import { initI18n, t } from "./i18n.js";
 import { createLayerView } from "./layers.js";
@@ -24,44 +25,9 @@ function readConfig(doc) {
 }
 
 function createMap(container, config) {
-  const map = L.map(container, {
-    zoomControl: false,
-    maxZoom: config.tiles?.maxZoom || 19,
-    minZoom: 3,
-  });
-  L.control.zoom({ zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
-  map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
-  addBaseLayer(map, config.tiles);
-  for (const line of config.attribution || []) {
-    map.attributionControl.addAttribution(escapeHtml(line));
-  }
+  const map = createBaseMap(container, config);
   makeAttributionFoldable(map);
   return map;
-}
-
-// An empty URL means no base map: the data layers must stand on their own.
-function addBaseLayer(map, tiles) {
-  if (!tiles?.url) return null;
-  return L.tileLayer(tiles.url, {
-    attribution: escapeHtml(tiles.attribution || ""),
-    maxZoom: tiles.maxZoom || 19,
-  }).addTo(map);
-}
-
-// District outlines give bearings even where no base map loads. Drawn once,
-// below the data, and never in the way of a click.
-async function addReferenceOutlines(map, config) {
-  const reference = config.reference;
-  if (!reference) return;
-  const pane = map.createPane("reference");
-  pane.style.zIndex = "350";
-  pane.style.pointerEvents = "none";
-  try {
-    const collection = await fetchItems(config.apiBase, reference.layer, reference.params);
-    L.geoJSON(collection, { pane, interactive: false, style: reference.style }).addTo(map);
-  } catch (error) {
-    // Outlines are a courtesy: the map works without them.
-  }
 }
 
 function makeAttributionFoldable(map) {
@@ -82,13 +48,6 @@ function translatePopupClose(popup) {
   if (!button) return;
   button.setAttribute("aria-label", t("close"));
   button.setAttribute("title", t("close"));
-}
-
-function setInitialView(map, state, config) {
-  if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
-  else if (config.view) map.setView(config.view.center, config.view.zoom);
-  else if (config.bounds) map.fitBounds(config.bounds);
-  else map.setView([0, 0], 3);
 }
 
 function currentView(map) {
@@ -306,7 +265,7 @@ function startMap(doc) {
   }
 
   doc.getElementById("clear-filters").addEventListener("click", clearFilters);
-  setInitialView(map, state, config);
+  setInitialView(map, state.view, config);
   panel.sync(state);
   search.setQuery(state.q);
   writeHash();

@@ -1,19 +1,19 @@
-// The editor's map: the same base map, attribution and district outlines as
-// the public map, plus the working area the server accepts shapes in.
+// What every map page shares: base map (or none), attribution, district
+// outlines, and the opening view.
 
-import { fetchItems } from "../api.js";
-import { escapeHtml } from "../dom.js";
-import { t } from "../i18n.js";
+import { fetchItems } from "./api.js";
+import { escapeHtml } from "./dom.js";
+import { t } from "./i18n.js";
 
 const L = window.L;
 
-export function createBaseMap(container, config) {
+export function createBaseMap(container, config, { zoomPosition = "topleft" } = {}) {
   const map = L.map(container, {
     zoomControl: false,
     maxZoom: config.tiles?.maxZoom || 19,
     minZoom: 3,
   });
-  L.control.zoom({ position: "topright", zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
+  L.control.zoom({ position: zoomPosition, zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
   map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
   if (config.tiles?.url) {
     L.tileLayer(config.tiles.url, {
@@ -24,14 +24,14 @@ export function createBaseMap(container, config) {
   for (const line of config.attribution || []) {
     map.attributionControl.addAttribution(escapeHtml(line));
   }
-  showWorkingArea(map, config.workingArea);
   return map;
 }
 
 // Outlines only: Geoman must neither edit them nor snap to them.
 const IGNORED = { pmIgnore: true, snapIgnore: true, interactive: false };
 
-function showWorkingArea(map, area) {
+// The editor shows where the server accepts shapes.
+export function showWorkingArea(map, area) {
   if (!Array.isArray(area) || area.length !== 2) return;
   const bounds = L.latLngBounds(area);
   if (!bounds.isValid()) return;
@@ -56,7 +56,7 @@ export async function addReferenceOutlines(map, config) {
     const collection = await fetchItems(config.apiBase, reference.layer, reference.params);
     L.geoJSON(collection, { ...IGNORED, pane, style: reference.style }).addTo(map);
   } catch {
-    // Outlines are a courtesy: the editor works without them.
+    // Outlines are a courtesy: the map works without them.
   }
 }
 
