@@ -14,13 +14,15 @@ T = TypeVar("T")
 
 
 class Database:
-    def __init__(self, url: str):
-        self.engine: Engine = create_engine(url, pool_pre_ping=True, pool_size=3, max_overflow=5)
+    def __init__(self, url: str, application_name: str = "vung"):
+        # The name shows in pg_stat_activity, so operators can tell the app's sessions apart.
+        args = {"application_name": application_name}
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, pool_size=3, max_overflow=5, connect_args=args)
         # Reads are single statements: autocommit spares a BEGIN and a ROLLBACK
         # round trip each (so there is nothing to reset on return), and `read`
         # replaces a dropped connection instead of pinging before every request.
         self.reader: Engine = create_engine(
-            url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=5, max_overflow=5
+            url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=5, max_overflow=5, connect_args=args
         )
 
     def read(self, fn: Callable[..., T], *args) -> T:
@@ -49,7 +51,7 @@ class Database:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["vung_db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["vung_db"] = Database(app.config["DATABASE_URL"], app.config.get("DB_APPLICATION_NAME", "vung"))
 
 
 def db() -> Database:

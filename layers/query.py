@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import psycopg2 as postgresql_psycopg2
+from sqlalchemy.exc import DBAPIError
 
 from gis import sql
 from gis.params import Bbox, Interval
@@ -124,11 +125,25 @@ def feature_driver_sql(layer: Layer) -> str:
 def select_feature(conn: Connection, layer: Layer, feature_id: int) -> tuple[str, int] | None:
     """One feature as GeoJSON text, with its version for the ETag."""
     # The API's hottest statement goes straight to the driver's cursor:
-    # SQLAlchemy's result machinery cost a third of the request here.
-    with conn.connection.cursor() as cursor:
-        cursor.execute(feature_driver_sql(layer), {"id": feature_id})
-        row = cursor.fetchone()
+    # SQLAlchemy's execution machinery cost a third of the request here.
+    statement = feature_driver_sql(layer)
+    try:
+        with conn.connection.cursor() as cursor:
+            cursor.execute(statement, {"id": feature_id})
+            row = cursor.fetchone()
+    except conn.dialect.loaded_dbapi.Error as err:
+        raise driver_error(conn, err, statement) from err
     return (row[0], row[1]) if row else None
+
+
+def driver_error(conn: Connection, err: Exception, statement: str) -> DBAPIError:
+    """A driver error as SQLAlchemy raises it, with a dropped connection invalidated (so it is replaced)."""
+    dropped = conn.dialect.is_disconnect(err, conn.connection.dbapi_connection, None)
+    if dropped:
+        conn.invalidate(err)
+    return DBAPIError.instance(
+        statement, None, err, conn.dialect.loaded_dbapi.Error, connection_invalidated=dropped, dialect=conn.dialect
+    )
 
 
 def select_properties(conn: Connection, layer: Layer, feature_id: int) -> dict | None:
