@@ -12,8 +12,10 @@ from flask.cli import AppGroup
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from importers.run import ImportFailed, ImportOptions, run_import
 from importers.sample import load_sample, sample_is_loaded
 from importers.synthetic import generate_zones
+from layers import REGISTRY
 from layers.accounts import (
     ROLES,
     AccountError,
@@ -112,6 +114,64 @@ def sample_synthetic(count: int, seed: float, replace: bool):
     click.echo(f"farming_zones: {made} synthetic zones")
 
 
+@click.command("import")
+@click.argument("layer_id")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source-layer", help="Layer inside the file (GeoPackage, several shapefiles...).")
+@click.option("--crs", help="The file's coordinate system when it names none or the wrong one, e.g. EPSG:9209.")
+@click.option("--encoding", help="Text encoding of the attributes: utf-8, cp1258, tcvn3, vni...")
+@click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD", help="Map a column to a field (FIELD empty: ignore it).")
+@click.option("--key", help="Field matching existing features: they are updated instead of duplicated.")
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Load the valid rows even if some are rejected.")
+@click.option("--repair", is_flag=True, help="Repair invalid shapes with ST_MakeValid instead of rejecting them.")
+@click.option("--user", "username", default="import", show_default=True, help="Name recorded in the history.")
+def import_command(layer_id, path, source_layer, crs, encoding, mappings, key, dry_run, skip_invalid, repair, username):
+    """Import PATH (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ, CSV, XLSX) into LAYER_ID."""
+    layer = REGISTRY.get(layer_id)
+    if layer is None or not layer.editable:
+        raise click.ClickException(f"no editable layer {layer_id!r}; choose one of {', '.join(x.id for x in REGISTRY.values() if x.editable)}")
+    options = ImportOptions(
+        source_layer=source_layer, crs=crs, encoding=encoding, mapping=parse_mappings(mappings), key=key,
+        dry_run=dry_run, skip_invalid=skip_invalid, repair=repair, username=username,
+        working_area=current_app.config["WORKING_AREA"], max_vertices=current_app.config["MAX_VERTICES"],
+    )
+    try:
+        with current_app.extensions["vung_db"].begin() as conn, click.progressbar(length=0, label="rows", show_pos=True) as bar:
+            report = run_import(conn, layer, path, options, progress=bar.update)
+    except ImportFailed as err:
+        raise click.ClickException(str(err)) from None
+    print_report(report)
+    if report.rejected and not (skip_invalid or dry_run):
+        raise click.exceptions.Exit(1)
+
+
+def parse_mappings(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        column, sep, field_name = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r}: expected COLUMN=FIELD", param_hint="--map")
+        out[column] = field_name
+    return out
+
+
+def print_report(report) -> None:
+    mode = "dry run: nothing written" if report.dry_run else ("loaded" if report.committed else "nothing loaded")
+    click.echo(f"{mode}; rows read {report.rows_read}, would load {report.would_load}, "
+               f"inserted {report.inserted}, updated {report.updated}, rejected {len(report.rejected)}")
+    click.echo("mapping: " + ", ".join(f"{c} -> {f}" for c, f in report.mapping.items()))
+    if report.unknown_columns:
+        click.echo("columns not imported: " + ", ".join(report.unknown_columns))
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    for r in report.rejected[:200]:
+        where = f" at {r['location']}" if r.get("location") else ""
+        click.echo(f"row {r['row']}: {r['reason']}{where}")
+    if len(report.rejected) > 200:
+        click.echo(f"... and {len(report.rejected) - 200} more rejected rows")
+
+
 def split_list(raw: str | None) -> list[str] | None:
     return [part.strip() for part in raw.split(",") if part.strip()] if raw else None
 
@@ -197,6 +257,7 @@ def tokens_list():
 
 
 def init_app(app: Flask) -> None:
+    app.cli.add_command(import_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(db_cli)

@@ -1,0 +1,115 @@
+"""Coordinate systems of imported files, and the checks that catch wrong ones.
+
+Vietnamese official data is usually in VN-2000 with a provincial central
+meridian. Files often carry a .prj naming only the projection (no datum
+shift) or none at all; the user can then name the CRS (`--crs EPSG:9209`),
+and a VN-2000 .prj without an EPSG code is matched to the EPSG definition
+with the same central meridian, which carries the datum shift.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.database import query_crs_info
+from pyproj.exceptions import CRSError
+
+WGS84 = CRS.from_epsg(4326)
+VN2000_NAME = re.compile(r"vn[\s_-]*2000|vietnam[\s_-]*2000", re.IGNORECASE)
+METRES_HINT = (
+    "the coordinates look like metres, not degrees: name the file's coordinate system, "
+    "e.g. --crs EPSG:9209 (VN-2000 / TM-3 105-30, used in Nam Định)"
+)
+
+
+class CrsError(ValueError):
+    pass
+
+
+@dataclass
+class CrsChoice:
+    crs: CRS
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_crs(text: str) -> CRS:
+    """An EPSG code ("9209", "EPSG:9209"), a PROJ string or WKT."""
+    value = text.strip()
+    if value.isdigit():
+        value = f"EPSG:{value}"
+    try:
+        return CRS.from_user_input(value)
+    except CRSError as err:
+        raise CrsError(f"unknown coordinate system {text[:80]!r}: {str(err).splitlines()[0][:160]}") from None
+
+
+@cache
+def vn2000_by_meridian() -> dict[float, str]:
+    """EPSG codes of the VN-2000 TM-3 and UTM projections, by central meridian."""
+    out: dict[float, str] = {}
+    for info in query_crs_info(auth_name="EPSG", pj_types="PROJECTED_CRS"):
+        if info.name.startswith("VN-2000 /"):
+            meridian = central_meridian(CRS.from_epsg(int(info.code)))
+            if meridian is not None:
+                out.setdefault(round(meridian, 4), f"EPSG:{info.code}")
+    return out
+
+
+def central_meridian(crs: CRS) -> float | None:
+    operation = crs.coordinate_operation
+    if operation is None:
+        return None
+    for param in operation.params:
+        if "central meridian" in param.name.lower() or "longitude of natural origin" in param.name.lower():
+            return float(param.value)
+    return None
+
+
+def choose_crs(file_crs: str | None, user_crs: str | None) -> CrsChoice:
+    """The CRS to read a file in: the user's, else the file's (fixed up for VN-2000), else WGS 84."""
+    if user_crs:
+        return CrsChoice(parse_crs(user_crs), [f"coordinate system given: {user_crs}"])
+    if not file_crs:
+        return CrsChoice(WGS84, ["the file names no coordinate system: assuming WGS 84 longitude/latitude"])
+    crs = parse_crs(file_crs)
+    if crs.to_epsg(min_confidence=70) is None and VN2000_NAME.search(crs.to_wkt()):
+        meridian = central_meridian(crs)
+        code = vn2000_by_meridian().get(round(meridian, 4)) if meridian is not None else None
+        if code:
+            return CrsChoice(
+                CRS.from_user_input(code),
+                [f"the file's VN-2000 projection has no datum shift: read as {code} ({CRS.from_user_input(code).name})"],
+            )
+        return CrsChoice(crs, ["the file's VN-2000 definition has no EPSG match: its datum shift may be missing"])
+    return CrsChoice(crs)
+
+
+def check_degrees(bounds: tuple[float, float, float, float], crs: CRS) -> None:
+    """Refuse projected metres declared as degrees, with a hint."""
+    minx, miny, maxx, maxy = bounds
+    if crs.is_geographic and (abs(minx) > 180 or abs(maxx) > 180 or abs(miny) > 90 or abs(maxy) > 90):
+        raise CrsError(METRES_HINT)
+
+
+@cache
+def transformer_to_wgs84(crs_wkt: str) -> Transformer:
+    # Building a transformer costs milliseconds: once per CRS, not per batch.
+    return Transformer.from_crs(CRS.from_wkt(crs_wkt), WGS84, always_xy=True)
+
+
+def to_wgs84(geometries: np.ndarray, crs: CRS) -> np.ndarray:
+    """Shapely geometries reprojected to EPSG:4326 (lon, lat) by PROJ."""
+    if crs.equals(WGS84, ignore_axis_order=True):
+        return geometries
+    transformer = transformer_to_wgs84(crs.to_wkt())
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geometries, project)

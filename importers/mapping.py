@@ -1,0 +1,75 @@
+"""Matching a file's columns and values to a layer's fields and enum choices.
+
+Names are compared folded: lower case, no diacritics, đ → d, and runs of
+spaces, dashes and underscores as one, so "Cây trồng", "cay_trong" and "CAY
+TRONG" all find the field `crop` (labelled "Cây trồng").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from layers.base import Field, Layer
+
+SEPARATORS = re.compile(r"[\s_\-./]+")
+
+
+def fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", str(text).replace("đ", "d").replace("Đ", "D"))
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return SEPARATORS.sub(" ", bare.lower()).strip()
+
+
+@dataclass
+class Mapping:
+    columns: dict[str, str] = field(default_factory=dict)  # source column -> field name
+    unknown: list[str] = field(default_factory=list)  # source columns matching no field
+    missing_required: list[str] = field(default_factory=list)
+
+
+class MappingError(ValueError):
+    pass
+
+
+def field_keys(f: Field) -> set[str]:
+    return {fold(f.name), fold(f.vi), fold(f.en)}
+
+
+def suggest_mapping(layer: Layer, columns: list[str], overrides: dict[str, str] | None = None) -> Mapping:
+    """Columns matched to writable fields by name or label; `overrides` (column -> field or "") win."""
+    overrides = overrides or {}
+    writable = {f.name: f for f in layer.writable}
+    for column, target in overrides.items():
+        if column not in columns:
+            raise MappingError(f"--map names column {column!r}, which the file does not have ({', '.join(columns)})")
+        if target and target not in writable:
+            raise MappingError(f"--map names field {target!r}, which {layer.id} does not have or computes itself")
+    by_key = {key: f.name for f in writable.values() for key in field_keys(f)}
+    mapping = Mapping()
+    for column in columns:
+        target = overrides[column] if column in overrides else by_key.get(fold(column))
+        if target and target not in mapping.columns.values():
+            mapping.columns[column] = target
+        elif column not in overrides:
+            mapping.unknown.append(column)
+    mapped = set(mapping.columns.values())
+    mapping.missing_required = [f.name for f in writable.values() if f.required and f.name not in mapped]
+    return mapping
+
+
+def choice_lookup(f: Field) -> dict[str, str]:
+    """Every way a file may write a choice (value, Vietnamese or English label), folded."""
+    lookup = {}
+    for c in f.choices:
+        for key in (c.value, c.vi, c.en, c.value.replace("_", " ")):
+            lookup.setdefault(fold(key), c.value)
+    return lookup
+
+
+def map_choice(f: Field, raw) -> str | None:
+    """The enum value a file's text stands for, or None when it names none."""
+    if raw is None:
+        return None
+    return choice_lookup(f).get(fold(raw))

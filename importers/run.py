@@ -1,0 +1,251 @@
+"""The import pipeline: read a file in batches, map, check, stage, load.
+
+Everything happens in a savepoint of the caller's transaction: a dry run, or
+a run with rejected rows (unless told to skip them), rolls back and leaves
+the database as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import shapely
+from pyogrio.raw import open_arrow
+from sqlalchemy import Connection
+
+from importers.crs import CrsError, check_degrees, choose_crs, to_wgs84
+from importers.mapping import MappingError, map_choice, suggest_mapping
+from layers.base import Layer
+from layers.edit import set_actor
+from layers.imports import (
+    copy_rows,
+    create_stage,
+    duplicate_keys,
+    geometry_problems,
+    insert_staged,
+    overlap_problems,
+    reject_rows,
+    repair_geometries,
+    stage_columns,
+    update_by_key,
+    working_area_params,
+)
+from layers.validate import check_value
+
+LEGACY = ("tcvn3", "vni")
+
+
+class ImportFailed(ValueError):
+    """The file cannot be imported at all (unreadable, unmapped, wrong CRS...)."""
+
+
+@dataclass
+class ImportOptions:
+    source_layer: str | None = None
+    crs: str | None = None
+    encoding: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    skip_invalid: bool = False
+    repair: bool = False
+    key: str | None = None
+    username: str | None = None
+    batch_size: int = 5_000
+    open_options: dict = field(default_factory=dict)
+    working_area: tuple[float, float, float, float] = (105.85, 19.85, 106.65, 20.6)
+    max_vertices: int = 10_000
+
+
+@dataclass
+class ImportReport:
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: list[dict] = field(default_factory=list)  # {"row", "reason", "location"?}
+    mapping: dict[str, str] = field(default_factory=dict)
+    unknown_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    committed: bool = False
+
+    @property
+    def would_load(self) -> int:
+        return self.rows_read - len({r["row"] for r in self.rejected})
+
+
+def fix_legacy_text(value: str, encoding: str) -> str:
+    from importers.encodings import fix_text  # the legacy tables are only needed for such files
+
+    return fix_text(value, encoding)
+
+
+def read_encoding(options: ImportOptions) -> str | None:
+    # Legacy Vietnamese encodings have no codec: read bytes as latin-1, convert afterwards.
+    return "latin1" if options.encoding in LEGACY else options.encoding
+
+
+def convert_row(layer: Layer, mapping: dict[str, str], record: dict, options: ImportOptions) -> tuple[dict, list[str]]:
+    values, problems = {}, []
+    for column, field_name in mapping.items():
+        f = layer.field(field_name)
+        raw = record.get(column)
+        if isinstance(raw, str) and options.encoding in LEGACY:
+            raw = fix_legacy_text(raw, options.encoding)
+        if isinstance(raw, float) and np.isnan(raw):
+            raw = None
+        if f.kind == "enum" and raw not in (None, ""):
+            choice = map_choice(f, raw)
+            if choice is None:
+                problems.append(f"{field_name}: unknown value {str(raw)[:40]!r}")
+                continue
+            raw = choice
+        if f.kind in ("text", "longtext", "url") and raw is not None and not isinstance(raw, str):
+            raw = str(raw)
+        if f.kind == "number" and isinstance(raw, int):
+            raw = float(raw)
+        value, error = check_value(f, raw)
+        if error:
+            problems.append(f"{field_name}: {error}")
+        values[field_name] = value
+    for f in layer.writable:
+        if f.required and values.get(f.name) is None and not any(p.startswith(f"{f.name}:") for p in problems):
+            problems.append(f"{f.name}: is required")
+    return values, problems
+
+
+def csv_cell(value) -> object:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return value
+
+
+def batch_csv(layer: Layer, start_row: int, rows: list[dict], geometries: np.ndarray) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    columns = stage_columns(layer)
+    ewkb = shapely.to_wkb(shapely.set_srid(geometries, 4326), hex=True, include_srid=True)
+    for offset, (values, geom) in enumerate(zip(rows, ewkb, strict=True)):
+        if values is None:
+            continue
+        writer.writerow([start_row + offset, *(csv_cell(values.get(c)) for c in columns), geom])
+    return out.getvalue()
+
+
+def file_info(path: Path, options: ImportOptions) -> dict:
+    try:
+        return pyogrio.read_info(path, layer=options.source_layer, encoding=read_encoding(options), **options.open_options)
+    except Exception as err:  # GDAL's own errors come in many classes
+        raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
+
+
+def run_import(
+    conn: Connection, layer: Layer, path: Path, options: ImportOptions,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    info = file_info(path, options)
+    report = ImportReport(dry_run=options.dry_run)
+    try:
+        choice = choose_crs(info.get("crs"), options.crs)
+        if info.get("total_bounds") is not None and info["features"]:
+            check_degrees(tuple(info["total_bounds"]), choice.crs)
+        mapping = suggest_mapping(layer, [str(c) for c in info["fields"]], options.mapping)
+    except (CrsError, MappingError) as err:
+        raise ImportFailed(str(err)) from None
+    report.notes += choice.notes
+    report.mapping, report.unknown_columns = mapping.columns, mapping.unknown
+    if mapping.missing_required:
+        raise ImportFailed(f"required field(s) not found in the file: {', '.join(mapping.missing_required)}; use --map COLUMN=FIELD")
+    if options.key and options.key not in mapping.columns.values():
+        raise ImportFailed(f"the key field {options.key!r} is not mapped from any column")
+
+    savepoint = conn.begin_nested()
+    try:
+        set_actor(conn, options.username)
+        create_stage(conn, layer)
+        stage_file(conn, layer, path, options, mapping.columns, choice.crs, report, progress)
+        check_staged(conn, layer, options, report)
+        if report.rejected and not options.skip_invalid or options.dry_run:
+            savepoint.rollback()
+            return report
+        if options.key:
+            report.updated = update_by_key(conn, layer, options.key)
+        report.inserted = insert_staged(conn, layer)
+        savepoint.commit()
+        report.committed = True
+        return report
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+
+
+def stage_file(conn, layer, path, options, mapping, crs, report, progress) -> None:
+    row = 1
+    try:
+        with open_arrow(path, layer=options.source_layer, encoding=read_encoding(options), batch_size=options.batch_size,
+                        use_pyarrow=True, **options.open_options) as (meta, reader):
+            geometry_column = meta["geometry_name"] or "wkb_geometry"
+            for batch in reader:
+                row = stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, report, row)
+                if progress:
+                    progress(batch.num_rows)
+    except (ImportFailed, CrsError):
+        raise
+    except Exception as err:
+        if "copy" in type(err).__name__.lower() or "psycopg2" in type(err).__module__:
+            raise
+        raise ImportFailed(f"cannot read row {row} of {path.name}: {str(err).splitlines()[0][:200]}") from None
+
+
+def stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, report, first_row) -> int:
+    records = batch.drop_columns([geometry_column]).to_pylist() if geometry_column in batch.column_names else batch.to_pylist()
+    wkb = batch.column(geometry_column).to_pylist() if geometry_column in batch.column_names else [None] * batch.num_rows
+    geometries = shapely.from_wkb(np.array(wkb, dtype=object), on_invalid="ignore")
+    if len(geometries) and not crs.is_projected:
+        bounds = shapely.total_bounds(geometries)
+        if np.all(np.isfinite(bounds)):
+            check_degrees(tuple(bounds), crs)
+    geometries = to_wgs84(geometries, crs)
+    rows: list[dict | None] = []
+    for offset, record in enumerate(records):
+        values, problems = convert_row(layer, mapping, record, options)
+        if problems:
+            report.rejected.append({"row": first_row + offset, "reason": "; ".join(problems)})
+        rows.append(values)
+    report.rows_read += batch.num_rows
+    copy_rows(conn, layer, batch_csv(layer, first_row, rows, geometries))
+    return first_row + batch.num_rows
+
+
+def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> None:
+    if options.repair:
+        repaired = repair_geometries(conn, layer)
+        if repaired:
+            report.notes.append(f"{repaired} invalid shape(s) repaired with ST_MakeValid")
+    area = working_area_params(*options.working_area)
+    found = geometry_problems(conn, layer, area, options.max_vertices)
+    reject_rows(conn, [p["row_no"] for p in found])
+    if layer.overlap == "reject" and not layer.is_point:
+        overlaps = overlap_problems(conn, layer)
+        reject_rows(conn, [p["row_no"] for p in overlaps])
+        found += overlaps
+    if options.key:
+        duplicates = duplicate_keys(conn, options.key)
+        reject_rows(conn, [p["row_no"] for p in duplicates])
+        found += duplicates
+    reject_rows(conn, [r["row"] for r in report.rejected])
+    for problem in found:
+        entry = {"row": problem["row_no"], "reason": problem["reason"]}
+        if problem.get("location"):
+            entry["location"] = json.loads(problem["location"])["coordinates"]
+        report.rejected.append(entry)
+    report.rejected.sort(key=lambda r: r["row"])

@@ -1,0 +1,156 @@
+"""Set-based statements of the importer: a staging table, bulk checks, the load.
+
+Rows arrive by COPY into a temporary table; PostGIS then judges them all at
+once, and the good ones move into the layer in one INSERT ... SELECT, so the
+triggers derive area, place and history as for any other write.
+"""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import Connection, text
+
+from layers.base import Layer
+
+STAGE = "import_stage"
+GEOMETRY_NAMES = {"Point": "POINT", "Polygon": "POLYGON", "MultiPolygon": "MULTIPOLYGON"}
+
+
+def stage_columns(layer: Layer) -> list[str]:
+    return [f.name for f in layer.writable]
+
+
+def create_stage(conn: Connection, layer: Layer) -> None:
+    columns = ", ".join(stage_columns(layer))
+    conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+    conn.execute(text(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {columns}, geom FROM {layer.id} WITH NO DATA"))
+    # Any geometry may arrive: the checks below say what is wrong with it.
+    conn.execute(
+        text(
+            f"ALTER TABLE {STAGE} ALTER COLUMN geom TYPE geometry(Geometry, 4326), "
+            "ADD COLUMN row_no integer PRIMARY KEY, ADD COLUMN rejected boolean NOT NULL DEFAULT false"
+        )
+    )
+
+
+def copy_rows(conn: Connection, layer: Layer, csv_text: str) -> None:
+    """COPY CSV rows (row_no, writable fields..., geom as hex EWKB) into the stage."""
+    columns = ", ".join(["row_no", *stage_columns(layer), "geom"])
+    cursor = conn.connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)", io.StringIO(csv_text))
+    finally:
+        cursor.close()
+
+
+def repair_geometries(conn: Connection, layer: Layer) -> int:
+    """ST_MakeValid on invalid shapes, keeping only the layer's kind of parts."""
+    kind = 1 if layer.is_point else 3
+    return conn.execute(
+        text(f"UPDATE {STAGE} SET geom = ST_CollectionExtract(ST_MakeValid(geom), {kind}) WHERE NOT ST_IsValid(geom)")
+    ).rowcount
+
+
+def geometry_problems(conn: Connection, layer: Layer, area: dict, max_vertices: int) -> list[dict]:
+    """Rows whose geometry cannot go in, with the reason and, for invalid shapes, where."""
+    accepted = [GEOMETRY_NAMES[t] for t in layer.accepted_geometries]
+    env = "ST_MakeEnvelope(:wa_minx, :wa_miny, :wa_maxx, :wa_maxy, 4326)"
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT row_no, reason, ST_AsGeoJSON(location, 7) AS location FROM (
+              SELECT row_no,
+                CASE
+                  WHEN geom IS NULL OR ST_IsEmpty(geom) THEN 'geometry: missing or empty'
+                  WHEN GeometryType(geom) <> ALL(:accepted) THEN 'geometry: type ' || GeometryType(geom) || ' not accepted here'
+                  WHEN ST_NPoints(geom) > :max_vertices THEN 'geometry: more than ' || :max_vertices || ' vertices'
+                  WHEN NOT ST_IsValid(geom) THEN 'geometry: invalid: ' || (ST_IsValidDetail(geom)).reason
+                  WHEN ST_XMin(geom) < -180 OR ST_XMax(geom) > 180 OR ST_YMin(geom) < -90 OR ST_YMax(geom) > 90
+                    THEN 'geometry: coordinates out of range'
+                  WHEN NOT ST_Within(geom, {env}) AND ST_Within(ST_FlipCoordinates(geom), {env})
+                    THEN 'geometry: longitude and latitude look swapped'
+                  WHEN NOT ST_Within(geom, {env}) THEN 'geometry: outside the working area of the province'
+                END AS reason,
+                CASE WHEN geom IS NOT NULL AND NOT ST_IsValid(geom) THEN (ST_IsValidDetail(geom)).location END AS location
+              FROM {STAGE}
+            ) AS checked
+            WHERE reason IS NOT NULL ORDER BY row_no
+            """
+        ),
+        {"accepted": accepted, "max_vertices": max_vertices, **area},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def overlap_problems(conn: Connection, layer: Layer) -> list[dict]:
+    """Rows sharing area with a feature of the layer, or with an earlier row of the file."""
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT s.row_no, 'geometry: overlaps feature(s) ' || string_agg(t.id::text, ', ' ORDER BY t.id) AS reason
+              FROM {STAGE} s JOIN {layer.id} t ON t.geom && s.geom AND ST_Relate(t.geom, s.geom, '2********')
+             WHERE NOT s.rejected GROUP BY s.row_no
+            UNION ALL
+            SELECT b.row_no, 'geometry: overlaps row ' || min(a.row_no) || ' of the file'
+              FROM {STAGE} a JOIN {STAGE} b ON a.row_no < b.row_no AND a.geom && b.geom
+                   AND ST_Relate(a.geom, b.geom, '2********')
+             WHERE NOT a.rejected AND NOT b.rejected GROUP BY b.row_no
+            ORDER BY 1
+            """
+        )
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def duplicate_keys(conn: Connection, key: str) -> list[dict]:
+    rows = conn.execute(
+        text(
+            f"SELECT row_no, 'key ' || {key} || ' repeats row ' || first AS reason FROM ("
+            f"  SELECT row_no, {key}, min(row_no) OVER (PARTITION BY {key}) AS first FROM {STAGE}"
+            f"  WHERE {key} IS NOT NULL AND NOT rejected"
+            ") AS keyed WHERE row_no <> first ORDER BY row_no"
+        )
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def reject_rows(conn: Connection, row_numbers: list[int]) -> None:
+    if row_numbers:
+        conn.execute(text(f"UPDATE {STAGE} SET rejected = true WHERE row_no = ANY(:rows)"), {"rows": row_numbers})
+
+
+def staged_geometry(layer: Layer) -> str:
+    return "ST_Multi(s.geom)" if layer.geometry == "MultiPolygon" else "s.geom"
+
+
+def update_by_key(conn: Connection, layer: Layer, key: str) -> int:
+    """Existing features whose `key` matches a staged row take its values and shape."""
+    assignments = ", ".join(f"{c} = s.{c}" for c in stage_columns(layer))
+    result = conn.execute(
+        text(
+            f"UPDATE {layer.id} AS t SET {assignments}, geom = {staged_geometry(layer)} FROM {STAGE} AS s "
+            f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key}"
+        )
+    )
+    conn.execute(
+        text(f"UPDATE {STAGE} AS s SET rejected = true FROM {layer.id} AS t WHERE t.{key} = s.{key}")
+    )  # loaded by the update: keep them out of the insert
+    return result.rowcount
+
+
+def insert_staged(conn: Connection, layer: Layer) -> int:
+    columns = ", ".join(stage_columns(layer))
+    selected = ", ".join(f"s.{c}" for c in stage_columns(layer))
+    return conn.execute(
+        text(
+            f"INSERT INTO {layer.id} ({columns}, geom) SELECT {selected}, {staged_geometry(layer)} "
+            f"FROM {STAGE} AS s WHERE NOT s.rejected ORDER BY s.row_no"
+        )
+    ).rowcount
+
+
+def working_area_params(minx: float, miny: float, maxx: float, maxy: float) -> dict:
+    return {"wa_minx": minx, "wa_miny": miny, "wa_maxx": maxx, "wa_maxy": maxy}
+
+
