@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 
 from layers.base import Field, Layer
 
 SEPARATORS = re.compile(r"[\s_\-./]+")
 
 
+@lru_cache(maxsize=65_536)  # files repeat the same few values in every row
 def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", str(text).replace("đ", "d").replace("Đ", "D"))
     bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
@@ -59,6 +61,7 @@ def suggest_mapping(layer: Layer, columns: list[str], overrides: dict[str, str] 
     return mapping
 
 
+@cache
 def choice_lookup(f: Field) -> dict[str, str]:
     """Every way a file may write a choice (value, Vietnamese or English label), folded."""
     lookup = {}
