@@ -1,14 +1,13 @@
 """Layer tables, search folding, and the triggers that derive area and place.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 08:30:05.105046
 """
 
-from alembic import op
 import geoalchemy2
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
