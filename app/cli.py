@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
@@ -12,7 +13,7 @@ from flask.cli import AppGroup
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from importers.run import ImportFailed, ImportOptions, run_import
+from importers.run import ImportFailed, ImportOptions, import_file
 from importers.sample import load_sample, sample_is_loaded
 from importers.synthetic import generate_zones
 from layers import REGISTRY
@@ -137,8 +138,12 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, key, d
         working_area=current_app.config["WORKING_AREA"], max_vertices=current_app.config["MAX_VERTICES"],
     )
     try:
-        with current_app.extensions["vung_db"].begin() as conn, click.progressbar(length=0, label="rows", show_pos=True) as bar:
-            report = run_import(conn, layer, path, options, progress=bar.update)
+        with (
+            tempfile.TemporaryDirectory(prefix="vung-import-") as workdir,
+            current_app.extensions["vung_db"].begin() as conn,
+            click.progressbar(length=0, label="rows", show_pos=True) as bar,
+        ):
+            report = import_file(conn, layer, path, options, Path(workdir), progress=bar.update)
     except ImportFailed as err:
         raise click.ClickException(str(err)) from None
     print_report(report)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from importers.crs import CrsError, check_degrees, choose_crs, to_wgs84
 from importers.mapping import MappingError, map_choice, suggest_mapping
+from importers.sources import ImportFileError, attach_geometry, open_layer, prepare_source, read_options
 from layers.base import Layer
 from layers.edit import set_actor
 from layers.imports import (
@@ -59,6 +60,7 @@ class ImportOptions:
     username: str | None = None
     batch_size: int = 5_000
     open_options: dict = field(default_factory=dict)
+    table_geometry: dict | None = None  # coordinate columns of a spreadsheet
     working_area: tuple[float, float, float, float] = (105.85, 19.85, 106.65, 20.6)
     max_vertices: int = 10_000
 
@@ -157,7 +159,9 @@ def run_import(
         choice = choose_crs(info.get("crs"), options.crs)
         if info.get("total_bounds") is not None and info["features"]:
             check_degrees(tuple(info["total_bounds"]), choice.crs)
-        mapping = suggest_mapping(layer, [str(c) for c in info["fields"]], options.mapping)
+        coordinates = set((options.table_geometry or {}).values())
+        columns = [str(c) for c in info["fields"] if str(c) not in coordinates]
+        mapping = suggest_mapping(layer, columns, options.mapping)
     except (CrsError, MappingError) as err:
         raise ImportFailed(str(err)) from None
     report.notes += choice.notes
@@ -188,16 +192,56 @@ def run_import(
         raise
 
 
+def import_file(
+    conn: Connection, layer: Layer, path: Path, options: ImportOptions, workdir: Path,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Check an uploaded or given file (archives unpacked safely into `workdir`), then import it."""
+    try:
+        source = prepare_source(path, workdir)
+        options.source_layer = open_layer(source, options.source_layer)
+    except ImportFileError as err:
+        raise ImportFailed(err.message) from None
+    options.open_options = read_options(source, options.source_layer)
+    if source.format == "XLSX":
+        options.table_geometry = source.layer_geometry.get(options.source_layer) or source.csv_geometry
+    report = run_import(conn, layer, source.path, options, progress)
+    report.notes = source.notes + report.notes
+    return report
+
+
+def arrow_batches(path: Path, options: ImportOptions):
+    """(geometry column, batches) of a file, read by GDAL in bounded batches."""
+    if options.table_geometry:
+        yield from table_batches(path, options)
+        return
+    with open_arrow(path, layer=options.source_layer, encoding=read_encoding(options), batch_size=options.batch_size,
+                    use_pyarrow=True, **options.open_options) as (meta, reader):
+        geometry_column = meta["geometry_name"] or "wkb_geometry"
+        for batch in reader:
+            yield geometry_column, batch
+
+
+def table_batches(path: Path, options: ImportOptions):
+    """Spreadsheets have no geometry in GDAL: build it from their coordinate columns."""
+    import pyarrow
+
+    frame = pyogrio.read_dataframe(path, layer=options.source_layer, read_geometry=False, **options.open_options)
+    table = attach_geometry(frame, options.table_geometry)
+    for start in range(0, len(table), options.batch_size):
+        part = table.iloc[start:start + options.batch_size]
+        columns = {c: part[c].tolist() for c in part.columns if c != "geometry"}
+        columns["wkb_geometry"] = list(shapely.to_wkb(part.geometry.to_numpy()))
+        yield "wkb_geometry", pyarrow.RecordBatch.from_pydict(columns)
+
+
 def stage_file(conn, layer, path, options, mapping, crs, report, progress) -> None:
     row = 1
     try:
-        with open_arrow(path, layer=options.source_layer, encoding=read_encoding(options), batch_size=options.batch_size,
-                        use_pyarrow=True, **options.open_options) as (meta, reader):
-            geometry_column = meta["geometry_name"] or "wkb_geometry"
-            for batch in reader:
-                row = stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, report, row)
-                if progress:
-                    progress(batch.num_rows)
+        for geometry_column, batch in arrow_batches(path, options):
+            row = stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, report, row)
+            if progress:
+                progress(batch.num_rows)
     except (ImportFailed, CrsError):
         raise
     except Exception as err:
