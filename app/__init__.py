@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import accounts, admin, auth, cli, config, db, edit, features, guards, i18n, ogc, pages
+from app import accounts, admin, auth, cli, config, db, edit, features, guards, i18n, imports, ogc, pages
 from app.errors import register_error_handlers
 from app.sessions import SessionInterface
 
@@ -28,5 +28,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(accounts.bp)
     app.register_blueprint(edit.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(imports.bp)
     cli.init_app(app)
     return app

@@ -41,7 +41,9 @@ def from_environment() -> dict:
         "TILE_MAX_ZOOM": int(env.get("VUNG_TILE_MAX_ZOOM", "19")),
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_TRANSLATION_DIRECTORIES": TRANSLATIONS,
-        "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+        # Largest request, uploads included (413 beyond).
+        "MAX_CONTENT_LENGTH": int(env.get("VUNG_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
+        "UPLOAD_DIR": env.get("VUNG_UPLOAD_DIR"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Set VUNG_SECURE_COOKIES=1 behind HTTPS so the session never travels in clear.

@@ -40,7 +40,7 @@ def wants_html() -> bool:
     """Pages answer in HTML; the API in JSON unless asked otherwise."""
     if request.args.get("f") == "html":
         return True
-    if request.args.get("f") or request.path.startswith(("/ogc", "/healthz", "/tiles", "/export", "/auth", "/edit/")):
+    if request.args.get("f") or request.path.startswith(("/ogc", "/healthz", "/tiles", "/export", "/auth", "/edit/", "/import/")):
         return False
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 

@@ -11,12 +11,13 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pyogrio
 import shapely
+import shapely.geometry
 from pyogrio.raw import open_arrow
 from sqlalchemy import Connection
 
@@ -253,7 +254,8 @@ def stage_file(conn, layer, path, options, mapping, crs, report, progress) -> No
 def stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, report, first_row) -> int:
     records = batch.drop_columns([geometry_column]).to_pylist() if geometry_column in batch.column_names else batch.to_pylist()
     wkb = batch.column(geometry_column).to_pylist() if geometry_column in batch.column_names else [None] * batch.num_rows
-    geometries = shapely.from_wkb(np.array(wkb, dtype=object), on_invalid="ignore")
+    # Phones and GPS units write altitudes; the layers are flat.
+    geometries = shapely.force_2d(shapely.from_wkb(np.array(wkb, dtype=object), on_invalid="ignore"))
     if len(geometries) and not crs.is_projected:
         bounds = shapely.total_bounds(geometries)
         if np.all(np.isfinite(bounds)):
@@ -279,7 +281,7 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
     found = geometry_problems(conn, layer, area, options.max_vertices)
     reject_rows(conn, [p["row_no"] for p in found])
     if layer.overlap == "reject" and not layer.is_point:
-        overlaps = overlap_problems(conn, layer)
+        overlaps = overlap_problems(conn, layer, options.key)
         reject_rows(conn, [p["row_no"] for p in overlaps])
         found += overlaps
     if options.key:
@@ -293,3 +295,61 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
             entry["location"] = json.loads(problem["location"])["coordinates"]
         report.rejected.append(entry)
     report.rejected.sort(key=lambda r: r["row"])
+
+
+PREVIEW_FEATURES = 500
+
+
+def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path) -> dict:
+    """What an import would see: columns, suggested mapping, CRS, and a preview in EPSG:4326."""
+    try:
+        source = prepare_source(path, workdir)
+        options.source_layer = open_layer(source, options.source_layer)
+    except ImportFileError as err:
+        raise ImportFailed(err.message) from None
+    options.open_options = read_options(source, options.source_layer)
+    if source.format == "XLSX":
+        options.table_geometry = source.layer_geometry.get(options.source_layer) or source.csv_geometry
+    info = file_info(source.path, options)
+    try:
+        choice = choose_crs(info.get("crs"), options.crs)
+        if info.get("total_bounds") is not None and info["features"]:
+            check_degrees(tuple(info["total_bounds"]), choice.crs)
+        coordinates = set((options.table_geometry or {}).values())
+        columns = [str(c) for c in info["fields"] if str(c) not in coordinates]
+        mapping = suggest_mapping(layer, columns, options.mapping)
+    except (CrsError, MappingError) as err:
+        raise ImportFailed(str(err)) from None
+    return {
+        "count": int(info["features"]) if info["features"] is not None and info["features"] >= 0 else None,
+        "format": source.format, "layers": source.layers, "source_layer": options.source_layer,
+        "columns": columns, "mapping": mapping.columns, "unknown": mapping.unknown,
+        "missing_required": mapping.missing_required,
+        "crs": f"{choice.crs.to_string()} — {choice.crs.name}", "notes": source.notes + choice.notes,
+        "preview": preview_collection(source.path, options, choice.crs),
+    }
+
+
+def preview_collection(path: Path, options: ImportOptions, crs) -> dict:
+    """The first features with their raw properties, as GeoJSON in EPSG:4326."""
+    features = []
+    for geometry_column, batch in arrow_batches(path, replace(options, batch_size=PREVIEW_FEATURES)):
+        records = batch.drop_columns([geometry_column]).to_pylist()
+        geometries = to_wgs84(shapely.from_wkb(np.array(batch.column(geometry_column).to_pylist(), dtype=object),
+                                               on_invalid="ignore"), crs)
+        for number, (record, geom) in enumerate(zip(records, geometries, strict=True), start=1):
+            properties = {k: preview_value(v, options) for k, v in record.items()}
+            geometry = shapely.geometry.mapping(geom) if geom is not None and not geom.is_empty else None
+            features.append({"type": "Feature", "id": number, "geometry": geometry, "properties": properties})
+        break
+    return {"type": "FeatureCollection", "features": features}
+
+
+def preview_value(value, options: ImportOptions):
+    if isinstance(value, str) and options.encoding in LEGACY:
+        return fix_legacy_text(value, options.encoding)
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

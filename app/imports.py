@@ -1,0 +1,181 @@
+"""The import page: upload a file, inspect it, dry-run it, import it.
+
+Uploads are kept in UPLOAD_DIR, one folder per upload named by a random id
+and tied to the user who sent it; every step unpacks it afresh into a
+temporary folder, so nothing half-checked is ever reused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+
+from app.auth import Forbidden, current_user, require_editor, require_user
+from app.edit import editor_config
+from app.errors import ApiError, NotFound, ValidationFailed
+from app.features import json_body
+from app.ogc import find_layer
+from app.pages import current_lang
+from importers.encodings import LEGACY_ENCODINGS
+from importers.run import ImportFailed, ImportOptions, import_file, inspect_file
+from importers.sources import ACCEPTED, EXTENSIONS, ImportFileError, prepare_source
+
+bp = Blueprint("imports", __name__)
+
+UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+KEEP_UPLOADS_SECONDS = 24 * 3600
+ENCODINGS = [("utf-8", "UTF-8"), ("cp1258", "Windows-1258"), ("tcvn3", "TCVN3 (ABC)"), ("vni", "VNI")]
+
+
+class ImportRejected(ApiError):
+    status = 422
+    code = "ImportFailed"
+
+
+def upload_root() -> Path:
+    root = Path(current_app.config.get("UPLOAD_DIR") or Path(tempfile.gettempdir()) / "vung-uploads")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def forget_old_uploads(root: Path) -> None:
+    limit = time.time() - KEEP_UPLOADS_SECONDS
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < limit:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def require_importer() -> None:
+    user = require_user()
+    if user.role not in ("admin", "editor"):
+        raise Forbidden("Only editors import files.")
+
+
+@bp.get("/import")
+def import_page():
+    if current_user() is None:
+        return redirect(url_for("accounts.login_page", next="/import"))
+    require_importer()
+    lang = current_lang()
+    config = editor_config(lang)
+    config.update(
+        maxUploadBytes=current_app.config["MAX_CONTENT_LENGTH"],
+        encodings=[{"value": v, "label": label} for v, label in ENCODINGS],
+        accepted=list(EXTENSIONS),
+    )
+    return render_template("import.html", config=config, lang=lang, user=current_user())
+
+
+@bp.post("/import/upload")
+def upload():
+    require_importer()
+    sent = request.files.get("file")  # too large: Werkzeug answers 413 before this
+    if sent is None or not sent.filename:
+        raise ApiError("Send the file in the form field 'file'.")
+    suffix = Path(sent.filename).suffix.lower()
+    if suffix not in EXTENSIONS or suffix == ".shp":
+        raise ImportRejected(f"{suffix or 'this file'} cannot be imported; send one of {ACCEPTED} (a shapefile zipped with its .shx and .dbf)")
+    root = upload_root()
+    forget_old_uploads(root)
+    upload_id = secrets.token_urlsafe(18)
+    folder = root / upload_id
+    folder.mkdir()
+    stored = folder / f"upload{suffix}"
+    sent.save(stored)
+    (folder / "meta.json").write_text(json.dumps({"user": current_user().id, "filename": sent.filename[:200]}))
+    with tempfile.TemporaryDirectory(prefix="vung-inspect-") as workdir:
+        try:
+            source = prepare_source(stored, Path(workdir))
+        except ImportFileError as err:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ImportRejected(err.message, code=err.code) from None
+    return jsonify({"upload": upload_id, "filename": sent.filename[:200], "format": source.format,
+                    "layers": source.layers, "notes": source.notes}), 201
+
+
+def stored_upload(upload_id: str) -> Path:
+    """The user's own upload, or 404: ids are not guessable, and not shared."""
+    folder = upload_root() / upload_id if UPLOAD_ID.match(upload_id) else None
+    meta = folder / "meta.json" if folder else None
+    if meta is None or not meta.is_file() or json.loads(meta.read_text())["user"] != current_user().id:
+        raise NotFound("No such upload (uploads are kept for a day).")
+    return next(p for p in folder.iterdir() if p.name.startswith("upload"))
+
+
+def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
+    def text_or_none(name: str) -> str | None:
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed(f"{name} must be text", errors=[{"field": name, "message": "must be text"}])
+        return value.strip()[:500] or None if value else None
+
+    mapping = body.get("mapping") or {}
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        raise ValidationFailed("mapping must map column names to field names", errors=[{"field": "mapping", "message": "must be an object of strings"}])
+    encoding = text_or_none("encoding")
+    if encoding and encoding not in {v for v, _ in ENCODINGS} | set(LEGACY_ENCODINGS):
+        raise ValidationFailed(f"unknown encoding {encoding!r}", errors=[{"field": "encoding", "message": "unknown encoding"}])
+    cfg = current_app.config
+    options = ImportOptions(
+        source_layer=text_or_none("source_layer"), crs=text_or_none("crs"), encoding=encoding, mapping=mapping,
+        username=current_user().username, working_area=cfg["WORKING_AREA"], max_vertices=cfg["MAX_VERTICES"],
+    )
+    if with_run_flags:
+        options.dry_run = body.get("dry_run") is not False
+        options.skip_invalid = body.get("skip_invalid") is True
+        options.repair = body.get("repair") is True
+        options.key = text_or_none("key")
+    return options
+
+
+def target_layer(body: dict):
+    layer_id = body.get("layer")
+    if not isinstance(layer_id, str):
+        raise ValidationFailed("Name the target layer.", errors=[{"field": "layer", "message": "is required"}])
+    layer = find_layer(layer_id)
+    require_editor(layer)
+    return layer
+
+
+@bp.post("/import/<upload_id>/inspect")
+def inspect(upload_id: str):
+    require_importer()
+    path = stored_upload(upload_id)
+    body = json_body()
+    layer = target_layer(body)
+    with tempfile.TemporaryDirectory(prefix="vung-inspect-") as workdir:
+        try:
+            result = inspect_file(layer, path, options_from(body, with_run_flags=False), Path(workdir))
+        except ImportFailed as err:
+            raise ImportRejected(str(err)) from None
+    return current_app.response_class(json.dumps(result, ensure_ascii=False, default=str), mimetype="application/json")
+
+
+@bp.post("/import/<upload_id>/run")
+def run(upload_id: str):
+    require_importer()
+    path = stored_upload(upload_id)
+    body = json_body()
+    layer = target_layer(body)
+    options = options_from(body, with_run_flags=True)
+    if options.key and options.key not in {f.name for f in layer.writable}:
+        raise ValidationFailed(f"unknown key field {options.key!r}", errors=[{"field": "key", "message": "unknown field"}])
+    with tempfile.TemporaryDirectory(prefix="vung-import-") as workdir:
+        try:
+            with current_app.extensions["vung_db"].begin() as conn:
+                report = import_file(conn, layer, path, options, Path(workdir))
+        except ImportFailed as err:
+            raise ImportRejected(str(err)) from None
+    return jsonify({
+        "dry_run": report.dry_run, "committed": report.committed, "rows_read": report.rows_read,
+        "would_load": report.would_load, "inserted": report.inserted, "updated": report.updated,
+        "rejected": report.rejected[:1000], "rejected_total": len(report.rejected),
+        "mapping": report.mapping, "unknown_columns": report.unknown_columns, "notes": report.notes,
+    })
