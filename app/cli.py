@@ -9,7 +9,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -116,6 +116,7 @@ def sample_synthetic(count: int, seed: float, replace: bool):
 
 
 @click.command("import")
+@with_appcontext
 @click.argument("layer_id")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source-layer", help="Layer inside the file (GeoPackage, several shapefiles...).")

@@ -91,8 +91,9 @@ def choose_crs(file_crs: str | None, user_crs: str | None) -> CrsChoice:
 
 def check_degrees(bounds: tuple[float, float, float, float], crs: CRS) -> None:
     """Refuse projected metres declared as degrees, with a hint."""
-    minx, miny, maxx, maxy = bounds
-    if crs.is_geographic and (abs(minx) > 180 or abs(maxx) > 180 or abs(miny) > 90 or abs(maxy) > 90):
+    # Beyond ±180 on either axis is no longitude or latitude at all. Latitudes up to 180 are
+    # left alone: swapped longitude/latitude are reported row by row, not taken for metres.
+    if crs.is_geographic and max(abs(v) for v in bounds) > 180:
         raise CrsError(METRES_HINT)
 
 

@@ -243,8 +243,10 @@ def stage_file(conn, layer, path, options, mapping, crs, report, progress) -> No
             row = stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, report, row)
             if progress:
                 progress(batch.num_rows)
-    except (ImportFailed, CrsError):
+    except ImportFailed:
         raise
+    except CrsError as err:  # metres found in a later batch
+        raise ImportFailed(str(err)) from None
     except Exception as err:
         if "copy" in type(err).__name__.lower() or "psycopg2" in type(err).__module__:
             raise

@@ -66,10 +66,10 @@ def geometry_problems(conn: Connection, layer: Layer, area: dict, max_vertices: 
                   WHEN GeometryType(geom) <> ALL(:accepted) THEN 'geometry: type ' || GeometryType(geom) || ' not accepted here'
                   WHEN ST_NPoints(geom) > :max_vertices THEN 'geometry: more than ' || :max_vertices || ' vertices'
                   WHEN NOT ST_IsValid(geom) THEN 'geometry: invalid: ' || (ST_IsValidDetail(geom)).reason
-                  WHEN ST_XMin(geom) < -180 OR ST_XMax(geom) > 180 OR ST_YMin(geom) < -90 OR ST_YMax(geom) > 90
-                    THEN 'geometry: coordinates out of range'
                   WHEN NOT ST_Within(geom, {env}) AND ST_Within(ST_FlipCoordinates(geom), {env})
                     THEN 'geometry: longitude and latitude look swapped'
+                  WHEN ST_XMin(geom) < -180 OR ST_XMax(geom) > 180 OR ST_YMin(geom) < -90 OR ST_YMax(geom) > 90
+                    THEN 'geometry: coordinates out of range'
                   WHEN NOT ST_Within(geom, {env}) THEN 'geometry: outside the working area of the province'
                 END AS reason,
                 CASE WHEN geom IS NOT NULL AND NOT ST_IsValid(geom) THEN (ST_IsValidDetail(geom)).location END AS location
@@ -83,14 +83,18 @@ def geometry_problems(conn: Connection, layer: Layer, area: dict, max_vertices: 
     return [dict(r) for r in rows]
 
 
-def overlap_problems(conn: Connection, layer: Layer) -> list[dict]:
-    """Rows sharing area with a feature of the layer, or with an earlier row of the file."""
+def overlap_problems(conn: Connection, layer: Layer, key: str | None = None) -> list[dict]:
+    """Rows sharing area with a feature of the layer, or with an earlier row of the file.
+
+    With a key, a row does not conflict with the feature it is about to update.
+    """
+    same_feature = f" AND NOT (s.{key} IS NOT NULL AND t.{key} = s.{key})" if key else ""
     rows = conn.execute(
         text(
             f"""
             SELECT s.row_no, 'geometry: overlaps feature(s) ' || string_agg(t.id::text, ', ' ORDER BY t.id) AS reason
               FROM {STAGE} s JOIN {layer.id} t ON t.geom && s.geom AND ST_Relate(t.geom, s.geom, '2********')
-             WHERE NOT s.rejected GROUP BY s.row_no
+             WHERE NOT s.rejected{same_feature} GROUP BY s.row_no
             UNION ALL
             SELECT b.row_no, 'geometry: overlaps row ' || min(a.row_no) || ' of the file'
               FROM {STAGE} a JOIN {STAGE} b ON a.row_no < b.row_no AND a.geom && b.geom
@@ -145,6 +149,8 @@ def stage_places(conn: Connection) -> None:
     One join with the units outside lets PostGIS prepare each unit's polygon
     once for all the points in it, instead of once per row.
     """
+    # A second import in the same transaction finds the tables of the first.
+    conn.execute(text("DROP TABLE IF EXISTS import_points, import_places"))
     conn.execute(text(
         f"CREATE TEMP TABLE import_points ON COMMIT DROP AS "
         f"SELECT row_no, ST_PointOnSurface(geom) AS pt FROM {STAGE} WHERE NOT rejected"

@@ -1,0 +1,592 @@
+"""The importer end to end: real files of every format into PostGIS, checked and reported.
+
+Files are written by the tests with pyogrio/GDAL (or by hand, as phones and
+spreadsheets write them). Runs use the rolled-back `conn` unless a test needs
+to see what was committed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from pyproj import Geod
+from shapely.geometry import Polygon
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from importers.run import ImportFailed, ImportOptions, run_import
+from layers import REGISTRY
+from tests.importing import (
+    MARK,
+    SIDE,
+    X0,
+    Y0,
+    count,
+    do_import,
+    point,
+    reasons,
+    remove_marked,
+    snapshot,
+    square,
+    write,
+    zones,
+)
+
+GEOD = Geod(ellps="WGS84")
+
+
+def rows(conn, table: str, names, columns: str = "name") -> list:
+    return conn.execute(
+        text(f"SELECT {columns} FROM {table} WHERE name = ANY(:n) ORDER BY name"), {"n": list(names)}
+    ).all()
+
+
+def distance(conn, table: str, name: str, shape) -> float:
+    """How far the stored shape of `name` is from `shape` (Hausdorff, degrees)."""
+    return conn.execute(
+        text(f"SELECT ST_HausdorffDistance(geom, ST_GeomFromText(:w, 4326)) FROM {table} WHERE name = :n"),
+        {"w": shape.wkt, "n": name},
+    ).scalar_one()
+
+
+def coords(conn, table: str, name: str) -> list[float]:
+    return list(conn.execute(text(f"SELECT ST_X(geom), ST_Y(geom) FROM {table} WHERE name = :n"), {"n": name}).one())
+
+
+# --- formats --------------------------------------------------------------------------
+
+
+def test_geojson_keeps_vietnamese_names(conn, tmp_path):
+    names = ["Vùng lúa chất lượng cao Nam Lợi", "Cánh đồng mẫu lớn Đồng Sơn"]
+    path = write(zones(names, ["Lúa", "Rau màu"], season=["Vụ xuân", "Vụ đông"]), tmp_path / "vung.geojson")
+    before = count(conn, "farming_zones")
+
+    report = do_import(conn, "farming_zones", path)
+
+    assert report.committed and report.rejected == []
+    assert (report.rows_read, report.inserted, report.would_load) == (2, 2, 2)
+    assert count(conn, "farming_zones") == before + 2
+    assert rows(conn, "farming_zones", names, "name, crop, season") == [
+        ("Cánh đồng mẫu lớn Đồng Sơn", "vegetables", "Vụ đông"),
+        ("Vùng lúa chất lượng cao Nam Lợi", "rice", "Vụ xuân"),
+    ]
+    # The shape arrives as drawn, as a multipolygon.
+    kind, distance = conn.execute(
+        text("SELECT GeometryType(geom), ST_HausdorffDistance(geom, ST_GeomFromText(:w, 4326)) FROM farming_zones WHERE name = :n"),
+        {"w": square(0).wkt, "n": names[0]},
+    ).one()
+    assert kind == "MULTIPOLYGON" and distance < 1e-9
+
+
+def test_shapefile_with_prj_and_cpg(conn, tmp_path):
+    names = ["Vùng lúa Nam Hồng", "Vùng rau Nam Thắng", "Vùng hoa Điền Xá"]
+    gdf = gpd.GeoDataFrame(
+        {"TEN_VUNG": names, "CAY_TRONG": ["lúa", "rau màu", "Hoa, cây cảnh"], "MUA_VU": ["Vụ mùa", "", "Tết"]},
+        geometry=[square(i) for i in range(3)],
+        crs=4326,
+    )
+    path = write(gdf, tmp_path / "vung_san_xuat.shp", encoding="UTF-8")
+    assert path.with_suffix(".prj").exists() and path.with_suffix(".cpg").exists()
+
+    report = do_import(conn, "farming_zones", path)
+
+    assert report.rejected == [] and report.inserted == 3
+    assert report.mapping == {"TEN_VUNG": "name", "CAY_TRONG": "crop", "MUA_VU": "season"}
+    assert rows(conn, "farming_zones", names, "name, crop, season") == [
+        ("Vùng hoa Điền Xá", "ornamental", "Tết"),
+        ("Vùng lúa Nam Hồng", "rice", "Vụ mùa"),
+        ("Vùng rau Nam Thắng", "vegetables", None),
+    ]
+
+
+def test_geopackage_layer_is_chosen(conn, tmp_path):
+    path = tmp_path / "qgis.gpkg"
+    write(zones(["Vùng lúa Nghĩa Hưng"], ["Lúa"]), path, layer="vung_lua")
+    relics = gpd.GeoDataFrame(
+        {"name": ["Chùa Phổ Minh", "Đền Trần"], "kind": ["Chùa", "Đền"], "rank": ["Quốc gia đặc biệt", "national"]},
+        geometry=[point(0), point(1)],
+        crs=4326,
+    )
+    write(relics, path, layer="di_tich", append=False)
+    assert sorted(name for name, _ in pyogrio.list_layers(path)) == ["di_tich", "vung_lua"]
+
+    zones_report = do_import(conn, "farming_zones", path, source_layer="vung_lua")
+    relics_report = do_import(conn, "relics", path, source_layer="di_tich")
+
+    assert (zones_report.inserted, relics_report.inserted) == (1, 2)
+    assert rows(conn, "relics", ["Chùa Phổ Minh", "Đền Trần"], "name, kind, rank") == [
+        ("Chùa Phổ Minh", "pagoda", "special_national"),
+        ("Đền Trần", "temple", "national"),
+    ]
+    assert coords(conn, "relics", "Đền Trần") == pytest.approx([point(1).x, point(1).y], abs=1e-9)
+
+    with pytest.raises(ImportFailed, match="khong_co"):
+        do_import(conn, "relics", path, source_layer="khong_co")
+
+
+PHONE_KML = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>Khảo sát thực địa</name>
+{placemarks}
+</Document></kml>"""
+PLACEMARK = """<Placemark><name>{name}</name><description>{crop}</description>
+<Polygon><outerBoundaryIs><LinearRing><coordinates>{coords}</coordinates></LinearRing></outerBoundaryIs></Polygon>
+</Placemark>"""
+
+
+def test_kml_from_a_phone_with_altitudes(conn, tmp_path):
+    # Phones write altitudes ("lon,lat,0"); the layers are flat.
+    marks = []
+    for i, (name, crop) in enumerate([("Ruộng lúa thôn Đông", "Lúa"), ("Vườn rau thôn Tây", "Rau màu")]):
+        ring = " ".join(f"{x},{y},0" for x, y in square(i).exterior.coords)
+        marks.append(PLACEMARK.format(name=name, crop=crop, coords=ring))
+    path = tmp_path / "khao_sat.kml"
+    path.write_text(PHONE_KML.format(placemarks="\n".join(marks)), encoding="utf-8")
+
+    report = do_import(conn, "farming_zones", path, mapping={"Description": "crop"})
+
+    assert report.rejected == [] and report.inserted == 2
+    assert report.mapping == {"Name": "name", "Description": "crop"}
+    assert rows(conn, "farming_zones", ["Ruộng lúa thôn Đông", "Vườn rau thôn Tây"], "name, crop, ST_NDims(geom)") == [
+        ("Ruộng lúa thôn Đông", "rice", 2),
+        ("Vườn rau thôn Tây", "vegetables", 2),
+    ]
+
+
+def test_csv_with_longitude_and_latitude_columns(conn, tmp_path):
+    path = tmp_path / "di_tich.csv"
+    path.write_text(
+        "ten,loai_hinh,xep_hang,lon,lat\n"
+        f"Chùa Cổ Lễ,Chùa,Quốc gia,{point(0).x},{point(0).y}\n"
+        f"\"Đình Hành Thiện, Xuân Hồng\",Đình,Cấp tỉnh,{point(1).x},{point(1).y}\n",
+        encoding="utf-8",
+    )
+    report = do_import(
+        conn, "relics", path,
+        mapping={"ten": "name", "loai_hinh": "kind", "xep_hang": "rank"},
+        open_options={"X_POSSIBLE_NAMES": "lon", "Y_POSSIBLE_NAMES": "lat"},
+    )
+    assert report.rejected == [] and report.inserted == 2
+    assert set(report.unknown_columns) == {"lon", "lat"}
+    assert rows(conn, "relics", ["Chùa Cổ Lễ", "Đình Hành Thiện, Xuân Hồng"], "name, kind, rank") == [
+        ("Chùa Cổ Lễ", "pagoda", "national"),
+        ("Đình Hành Thiện, Xuân Hồng", "communal_house", "provincial"),
+    ]
+    assert coords(conn, "relics", "Chùa Cổ Lễ") == pytest.approx([point(0).x, point(0).y], abs=1e-9)
+
+
+def test_csv_with_a_wkt_column(conn, tmp_path):
+    path = tmp_path / "vung.csv"
+    path.write_text(
+        "Tên vùng,Cây trồng,wkt\n"
+        f"Vùng muối Bạch Long,Muối,\"{square(0).wkt}\"\n"
+        f"Vùng lúa giống Hải Hậu,Lúa giống,\"{square(1).wkt}\"\n",
+        encoding="utf-8",
+    )
+    report = do_import(conn, "farming_zones", path, open_options={"GEOM_POSSIBLE_NAMES": "wkt"})
+    assert report.rejected == [] and report.inserted == 2
+    assert rows(conn, "farming_zones", ["Vùng muối Bạch Long", "Vùng lúa giống Hải Hậu"], "name, crop") == [
+        ("Vùng lúa giống Hải Hậu", "rice_seed"),
+        ("Vùng muối Bạch Long", "salt"),
+    ]
+    assert distance(conn, "farming_zones", "Vùng lúa giống Hải Hậu", square(1)) < 1e-9
+    assert report.unknown_columns == ["wkt"]
+
+
+def test_xlsx_with_longitude_and_latitude_columns(conn, tmp_path):
+    assert "XLSX" in pyogrio.list_drivers()
+    path = tmp_path / "lang_nghe.xlsx"
+    frame = pd.DataFrame(
+        {
+            "Tên làng nghề": ["Làng sơn mài thử nghiệm Cát Đằng", "Làng rèn thử nghiệm Vân Chàng"],
+            "Nghề": ["Sơn mài", "Cơ khí, rèn, đúc"],
+            "Số hộ làm nghề": [120, 300],
+            "kinh_do": [point(0).x, point(1).x],
+            "vi_do": [point(0).y, point(1).y],
+        }
+    )
+    pyogrio.write_dataframe(frame, path, driver="XLSX")
+
+    # GDAL reads spreadsheets without geometry: the importer builds points from the named columns.
+    report = do_import(conn, "craft_villages", path, table_geometry={"x": "kinh_do", "y": "vi_do"})
+    assert report.rejected == [] and report.inserted == 2
+    assert rows(conn, "craft_villages", ["Làng sơn mài thử nghiệm Cát Đằng", "Làng rèn thử nghiệm Vân Chàng"], "name, craft, households") == [
+        ("Làng rèn thử nghiệm Vân Chàng", "metalwork", 300),
+        ("Làng sơn mài thử nghiệm Cát Đằng", "lacquer", 120),
+    ]
+    assert coords(conn, "craft_villages", "Làng rèn thử nghiệm Vân Chàng") == pytest.approx([point(1).x, point(1).y], abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("empty.geojson", b""),
+        ("notes.geojson", "Biên bản họp thôn, không phải bản đồ.\n".encode()),
+        ("broken.gpkg", b"SQLite format 3\x00" + b"\x00" * 200),
+    ],
+    ids=["empty", "text", "broken-gpkg"],
+)
+@pytest.mark.filterwarnings("ignore:GPKG. bad application_id")
+def test_unreadable_files_are_refused_clearly(conn, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = snapshot(conn)
+    with pytest.raises(ImportFailed, match=f"cannot read {name}"):
+        do_import(conn, "farming_zones", path)
+    assert snapshot(conn) == before
+
+
+# --- mapping --------------------------------------------------------------------------
+
+
+def test_columns_match_by_label_ignoring_case_and_diacritics(conn, tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {
+            "TÊN VÙNG": ["Vùng lúa Trực Ninh"],
+            "cay_trong": ["Lúa"],
+            "Trạng Thái": ["Đang sản xuất"],
+            "chung-nhan": ["VietGAP"],
+            "Hop tac xa/chu so huu": ["HTX Trực Đạo"],
+            "Ghi chú khác": ["bỏ qua"],
+        },
+        geometry=[square(0)],
+        crs=4326,
+    )
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "nhan.geojson"))
+    assert report.mapping == {
+        "TÊN VÙNG": "name",
+        "cay_trong": "crop",
+        "Trạng Thái": "status",
+        "chung-nhan": "certification",
+        "Hop tac xa/chu so huu": "owner",
+    }
+    assert report.unknown_columns == ["Ghi chú khác"]
+    assert rows(conn, "farming_zones", ["Vùng lúa Trực Ninh"], "crop, status, certification, owner") == [
+        ("rice", "active", "vietgap", "HTX Trực Đạo")
+    ]
+
+
+def test_label_and_name_columns_both_match(conn, tmp_path):
+    gdf = gpd.GeoDataFrame({"Cây trồng": ["rice"], "CAY_TRONG": ["salt"], "Name": ["Vùng hai cột"]}, geometry=[square(0)], crs=4326)
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "hai_cot.geojson"))
+    # One column per field: the first that matches wins, the other is reported, not merged.
+    assert report.mapping == {"Cây trồng": "crop", "Name": "name"}
+    assert report.unknown_columns == ["CAY_TRONG"]
+    assert rows(conn, "farming_zones", ["Vùng hai cột"], "crop") == [("rice",)]
+
+
+def test_map_overrides_the_suggestion(conn, tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"ten": ["Vùng A"], "name": ["Area A"], "loai": ["lúa"], "crop": ["salt"], "status": ["planned"]},
+        geometry=[square(0)],
+        crs=4326,
+    )
+    path = write(gdf, tmp_path / "map.geojson")
+    report = do_import(
+        conn, "farming_zones", path,
+        mapping={"ten": "name", "name": "name_en", "loai": "crop", "crop": "", "status": ""},
+    )
+    assert report.mapping == {"ten": "name", "name": "name_en", "loai": "crop"}
+    assert report.unknown_columns == []
+    assert rows(conn, "farming_zones", ["Vùng A"], "name_en, crop, status") == [("Area A", "rice", None)]
+
+    with pytest.raises(ImportFailed, match="khong_co"):
+        do_import(conn, "farming_zones", path, mapping={"khong_co": "name"})
+    with pytest.raises(ImportFailed, match="area_ha"):
+        do_import(conn, "farming_zones", path, mapping={"loai": "area_ha"})
+
+
+def test_enum_values_by_value_and_label(conn, tmp_path):
+    crops = ["Lúa", "lua", "rice", "LÚA", "Rice", "Lúa giống", "rice_seed", "rice seed", "Cây ăn quả", "cay an qua"]
+    names = [f"Vùng {i}" for i in range(len(crops))]
+    gdf = gpd.GeoDataFrame({"name": names, "crop": crops}, geometry=[square(i % 5, i // 5) for i in range(len(crops))], crs=4326)
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "enum.geojson"))
+    assert report.rejected == []
+    got = dict(rows(conn, "farming_zones", names, "name, crop"))
+    assert [got[n] for n in names] == ["rice"] * 5 + ["rice_seed"] * 3 + ["fruit"] * 2
+
+
+def test_unknown_enum_value_rejects_the_row_naming_field_and_value(conn, tmp_path):
+    gdf = zones(["Vùng lúa", "Vùng ngô", "Vùng muối"], ["Lúa", "Ngô", "Muối"], status=["active", "đang làm", None])
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "ngo.geojson"), skip_invalid=True)
+    assert reasons(report) == {2: "crop: unknown value 'Ngô'; status: unknown value 'đang làm'"}
+    assert report.inserted == 2
+    assert rows(conn, "farming_zones", ["Vùng lúa", "Vùng ngô", "Vùng muối"], "name, crop, status") == [
+        ("Vùng lúa", "rice", "active"),
+        ("Vùng muối", "salt", None),
+    ]
+
+
+def test_required_field_missing_fails_naming_it(conn, tmp_path):
+    gdf = gpd.GeoDataFrame({"name": ["Ao tôm"], "species": ["Tôm"]}, geometry=[square(0)], crs=4326)
+    before = snapshot(conn)
+    with pytest.raises(ImportFailed) as failure:
+        do_import(conn, "aquaculture_areas", write(gdf, tmp_path / "thieu.geojson"))
+    assert "water_type" in str(failure.value) and "species" not in str(failure.value)
+    assert snapshot(conn) == before
+
+
+def test_required_value_empty_rejects_the_row(conn, tmp_path):
+    gdf = zones(["Vùng có cây", ""], ["Lúa", "Muối"])
+    gdf.loc[0, "crop"] = None
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "rong.geojson"))
+    assert set(reasons(report)) == {1, 2}
+    assert "crop" in reasons(report)[1] and "name" in reasons(report)[2]
+    assert not report.committed
+
+
+# --- dry run, all or nothing, checks ---------------------------------------------------
+
+
+def three_zones_one_bad(tmp_path) -> Path:
+    return write(zones(["Vùng một", "Vùng hai", "Vùng ba"], ["Lúa", "khoai mì", "Muối"]), tmp_path / "ba.geojson")
+
+
+def test_dry_run_writes_nothing_and_reports(conn, tmp_path):
+    path = three_zones_one_bad(tmp_path)
+    before = snapshot(conn)
+
+    report = do_import(conn, "farming_zones", path, dry_run=True)
+
+    assert snapshot(conn) == before
+    assert report.dry_run and not report.committed
+    assert (report.rows_read, report.would_load, report.inserted) == (3, 2, 0)
+    assert reasons(report) == {2: "crop: unknown value 'khoai mì'"}
+    # Without the bad row, a dry run still writes nothing.
+    good = write(zones(["Vùng một"], ["Lúa"]), tmp_path / "mot.geojson")
+    report = do_import(conn, "farming_zones", good, dry_run=True)
+    assert (report.rows_read, report.would_load, report.rejected) == (1, 1, [])
+    assert snapshot(conn) == before
+
+
+def test_a_rejected_row_loads_nothing_by_default(conn, tmp_path):
+    path = three_zones_one_bad(tmp_path)
+    before = snapshot(conn)
+    report = do_import(conn, "farming_zones", path)
+    assert not report.committed and report.inserted == 0
+    assert list(reasons(report)) == [2]
+    assert snapshot(conn) == before
+
+
+def test_skip_invalid_loads_the_rest(conn, tmp_path):
+    path = three_zones_one_bad(tmp_path)
+    before = count(conn, "farming_zones")
+    report = do_import(conn, "farming_zones", path, skip_invalid=True)
+    assert report.committed and report.inserted == 2 and list(reasons(report)) == [2]
+    assert count(conn, "farming_zones") == before + 2
+    assert rows(conn, "farming_zones", ["Vùng một", "Vùng hai", "Vùng ba"]) == [("Vùng ba",), ("Vùng một",)]
+
+
+def bowtie(x: float, y: float, s: float = SIDE) -> Polygon:
+    return Polygon([(x, y), (x + s, y + s), (x + s, y), (x, y + s)])
+
+
+def test_self_intersecting_polygon_is_rejected_with_its_location(conn, tmp_path):
+    shape = bowtie(X0, Y0)
+    assert not shape.is_valid
+    gdf = gpd.GeoDataFrame({"name": ["Vùng chéo", "Vùng vuông"], "crop": ["Lúa", "Lúa"]}, geometry=[shape, square(3)], crs=4326)
+    before = snapshot(conn)
+
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "cheo.geojson"))
+
+    assert not report.committed and snapshot(conn) == before
+    [rejected] = report.rejected
+    assert rejected["row"] == 1
+    assert "Self-intersection" in rejected["reason"]
+    assert rejected["location"] == pytest.approx([X0 + SIDE / 2, Y0 + SIDE / 2], abs=1e-7)
+
+
+def test_repair_makes_the_shape_valid(conn, tmp_path):
+    gdf = gpd.GeoDataFrame({"name": ["Vùng chéo"], "crop": ["Lúa"]}, geometry=[bowtie(X0, Y0)], crs=4326)
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "cheo.geojson"), repair=True)
+    assert report.rejected == [] and report.inserted == 1
+    assert any("repaired" in n for n in report.notes)
+    valid, parts, area = conn.execute(
+        text("SELECT ST_IsValid(geom), ST_NumGeometries(geom), ST_Area(geom) FROM farming_zones WHERE name = 'Vùng chéo'")
+    ).one()
+    assert valid and parts == 2
+    assert area == pytest.approx(SIDE * SIDE / 2, rel=1e-6)  # two triangles: half the square
+
+
+def test_aquaculture_overlaps_are_rejected(conn, tmp_path):
+    existing_id, inside = conn.execute(
+        text("SELECT id, ST_AsText(ST_Buffer(ST_PointOnSurface(geom), 0.0005)) FROM aquaculture_areas ORDER BY id LIMIT 1")
+    ).one()
+    from shapely import wkt
+
+    gdf = gpd.GeoDataFrame(
+        {
+            "name": ["Ao chồng vùng cũ", "Ao mới", "Ao chồng ao mới", "Ao riêng"],
+            "species": ["Tôm", "Cá", "Cua", "Ngao"],
+            "water_type": ["Nước lợ", "Nước ngọt", "Nước lợ", "Nước mặn"],
+        },
+        geometry=[wkt.loads(inside), square(0), square(0).buffer(0.001), square(4)],
+        crs=4326,
+    )
+    before = snapshot(conn)
+    report = do_import(conn, "aquaculture_areas", write(gdf, tmp_path / "ao.geojson"))
+    assert reasons(report) == {
+        1: f"geometry: overlaps feature(s) {existing_id}",
+        3: "geometry: overlaps row 2 of the file",
+    }
+    assert not report.committed and snapshot(conn) == before
+
+    report = do_import(conn, "aquaculture_areas", write(gdf, tmp_path / "ao.geojson"), skip_invalid=True)
+    assert report.inserted == 2
+    assert rows(conn, "aquaculture_areas", gdf["name"], "name, species, water_type") == [
+        ("Ao mới", "fish", "fresh"),
+        ("Ao riêng", "clam", "marine"),
+    ]
+
+
+def test_reimport_by_key_updates_instead_of_duplicating(conn, tmp_path):
+    first = zones(["Vùng A", "Vùng B"], ["Lúa", "Lúa"], status=["planned", "planned"])
+    do_import(conn, "farming_zones", write(first, tmp_path / "v1.geojson"), username="lan")
+    total = count(conn, "farming_zones")
+    ids = dict(rows(conn, "farming_zones", ["Vùng A", "Vùng B"], "name, id"))
+
+    second = zones(["Vùng A", "Vùng B", "Vùng C"], ["Rau màu", "Lúa", "Muối"], status=["active", "suspended", None])
+    second.geometry = [square(0).buffer(0.0005, join_style="mitre"), square(1), square(2)]
+    report = do_import(conn, "farming_zones", write(second, tmp_path / "v2.geojson"), key="name", username="minh")
+
+    assert report.committed and (report.updated, report.inserted) == (2, 1)
+    assert count(conn, "farming_zones") == total + 1
+    assert rows(conn, "farming_zones", ["Vùng A", "Vùng B", "Vùng C"], "name, id, crop, status, version") == [
+        ("Vùng A", ids["Vùng A"], "vegetables", "active", 2),
+        ("Vùng B", ids["Vùng B"], "rice", "suspended", 2),
+        ("Vùng C", rows(conn, "farming_zones", ["Vùng C"], "id")[0][0], "salt", None, 1),
+    ]
+    area = conn.execute(text("SELECT area_ha FROM farming_zones WHERE name = 'Vùng A'")).scalar_one()
+    assert area == pytest.approx(abs(GEOD.geometry_area_perimeter(second.geometry[0])[0]) / 10_000, rel=1e-3)
+    history = conn.execute(
+        text("SELECT version, operation, username FROM feature_history WHERE layer = 'farming_zones' AND feature_id = :i ORDER BY version"),
+        {"i": ids["Vùng A"]},
+    ).all()
+    assert history == [(1, "create", "lan"), (2, "update", "minh")]
+
+
+def test_reimport_of_aquaculture_areas_by_key(conn, tmp_path):
+    # An area re-imported by its key overlaps its own earlier version: that is the update, not a conflict.
+    gdf = gpd.GeoDataFrame(
+        {"name": ["Đầm tôm Giao Xuân"], "species": ["Tôm"], "water_type": ["Nước lợ"]}, geometry=[square(0)], crs=4326
+    )
+    path = write(gdf, tmp_path / "dam.geojson")
+    assert do_import(conn, "aquaculture_areas", path).inserted == 1
+    gdf["species"] = ["Nuôi ghép"]
+    report = do_import(conn, "aquaculture_areas", write(gdf, path), key="name")
+    assert report.rejected == [] and (report.updated, report.inserted) == (1, 0)
+    assert rows(conn, "aquaculture_areas", ["Đầm tôm Giao Xuân"], "species, version") == [("mixed", 2)]
+
+
+def test_duplicate_keys_in_a_file_are_rejected(conn, tmp_path):
+    gdf = zones(["Vùng A", "Vùng B", "Vùng A"], ["Lúa", "Lúa", "Muối"])
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "trung.geojson"), key="name")
+    assert reasons(report) == {3: "key Vùng A repeats row 1"}
+    assert not report.committed
+
+    with pytest.raises(ImportFailed, match="season"):
+        do_import(conn, "farming_zones", tmp_path / "trung.geojson", key="season")
+
+
+def test_every_imported_feature_has_history_with_the_user(conn, tmp_path):
+    names = [f"Vùng lịch sử {i}" for i in range(4)]
+    report = do_import(conn, "farming_zones", write(zones(names, ["Lúa"] * 4), tmp_path / "ls.geojson"), username="nguyen.van.an")
+    assert report.inserted == 4
+    history = conn.execute(
+        text(
+            "SELECT f.name, h.version, h.operation, h.username, h.properties->>'crop' FROM farming_zones f "
+            "JOIN feature_history h ON h.layer = 'farming_zones' AND h.feature_id = f.id WHERE f.name = ANY(:n) ORDER BY f.name"
+        ),
+        {"n": names},
+    ).all()
+    assert history == [(n, 1, "create", "nguyen.van.an", "rice") for n in names]
+
+
+def test_area_and_place_are_derived(conn, tmp_path):
+    report = do_import(conn, "farming_zones", write(zones(["Vùng đo diện tích"], ["Lúa"]), tmp_path / "dt.geojson"))
+    assert report.inserted == 1
+    area_ha, district, commune, commune_code = conn.execute(
+        text("SELECT area_ha, district, commune, commune_code FROM farming_zones WHERE name = 'Vùng đo diện tích'")
+    ).one()
+    expected = abs(GEOD.geometry_area_perimeter(square(0))[0]) / 10_000
+    assert area_ha == pytest.approx(expected, rel=1e-3)
+    assert district == "Nam Trực"
+    centre = square(0).centroid
+    where = conn.execute(
+        text("SELECT name, code FROM admin_units WHERE level = 'commune' AND ST_Contains(geom, ST_SetSRID(ST_Point(:x, :y), 4326))"),
+        {"x": centre.x, "y": centre.y},
+    ).one()
+    assert (commune, commune_code) == tuple(where)
+
+
+def test_batches_number_rows_through_the_file(conn, tmp_path):
+    crops = ["Lúa"] * 7
+    crops[5] = "sắn"
+    names = [f"Vùng lô {i}" for i in range(7)]
+    gdf = gpd.GeoDataFrame({"name": names, "crop": crops}, geometry=[square(i % 4, i // 4) for i in range(7)], crs=4326)
+    seen = []
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "lo.geojson"), batch_size=3, skip_invalid=True)
+    assert reasons(report) == {6: "crop: unknown value 'sắn'"}
+    report = do_import(
+        conn, "farming_zones", tmp_path / "lo.geojson", batch_size=3, dry_run=True,
+    )
+    assert report.rows_read == 7
+    run_import(conn, REGISTRY["farming_zones"], tmp_path / "lo.geojson", ImportOptions(batch_size=3, dry_run=True), seen.append)
+    assert sum(seen) == 7 and len(seen) == math.ceil(7 / 3)
+
+
+# --- a failure half way ----------------------------------------------------------------
+
+
+def test_a_failure_half_way_leaves_the_database_as_it_was(engine, tmp_path):
+    names = [f"{MARK} lô {i}" for i in range(6)]
+    gdf = gpd.GeoDataFrame({"name": names, "crop": ["Lúa"] * 6}, geometry=[square(i % 3, i // 3) for i in range(6)], crs=4326)
+    path = write(gdf, tmp_path / "giua_chung.geojson")
+    calls = []
+
+    def progress(n: int) -> None:
+        calls.append(n)
+        if len(calls) == 2:
+            raise RuntimeError("the disk is full")
+
+    try:
+        with engine.connect() as c:
+            before = snapshot(c)
+        with engine.connect() as c:
+            outer = c.begin()
+            with pytest.raises((RuntimeError, ImportFailed), match="disk is full"):
+                run_import(c, REGISTRY["farming_zones"], path, ImportOptions(batch_size=2, username="x"), progress)
+            # The caller may go on and commit its own work: the import left nothing in it.
+            outer.commit()
+        with engine.connect() as c:
+            assert snapshot(c) == before
+            assert count(c, "farming_zones", "name LIKE :m", {"m": MARK + "%"}) == 0
+            stage = c.execute(text("SELECT to_regclass('pg_temp.import_stage')")).scalar_one()
+            assert stage is None
+    finally:
+        remove_marked(engine)
+
+
+
+def test_a_database_error_after_updates_undoes_them(conn, tmp_path):
+    first = zones(["Vùng A", "Vùng B"], ["Lúa", "Lúa"])
+    do_import(conn, "farming_zones", write(first, tmp_path / "v1.geojson"))
+    before = snapshot(conn)
+    # The database refuses one new row, after the import has already updated A and B.
+    conn.execute(text(
+        "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.name = 'Vùng hỏng' THEN RAISE EXCEPTION 'refused by the database'; END IF; RETURN NEW; END $$"
+    ))
+    conn.execute(text("CREATE TRIGGER zz_refuse BEFORE INSERT ON farming_zones FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse()"))
+    second = zones(["Vùng A", "Vùng B", "Vùng hỏng"], ["Muối", "Muối", "Muối"])
+
+    with pytest.raises(DBAPIError, match="refused by the database"):
+        do_import(conn, "farming_zones", write(second, tmp_path / "v2.geojson"), key="name")
+
+    # The caller's transaction is intact and holds nothing of the failed import.
+    assert snapshot(conn) == before
+    assert rows(conn, "farming_zones", ["Vùng A", "Vùng B"], "crop, version") == [("rice", 1), ("rice", 1)]

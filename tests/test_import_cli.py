@@ -1,0 +1,329 @@
+"""`flask import`: the report, exit codes, and clear errors instead of tracebacks.
+
+These runs commit, as the command does: every feature they make is named
+with MARK and removed afterwards with its history.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from pyproj import Transformer
+from sqlalchemy import text
+
+from tests.importing import MARK, count, point, remove_marked, snapshot, square, write, zones
+
+
+@pytest.fixture(autouse=True)
+def clean(engine):
+    remove_marked(engine)
+    yield
+    remove_marked(engine)
+
+
+@pytest.fixture()
+def flask_import(app):
+    runner = app.test_cli_runner()
+
+    def run(*args: str):
+        # `flask` (FlaskGroup) pushes an app context for every command; the test runner does not.
+        with app.app_context():
+            result = runner.invoke(args=["import", *map(str, args)])
+        # Whatever happens, the user sees a message, never a traceback.
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+        assert "Traceback" not in result.output
+        return result
+
+    return run
+
+
+def state(engine) -> dict:
+    with engine.connect() as c:
+        out = snapshot(c)
+        out["marked"] = sum(
+            count(c, t, "name LIKE :m", {"m": MARK + "%"}) for t in ("farming_zones", "aquaculture_areas", "craft_villages", "relics")
+        )
+        return out
+
+
+def marked(engine, table: str, columns: str = "name") -> list:
+    with engine.connect() as c:
+        return c.execute(text(f"SELECT {columns} FROM {table} WHERE name LIKE :m ORDER BY name"), {"m": MARK + "%"}).all()
+
+
+def test_import_prints_the_report_and_records_the_user(flask_import, engine, tmp_path):
+    names = [f"{MARK} vùng lúa Nam Hùng", f"{MARK} vùng rau Nam Dương"]
+    path = write(zones(names, ["Lúa", "Rau màu"], ghi_chu=["a", "b"]), tmp_path / "vung.geojson")
+
+    result = flask_import("farming_zones", path, "--user", "tran.thi.binh")
+
+    assert result.exit_code == 0, result.output
+    assert "loaded; rows read 2, would load 2, inserted 2, updated 0, rejected 0" in result.output
+    assert "mapping: name -> name, crop -> crop" in result.output
+    assert "columns not imported: ghi_chu" in result.output
+    assert marked(engine, "farming_zones", "name, crop, district") == [
+        (names[0], "rice", "Nam Trực"),
+        (names[1], "vegetables", "Nam Trực"),
+    ]
+    with engine.connect() as c:
+        history = c.execute(
+            text(
+                "SELECT h.operation, h.username FROM feature_history h JOIN farming_zones f "
+                "ON h.layer = 'farming_zones' AND h.feature_id = f.id WHERE f.name LIKE :m"
+            ),
+            {"m": MARK + "%"},
+        ).all()
+    assert history == [("create", "tran.thi.binh")] * 2
+
+
+def test_dry_run_exits_0_and_writes_nothing(flask_import, engine, tmp_path):
+    path = write(zones([f"{MARK} một", f"{MARK} hai"], ["Lúa", "ngô"]), tmp_path / "thu.geojson")
+    before = state(engine)
+
+    result = flask_import("farming_zones", path, "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "dry run: nothing written; rows read 2, would load 1" in result.output
+    assert "row 2: crop: unknown value 'ngô'" in result.output
+    assert state(engine) == before
+
+
+def test_rejected_rows_fail_the_command_unless_skipped(flask_import, engine, tmp_path):
+    path = write(zones([f"{MARK} một", f"{MARK} hai", f"{MARK} ba"], ["Lúa", "ngô", "Muối"]), tmp_path / "ba.geojson")
+    before = state(engine)
+
+    result = flask_import("farming_zones", path)
+    assert result.exit_code != 0
+    assert "nothing loaded" in result.output and "row 2: crop: unknown value 'ngô'" in result.output
+    assert state(engine) == before
+
+    result = flask_import("farming_zones", path, "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "inserted 2" in result.output
+    assert marked(engine, "farming_zones") == [(f"{MARK} ba",), (f"{MARK} một",)]
+
+
+def test_invalid_shape_is_reported_with_its_location_and_repaired_on_request(flask_import, engine, tmp_path):
+    x, y, s = 106.2, 20.3, 0.004
+    bowtie = gpd.GeoSeries.from_wkt([f"POLYGON(({x} {y}, {x + s} {y + s}, {x + s} {y}, {x} {y + s}, {x} {y}))"])
+    path = write(gpd.GeoDataFrame({"name": [f"{MARK} chéo"], "crop": ["Lúa"]}, geometry=bowtie, crs=4326), tmp_path / "cheo.geojson")
+
+    result = flask_import("farming_zones", path)
+    assert result.exit_code != 0
+    assert "row 1: geometry: invalid: Self-intersection at [106.202, 20.302]" in result.output
+
+    result = flask_import("farming_zones", path, "--repair", "--user", "sua")
+    assert result.exit_code == 0, result.output
+    assert "repaired" in result.output
+    assert marked(engine, "farming_zones", "ST_IsValid(geom), ST_NumGeometries(geom)") == [(True, 2)]
+
+
+def test_map_and_key_update_on_reimport(flask_import, engine, tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"ten": [f"{MARK} Đồng Sơn"], "loai": ["Lúa"], "ghi_chu": ["x"]}, geometry=[square(0)], crs=4326
+    )
+    path = write(gdf, tmp_path / "v1.geojson")
+    args = ("farming_zones", path, "--map", "ten=name", "--map", "loai=crop", "--map", "ghi_chu=")
+    assert flask_import(*args).exit_code == 0
+    gdf["loai"] = ["Cây ăn quả"]
+    write(gdf, path)
+
+    result = flask_import(*args, "--key", "name", "--user", "lan")
+
+    assert result.exit_code == 0, result.output
+    assert "inserted 0, updated 1" in result.output
+    assert "mapping: ten -> name, loai -> crop" in result.output and "columns not imported" not in result.output
+    assert marked(engine, "farming_zones", "crop, version") == [("fruit", 2)]
+
+    result = flask_import("farming_zones", path, "--map", "khong_co=name")
+    assert result.exit_code != 0 and "khong_co" in result.output
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("rong.geojson", b""),
+        ("ghi_chu.geojson", "Đây là biên bản, không phải bản đồ.\n".encode()),
+        ("anh.gpkg", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100),
+        ("vung.zip", b"PK\x05\x06" + b"\x00" * 18),
+    ],
+    ids=["empty", "text", "png-as-gpkg", "empty-zip"],
+)
+def test_unreadable_files_fail_with_a_message(flask_import, engine, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = state(engine)
+    result = flask_import("farming_zones", path)
+    assert result.exit_code != 0
+    assert "Error:" in result.output and name in result.output
+    assert state(engine) == before
+
+
+def test_unknown_layer_and_missing_file(flask_import, tmp_path):
+    path = write(zones([f"{MARK} x"], ["Lúa"]), tmp_path / "x.geojson")
+    result = flask_import("khong_co_lop", path)
+    assert result.exit_code != 0 and "farming_zones" in result.output
+    result = flask_import("admin_units", path)
+    assert result.exit_code != 0
+    result = flask_import("farming_zones", tmp_path / "khong_co.geojson")
+    assert result.exit_code != 0
+
+
+def vn2000_relics(tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"name": [f"{MARK} đền VN-2000"], "kind": ["Đền"], "rank": ["Cấp tỉnh"]}, geometry=[point(0)], crs=4326
+    ).to_crs(9209)
+    path = write(gdf, tmp_path / "den.shp", encoding="UTF-8")
+    path.with_suffix(".prj").unlink()
+    return path, gdf.geometry[0]
+
+
+def test_metres_without_crs_fail_with_the_hint_and_crs_option_fixes_it(flask_import, engine, tmp_path):
+    path, projected = vn2000_relics(tmp_path)
+    before = state(engine)
+
+    result = flask_import("relics", path)
+    assert result.exit_code != 0
+    assert "--crs EPSG:9209" in result.output
+    assert state(engine) == before
+
+    result = flask_import("relics", path, "--crs", "EPSG:9209")
+    assert result.exit_code == 0, result.output
+    [(x, y)] = marked(engine, "relics", "ST_X(geom), ST_Y(geom)")
+    assert (x, y) == pytest.approx(Transformer.from_crs(9209, 4326, always_xy=True).transform(projected.x, projected.y), abs=1e-7)
+
+
+def test_zipped_shapefile(flask_import, engine, tmp_path):
+    names = [f"{MARK} ao tôm Giao Phong", f"{MARK} bãi ngao Giao Xuân"]
+    gdf = gpd.GeoDataFrame(
+        {"TEN_VUNG": names, "DOI_TUONG": ["Tôm", "Ngao"], "LOAI_NUOC": ["Nước lợ", "Nước mặn"]},
+        geometry=[square(0), square(1)],
+        crs=4326,
+    ).to_crs(9209)
+    shp = write(gdf, tmp_path / "ao_nuoi.shp", encoding="UTF-8")
+    archive = tmp_path / "ao_nuoi.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for part in tmp_path.glob("ao_nuoi.*"):
+            if part.suffix != ".zip":
+                z.write(part, f"du_lieu/{part.name}")
+    assert {p.suffix for p in shp.parent.glob("ao_nuoi.*")} >= {".shp", ".shx", ".dbf", ".prj", ".cpg"}
+
+    result = flask_import(
+        "aquaculture_areas", archive, "--map", "DOI_TUONG=species", "--map", "LOAI_NUOC=water_type"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert marked(engine, "aquaculture_areas", "name, species, water_type, district") == [
+        (names[0], "shrimp", "brackish", "Nam Trực"),
+        (names[1], "clam", "marine", "Nam Trực"),
+    ]
+
+
+def test_geopackage_with_two_layers_needs_a_choice(flask_import, engine, tmp_path):
+    path = tmp_path / "hai_lop.gpkg"
+    write(zones([f"{MARK} lớp một"], ["Lúa"]), path, layer="mot")
+    write(zones([f"{MARK} lớp hai"], ["Muối"]), path, layer="hai")
+    result = flask_import("farming_zones", path)
+    assert result.exit_code != 0 and "mot" in result.output and "hai" in result.output
+    result = flask_import("farming_zones", path, "--source-layer", "hai")
+    assert result.exit_code == 0, result.output
+    assert marked(engine, "farming_zones", "name, crop") == [(f"{MARK} lớp hai", "salt")]
+    result = flask_import("farming_zones", path, "--source-layer", "ba")
+    assert result.exit_code != 0 and "ba" in result.output
+
+
+def test_csv_and_xlsx_coordinates_are_found_by_column_name(flask_import, engine, tmp_path):
+    csv_path = tmp_path / "di_tich.csv"
+    csv_path.write_text(
+        f"Tên di tích,Loại hình,Xếp hạng,kinh_do,vi_do\n{MARK} chùa CSV,Chùa,Cấp tỉnh,{point(0).x},{point(0).y}\n",
+        encoding="utf-8",
+    )
+    xlsx_path = tmp_path / "lang_nghe.xlsx"
+    pyogrio.write_dataframe(
+        pd.DataFrame({"Tên làng nghề": [f"{MARK} làng XLSX"], "Nghề": ["Mây tre đan"], "lon": [point(1).x], "lat": [point(1).y]}),
+        xlsx_path,
+        driver="XLSX",
+    )
+    assert flask_import("relics", csv_path).exit_code == 0
+    result = flask_import("craft_villages", xlsx_path)
+    assert result.exit_code == 0, result.output
+    assert marked(engine, "relics", "name, kind, rank, ST_X(geom), ST_Y(geom)") == [
+        (f"{MARK} chùa CSV", "pagoda", "provincial", pytest.approx(point(0).x), pytest.approx(point(0).y))
+    ]
+    assert marked(engine, "craft_villages", "name, craft, ST_X(geom)") == [
+        (f"{MARK} làng XLSX", "weaving", pytest.approx(point(1).x))
+    ]
+
+
+def test_swapped_coordinates_in_a_csv_fail_the_command(flask_import, engine, tmp_path):
+    path = tmp_path / "dao.csv"
+    path.write_text(
+        f"name,kind,rank,lon,lat\n{MARK} đảo,Đền,Cấp tỉnh,{point(0).y},{point(0).x}\n", encoding="utf-8"
+    )
+    before = state(engine)
+    result = flask_import("relics", path)
+    assert result.exit_code != 0
+    assert "row 1: geometry: longitude and latitude look swapped" in result.output
+    assert state(engine) == before
+
+
+# TCVN3 (ABC) bytes, written out by hand from the TCVN 5712:1993 table.
+TCVN3 = {
+    "Vùng lúa Nam Định": b"V\xefng l\xf3a Nam \xa7\xdenh",
+    "Hợp tác xã Hải Hậu": b"H\xeep t\xb8c x\xb7 H\xb6i H\xcbu",
+    "Lúa": b"L\xf3a",
+}
+
+
+def test_tcvn3_dbf_through_flask_import(flask_import, engine, tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {
+            "TEN": [MARK + " " + TCVN3["Vùng lúa Nam Định"].decode("latin-1")],
+            "CAY_TRONG": [TCVN3["Lúa"].decode("latin-1")],
+            "CHU_SO_HUU": [TCVN3["Hợp tác xã Hải Hậu"].decode("latin-1")],
+        },
+        geometry=[square(0)],
+        crs=4326,
+    )
+    path = write(gdf, tmp_path / "vung_tcvn3.shp", encoding="latin1")
+    path.with_suffix(".cpg").unlink(missing_ok=True)  # legacy files carry none
+    dbf = path.with_suffix(".dbf").read_bytes()
+    assert TCVN3["Vùng lúa Nam Định"] in dbf and "Định".encode() not in dbf
+
+    result = flask_import("farming_zones", path, "--encoding", "tcvn3", "--map", "TEN=name", "--map", "CHU_SO_HUU=owner")
+
+    assert result.exit_code == 0, result.output
+    assert marked(engine, "farming_zones", "name, crop, owner") == [
+        (f"{MARK} Vùng lúa Nam Định", "rice", "Hợp tác xã Hải Hậu")
+    ]
+
+
+def test_the_real_flask_command(engine, database_url, tmp_path):
+    """Through the `flask` entry point itself, as a user runs it: progress, report, exit codes."""
+    good = write(zones([f"{MARK} dòng lệnh"], ["Lúa"]), tmp_path / "lenh.geojson")
+    empty = tmp_path / "rong.geojson"
+    empty.write_bytes(b"")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DATABASE_URL": database_url}
+
+    def flask(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "import", *map(str, args)],
+            cwd=root, env=env, capture_output=True, text=True, timeout=120,
+        )
+
+    done = flask("farming_zones", good, "--user", "cli")
+    assert done.returncode == 0, done.stderr
+    assert "loaded; rows read 1, would load 1, inserted 1" in done.stdout
+    assert marked(engine, "farming_zones", "crop") == [("rice",)]
+    failed = flask("farming_zones", empty)
+    assert failed.returncode != 0
+    assert "Error: rong.geojson is empty" in failed.stderr and "Traceback" not in failed.stderr
