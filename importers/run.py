@@ -282,12 +282,16 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
     area = working_area_params(*options.working_area)
     found = geometry_problems(conn, layer, area, options.max_vertices)
     reject_rows(conn, [p["row_no"] for p in found])
-    if layer.overlap == "reject" and not layer.is_point:
+    if layer.overlap != "allow" and not layer.is_point:
         overlaps = overlap_problems(conn, layer, options.key)
-        reject_rows(conn, [p["row_no"] for p in overlaps])
-        found += overlaps
+        if layer.overlap == "reject":
+            reject_rows(conn, [p["row_no"] for p in overlaps])
+            found += overlaps
+        elif overlaps:
+            rows = ", ".join(str(p["row_no"]) for p in overlaps[:20])
+            report.notes.append(f"{len(overlaps)} row(s) overlap other zones, which this layer allows: rows {rows}")
     if options.key:
-        duplicates = duplicate_keys(conn, options.key)
+        duplicates = duplicate_keys(conn, layer, options.key)
         reject_rows(conn, [p["row_no"] for p in duplicates])
         found += duplicates
     reject_rows(conn, [r["row"] for r in report.rejected])

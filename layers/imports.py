@@ -107,13 +107,21 @@ def overlap_problems(conn: Connection, layer: Layer, key: str | None = None) -> 
     return [dict(r) for r in rows]
 
 
-def duplicate_keys(conn: Connection, key: str) -> list[dict]:
+def duplicate_keys(conn: Connection, layer: Layer, key: str) -> list[dict]:
+    """Rows whose key repeats an earlier row, or matches several features: which one to update?"""
     rows = conn.execute(
         text(
-            f"SELECT row_no, 'key ' || {key} || ' repeats row ' || first AS reason FROM ("
-            f"  SELECT row_no, {key}, min(row_no) OVER (PARTITION BY {key}) AS first FROM {STAGE}"
-            f"  WHERE {key} IS NOT NULL AND NOT rejected"
-            ") AS keyed WHERE row_no <> first ORDER BY row_no"
+            f"""
+            SELECT row_no, 'key ' || {key} || ' repeats row ' || first AS reason FROM (
+              SELECT row_no, {key}, min(row_no) OVER (PARTITION BY {key}) AS first FROM {STAGE}
+               WHERE {key} IS NOT NULL AND NOT rejected
+            ) AS keyed WHERE row_no <> first
+            UNION ALL
+            SELECT s.row_no, 'key ' || s.{key} || ' matches ' || count(*) || ' features; it must name one'
+              FROM {STAGE} s JOIN {layer.id} t ON t.{key} = s.{key}
+             WHERE NOT s.rejected GROUP BY s.row_no, s.{key} HAVING count(*) > 1
+            ORDER BY 1
+            """
         )
     ).mappings()
     return [dict(r) for r in rows]

@@ -590,3 +590,21 @@ def test_a_database_error_after_updates_undoes_them(conn, tmp_path):
     # The caller's transaction is intact and holds nothing of the failed import.
     assert snapshot(conn) == before
     assert rows(conn, "farming_zones", ["Vùng A", "Vùng B"], "crop, version") == [("rice", 1), ("rice", 1)]
+
+
+def test_a_key_matching_several_features_is_refused(conn, tmp_path):
+    do_import(conn, "farming_zones", write(zones(["Vùng đôi"], ["Lúa"]), tmp_path / "a.geojson"))
+    second = zones(["Vùng đôi"], ["Lúa"])
+    second.geometry = [square(3)]
+    do_import(conn, "farming_zones", write(second, tmp_path / "b.geojson"))
+    report = do_import(conn, "farming_zones", write(zones(["Vùng đôi"], ["Muối"]), tmp_path / "c.geojson"), key="name")
+    assert reasons(report) == {1: "key Vùng đôi matches 2 features; it must name one"}
+    assert not report.committed
+    assert rows(conn, "farming_zones", ["Vùng đôi"], "crop") == [("rice",), ("rice",)]
+
+
+def test_overlaps_in_a_layer_that_allows_them_are_noted(conn, tmp_path):
+    do_import(conn, "farming_zones", write(zones(["Lúa mùa"], ["Lúa"]), tmp_path / "a.geojson"))
+    report = do_import(conn, "farming_zones", write(zones(["Rau vụ đông"], ["Rau màu"]), tmp_path / "b.geojson"))
+    assert report.committed and report.inserted == 1
+    assert any("1 row(s) overlap other zones" in note for note in report.notes)
