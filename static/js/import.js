@@ -1,0 +1,372 @@
+// Entry module of the import page (/import): upload a file, read it with
+// the right coordinate system and encoding, check the suggested column
+// mapping on a preview, dry-run, then import.
+
+import { addReferenceOutlines, createBaseMap, setInitialView, showWorkingArea } from "./basemap.js";
+import { clear, el } from "./dom.js";
+import { formatDecimal, formatInteger, initI18n, t } from "./i18n.js";
+import { createImportApi } from "./importer/api.js";
+import { createMappingTable } from "./importer/mapping.js";
+import { createPreview } from "./importer/preview.js";
+import { createReport } from "./importer/report.js";
+import { createMessages } from "./editor/messages.js";
+
+const MAX_LINK_ZOOM = 17;
+
+function readConfig(doc) {
+  return JSON.parse(doc.getElementById("vung-config").textContent);
+}
+
+function megabytes(bytes) {
+  return formatDecimal(bytes / 2 ** 20, bytes < 10 * 2 ** 20 ? 1 : 0);
+}
+
+// The public map and the editor read the same #map=<zoom>/<lat>/<lon>.
+function viewFragment(map, bounds) {
+  if (!bounds) return "";
+  const zoom = Math.min(map.getBoundsZoom(bounds), MAX_LINK_ZOOM);
+  const center = bounds.getCenter();
+  const digits = Math.max(1, Math.ceil(Math.log10(2 ** zoom)));
+  return `map=${zoom}/${center.lat.toFixed(digits)}/${center.lng.toFixed(digits)}&`;
+}
+
+function startImport(doc) {
+  const config = readConfig(doc);
+  initI18n(config, doc);
+  const api = createImportApi(config);
+  const byId = (id) => doc.getElementById(id);
+
+  const mapElement = byId("import-map");
+  const map = createBaseMap(mapElement, config, { zoomPosition: "topright" });
+  showWorkingArea(map, config.workingArea);
+  setInitialView(map, null, config);
+  addReferenceOutlines(map, config);
+  const panel = byId("import-panel");
+  // On phones the panel is a sheet over the bottom of the map.
+  const covered = () => (getComputedStyle(panel).position === "absolute" ? panel.offsetHeight : 0);
+  const preview = createPreview(map, { covered });
+
+  const messages = createMessages(byId("import-messages"));
+  const statusElement = byId("import-status");
+  const layerPicker = byId("import-layer");
+  const fileInput = byId("import-file");
+  const drop = byId("import-drop");
+  const fileName = byId("import-file-name");
+  const readSection = byId("import-step-read");
+  const sourceRow = byId("import-source-layer-row");
+  const sourcePicker = byId("import-source-layer");
+  const crsInput = byId("import-crs");
+  const encodingPicker = byId("import-encoding");
+  const inspectButton = byId("import-inspect");
+  const mappingSection = byId("import-step-mapping");
+  const mappingSummary = byId("import-inspect-summary");
+  const mappingNotes = byId("import-inspect-notes");
+  const missingElement = byId("import-missing");
+  const skipInvalid = byId("import-skip-invalid");
+  const repair = byId("import-repair");
+  const keyPicker = byId("import-key");
+  const dryRunButton = byId("import-dry-run");
+  const runButton = byId("import-run");
+  const table = createMappingTable(byId("import-mapping-body"), { onChange: mappingChanged });
+  const report = createReport(byId("import-report"), {
+    onPlace: (location, text) => preview.place(location, text),
+  });
+
+  let upload = null; // what the server answered to the upload
+  let inspected = null; // what it answered to the last inspect
+  let done = false; // imported for real: this upload is spent
+  let busy = false;
+
+  mapElement.dataset.pending = "0";
+  function setBusy(value, text = "") {
+    busy = value;
+    mapElement.dataset.pending = value ? "1" : "0";
+    doc.body.classList.toggle("is-busy", value);
+    panel.setAttribute("aria-busy", String(value));
+    statusElement.textContent = text;
+    refreshButtons();
+  }
+
+  function layer() {
+    return config.layers.find((item) => item.id === layerPicker.value) || null;
+  }
+
+  // context: "upload" | "inspect" | "run", one message each.
+  function showError(error, context) {
+    let text;
+    if (error.network) text = t("network_error");
+    else if (error.status === 401 || error.status === 419) text = t("session_expired");
+    else if (error.status === 403) text = error.message && error.code !== null ? error.message : t("forbidden");
+    else if (error.status === 413) text = t("too_large", { max: megabytes(config.maxUploadBytes || 0) });
+    else text = error.message;
+    messages.show(context, { kind: "error", text: t(`${context}_failed`, { reason: text }) });
+  }
+
+  function refreshButtons() {
+    const ready = Boolean(inspected) && !done;
+    const { missing, twice } = table.problems();
+    const blocked = !ready || missing.length > 0 || twice.length > 0;
+    dryRunButton.disabled = busy || blocked;
+    runButton.disabled = busy || blocked;
+    inspectButton.disabled = busy || !upload || done;
+    fileInput.disabled = busy;
+    layerPicker.disabled = busy || done;
+  }
+
+  function showProblems() {
+    const { missing, twice } = table.problems();
+    const lines = [];
+    if (missing.length) lines.push(t("missing_required", { fields: missing.map(table.label).join(", ") }));
+    if (twice.length) lines.push(t("mapped_twice", { fields: twice.map(table.label).join(", ") }));
+    clear(missingElement);
+    for (const line of lines) missingElement.append(el("p", { text: line }));
+    missingElement.hidden = lines.length === 0;
+  }
+
+  function buildKeyPicker() {
+    const previous = keyPicker.value;
+    clear(keyPicker);
+    keyPicker.append(el("option", { value: "", text: t("key_none") }));
+    for (const f of table.mappedFields()) keyPicker.append(el("option", { value: f.name, text: table.label(f) }));
+    keyPicker.value = [...keyPicker.options].some((o) => o.value === previous) ? previous : "";
+  }
+
+  // A report no longer describes what Import would do once anything changes.
+  function invalidateReport() {
+    if (done) return;
+    report.hide();
+    preview.clearPlace();
+    preview.markRejected([]);
+  }
+
+  function mappingChanged() {
+    showProblems();
+    buildKeyPicker();
+    invalidateReport();
+    refreshButtons();
+  }
+
+  function readOptions() {
+    const crs = crsInput.value.trim();
+    return {
+      layer: layerPicker.value,
+      source_layer: upload?.layers?.length > 1 ? sourcePicker.value : upload?.layers?.[0] ?? null,
+      crs: crs || null,
+      encoding: encodingPicker.value || null,
+    };
+  }
+
+  function resetAfterUpload() {
+    inspected = null;
+    done = false;
+    for (const input of mappingSection.querySelectorAll("select, input")) input.disabled = false;
+    mappingSection.hidden = true;
+    report.hide();
+    preview.clear();
+    messages.clearAll();
+  }
+
+  async function sendFile(file) {
+    if (!file || busy) return;
+    resetAfterUpload();
+    upload = null;
+    readSection.hidden = true;
+    // Another file may come from elsewhere: start from what it says itself.
+    crsInput.value = "";
+    encodingPicker.value = "";
+    fileName.textContent = file.name;
+    const max = Number(config.maxUploadBytes) || 0;
+    if (max && file.size > max) {
+      messages.show("upload", { kind: "error", text: t("too_large_file", { name: file.name, max: megabytes(max) }) });
+      refreshButtons();
+      return;
+    }
+    setBusy(true, t("uploading", { name: file.name }));
+    try {
+      upload = await api.upload(file);
+    } catch (error) {
+      showError(error, "upload");
+      return;
+    } finally {
+      setBusy(false);
+    }
+    showUpload();
+    // One layer, or a file that says where it is: read it straight away.
+    if ((upload.layers || []).length <= 1) await inspect();
+  }
+
+  function showUpload() {
+    byId("import-file-summary").textContent = t("file_summary", {
+      name: upload.filename || fileName.textContent,
+      format: upload.format || "?",
+    });
+    const notes = byId("import-file-notes");
+    clear(notes);
+    for (const note of upload.notes || []) notes.append(el("li", { text: note }));
+    clear(sourcePicker);
+    for (const name of upload.layers || []) sourcePicker.append(el("option", { value: name, text: name }));
+    sourceRow.hidden = (upload.layers || []).length <= 1;
+    crsInput.placeholder = t("crs_placeholder");
+    readSection.hidden = false;
+    refreshButtons();
+  }
+
+  async function inspect() {
+    if (!upload || busy) return;
+    messages.remove("inspect");
+    messages.remove("run");
+    inspected = null;
+    mappingSection.hidden = true;
+    report.hide();
+    preview.clear();
+    const options = readOptions();
+    setBusy(true, t("reading"));
+    try {
+      inspected = { options, answer: await api.inspect(upload.upload, options) };
+    } catch (error) {
+      showError(error, "inspect");
+      // A wrong or missing coordinate system is the usual cause: go there.
+      if (/crs|epsg|coordinate|degree/i.test(error.message)) crsInput.focus();
+      return;
+    } finally {
+      setBusy(false);
+    }
+    showInspected();
+  }
+
+  function showInspected() {
+    const answer = inspected.answer;
+    const features = answer.preview?.features || [];
+    const known = answer.count !== null && answer.count !== undefined;
+    mappingSummary.textContent = t(known ? "inspect_summary" : "inspect_summary_uncounted", {
+      n: formatInteger(Number(answer.count) || 0),
+      crs: answer.crs || t("crs_unknown"),
+    });
+    crsInput.placeholder = answer.crs ? t("crs_from_file", { crs: answer.crs }) : t("crs_placeholder");
+    clear(mappingNotes);
+    const notes = [...(answer.notes || [])];
+    if (known && features.length < Number(answer.count)) {
+      notes.push(t("preview_partial", { shown: formatInteger(features.length), n: formatInteger(Number(answer.count)) }));
+    }
+    for (const note of notes) mappingNotes.append(el("li", { text: note }));
+    table.show(layer(), answer.columns || [], answer.mapping || {}, features);
+    showProblems();
+    buildKeyPicker();
+    mappingSection.hidden = false;
+    refreshButtons();
+    if (answer.preview) preview.show(answer.preview, layer()?.style);
+  }
+
+  async function run(dryRun) {
+    if (!inspected || busy || done) return;
+    const { missing, twice } = table.problems();
+    if (missing.length || twice.length) {
+      showProblems();
+      return;
+    }
+    messages.remove("run");
+    preview.clearPlace();
+    const body = {
+      ...inspected.options,
+      mapping: table.mapping(),
+      dry_run: dryRun,
+      skip_invalid: skipInvalid.checked,
+      repair: repair.checked,
+      key: keyPicker.value || null,
+    };
+    setBusy(true, dryRun ? t("checking") : t("importing"));
+    let answer;
+    try {
+      answer = await api.run(upload.upload, body);
+    } catch (error) {
+      showError(error, "run");
+      return;
+    } finally {
+      setBusy(false);
+    }
+    if (answer.committed) {
+      done = true;
+      // This upload is spent: its mapping no longer changes anything.
+      for (const select of mappingSection.querySelectorAll("select, input")) select.disabled = true;
+    }
+    preview.markRejected((answer.rejected || []).map((entry) => entry.row));
+    if (answer.committed) preview.fit();
+    const layerId = body.layer;
+    const fragment = viewFragment(map, preview.bounds());
+    report.show(answer, {
+      map: `/#${fragment}layers=${encodeURIComponent(layerId)}`,
+      editor: `/edit#${fragment}layer=${encodeURIComponent(layerId)}`,
+    });
+    if (answer.committed) {
+      statusElement.textContent = t("imported_status", { n: formatInteger(Number(answer.inserted) + Number(answer.updated || 0)) });
+    }
+    refreshButtons();
+    byId("import-report").scrollIntoView({ block: "nearest" });
+  }
+
+  // Layers this user may import into.
+  for (const item of config.layers) layerPicker.append(el("option", { value: item.id, text: item.title }));
+  for (const item of config.encodings || []) encodingPicker.append(el("option", { value: item.value, text: item.label }));
+  byId("import-max-size").textContent = t("max_size", { max: megabytes(Number(config.maxUploadBytes) || 0) });
+
+  if (!config.layers.length) {
+    messages.show("layers", { kind: "warning", text: t("no_layers") });
+    fileInput.disabled = true;
+    layerPicker.disabled = true;
+    doc.body.dataset.importReady = "true";
+    return;
+  }
+
+  layerPicker.addEventListener("change", () => {
+    // Suggestions depend on the layer's fields: read the file again.
+    if (upload && !done) inspect();
+  });
+  fileInput.addEventListener("change", () => {
+    const file = fileInput.files?.[0];
+    // Cleared so that choosing the same file again, once fixed, sends it again.
+    fileInput.value = "";
+    sendFile(file);
+  });
+  for (const type of ["dragenter", "dragover"]) {
+    drop.addEventListener(type, (event) => {
+      event.preventDefault();
+      if (!busy) drop.classList.add("is-over");
+    });
+  }
+  for (const type of ["dragleave", "dragend"]) drop.addEventListener(type, () => drop.classList.remove("is-over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("is-over");
+    const file = event.dataTransfer?.files?.[0];
+    if (file && !busy) sendFile(file);
+  });
+  for (const input of [sourcePicker, crsInput, encodingPicker]) {
+    input.addEventListener("change", () => {
+      if (!inspected || done) return;
+      // The preview and mapping came from other options: read again first.
+      inspected = null;
+      mappingSection.hidden = true;
+      report.hide();
+      preview.clear();
+      refreshButtons();
+    });
+  }
+  byId("import-read-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    inspect();
+  });
+  for (const input of [skipInvalid, repair, keyPicker]) input.addEventListener("change", invalidateReport);
+  dryRunButton.addEventListener("click", () => run(true));
+  runButton.addEventListener("click", () => run(false));
+  window.addEventListener("beforeunload", (event) => {
+    if (busy) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  refreshButtons();
+  doc.body.dataset.importReady = "true";
+}
+
+startImport(document);

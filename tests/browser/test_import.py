@@ -1,0 +1,322 @@
+"""The import page in a real browser: an editor uploads a zipped shapefile,
+fixes one column mapping by hand, reads the dry-run report, imports and
+finds the features on the map."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from playwright.sync_api import Page, expect
+from shapely.geometry import Polygon, box
+from sqlalchemy import text
+
+PASSWORD = "correct horse battery staple"
+MARK = "zz-importui"
+SIDE = 0.002  # about 200 m
+SHOTS = os.environ.get("VUNG_SCREENSHOTS")
+NAMES = [f"{MARK} Vùng lúa Nam Hồng", f"{MARK} Cánh đồng mẫu lớn Điền Xá", f"{MARK} Vùng hỏng Nghĩa Đồng"]
+
+
+@pytest.fixture()
+def spot(engine) -> dict:
+    """A point inside a district, with no farming zone within about two kilometres."""
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text(
+                    "SELECT ST_Y(p) AS lat, ST_X(p) AS lon FROM admin_units d, "
+                    "LATERAL ST_PointOnSurface(d.geom) AS p "
+                    "WHERE d.level = 'district' AND NOT EXISTS ("
+                    "  SELECT 1 FROM farming_zones f WHERE ST_DWithin(f.geom, p, 0.02)) "
+                    "ORDER BY ST_Area(d.geom) DESC LIMIT 1"
+                )
+            )
+            .mappings()
+            .first()
+        )
+    assert row is not None, "the sample has no empty district to import into"
+    return dict(row)
+
+
+@pytest.fixture()
+def cleanup(engine):
+    """Whatever the test imported is removed, with its history."""
+
+    def remove() -> None:
+        with engine.begin() as conn:
+            ids = (
+                conn.execute(text("DELETE FROM farming_zones WHERE name LIKE :m RETURNING id"), {"m": f"{MARK}%"})
+                .scalars()
+                .all()
+            )
+            conn.execute(
+                text(
+                    "DELETE FROM feature_history WHERE layer = 'farming_zones' "
+                    "AND (feature_id = ANY(:ids) OR properties->>'name' LIKE :m)"
+                ),
+                {"ids": list(ids), "m": f"{MARK}%"},
+            )
+
+    remove()
+    yield
+    remove()
+
+
+@pytest.fixture()
+def editor(make_user) -> str:
+    make_user("e2e_import", "editor", PASSWORD)
+    return "e2e_import"
+
+
+def zipped_shapefile(folder: Path, spot: dict) -> Path:
+    """Two good zones and a self-intersecting one, as a surveyor's shapefile names things."""
+    x, y = spot["lon"], spot["lat"]
+    bow_tie = Polygon([(x + 4 * SIDE, y), (x + 5 * SIDE, y + SIDE), (x + 5 * SIDE, y), (x + 4 * SIDE, y + SIDE)])
+    gdf = gpd.GeoDataFrame(
+        {
+            "TEN_VUNG": NAMES,  # found by the field's label, "Tên vùng"
+            "LOAI_CAY": ["Lúa", "lúa", "Lúa"],  # no field is called that: mapped by hand to `crop`
+            "MUA_VU": ["Vụ xuân", "Vụ mùa", "Vụ đông"],  # found by the label "Mùa vụ"
+        },
+        geometry=[box(x, y, x + SIDE, y + SIDE), box(x + 2 * SIDE, y, x + 3 * SIDE, y + SIDE), bow_tie],
+        crs=4326,
+    )
+    shp = folder / "vung_san_xuat.shp"
+    pyogrio.write_dataframe(gdf, shp, encoding="UTF-8")
+    archive = folder / "vung_san_xuat.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for part in sorted(folder.glob("vung_san_xuat.*")):
+            if part.suffix != ".zip":
+                out.write(part, part.name)
+    return archive
+
+
+def shoot(page: Page, name: str) -> None:
+    if SHOTS:
+        page.wait_for_timeout(600)  # let zoom and fade animations finish
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+
+
+def log_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/import")
+    expect(page).to_have_url(re.compile(r"/login\?next=/import$"))
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click(".login-submit")
+    expect(page).to_have_url(re.compile(r"/import$"))
+    page.wait_for_selector("body[data-import-ready=true]", state="attached")
+
+
+def settle(page: Page) -> None:
+    page.wait_for_function("document.getElementById('import-map').dataset.pending === '0'")
+
+
+def counts(page: Page) -> dict[str, str]:
+    return {
+        node.get_attribute("data-count"): node.inner_text() for node in page.locator("#import-report-summary dd").all()
+    }
+
+
+def imported(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT name, crop, season FROM farming_zones WHERE name LIKE :m ORDER BY name"), {"m": f"{MARK}%"}
+        ).all()
+
+
+def test_editor_imports_a_shapefile(new_page, live_server, engine, editor, spot, cleanup, tmp_path, page_errors):
+    archive = zipped_shapefile(tmp_path, spot)
+    page = new_page()
+    log_in(page, live_server, editor)
+    page.select_option("#import-layer", "farming_zones")
+
+    page.set_input_files("#import-file", str(archive))
+    # One layer in the file: it is read straight away, and the preview drawn.
+    expect(page.locator("#import-step-mapping")).to_be_visible()
+    settle(page)
+    expect(page.locator("#import-file-summary")).to_contain_text("vung_san_xuat.zip")
+    expect(page.locator("#import-file-summary")).to_contain_text("ESRI Shapefile")
+    expect(page.locator("#import-source-layer-row")).to_be_hidden()
+    expect(page.locator("#import-map path.leaflet-interactive")).to_have_count(3)
+    expect(page.locator("#import-mapping-body tr")).to_have_count(3)
+    expect(page.locator('select[data-column="TEN_VUNG"]')).to_have_value("name")
+    expect(page.locator('select[data-column="MUA_VU"]')).to_have_value("season")
+    # The crop column is not recognised: the required field is flagged and nothing can run.
+    expect(page.locator('select[data-column="LOAI_CAY"]')).to_have_value("")
+    expect(page.locator('tr[data-column="LOAI_CAY"] .import-example')).to_have_text("Lúa")
+    expect(page.locator("#import-missing")).to_be_visible()
+    expect(page.locator("#import-missing")).to_contain_text("crop")
+    expect(page.locator("#import-dry-run")).to_be_disabled()
+    shoot(page, "import-mapping")
+
+    page.select_option('select[data-column="LOAI_CAY"]', "crop")
+    expect(page.locator("#import-missing")).to_be_hidden()
+    expect(page.locator("#import-dry-run")).to_be_enabled()
+
+    page.click("#import-dry-run")
+    report = page.locator("#import-report")
+    expect(report).to_have_attribute("data-state", "dry")
+    settle(page)
+    assert counts(page) == {"rows_read": "3", "would_load": "2", "rejected": "1"}
+    rejected = page.locator("#import-rejected li")
+    expect(rejected).to_have_count(1)
+    expect(rejected).to_have_attribute("data-row", "3")
+    expect(rejected).to_contain_text("3")
+    expect(rejected).to_contain_text(re.compile("invalid", re.I))
+    # Its place is shown on the map.
+    rejected.locator("button").click()
+    expect(page.locator("#import-map .import-problem-marker")).to_have_count(1)
+    expect(page.locator("#import-map .import-rejected-feature")).to_have_count(1)
+    shoot(page, "import-dry-run")
+    assert imported(engine) == [], "a dry run wrote to the database"
+
+    # Without "skip invalid" the rejected row stops the whole import.
+    page.click("#import-run")
+    expect(report).to_have_attribute("data-state", "refused")
+    settle(page)
+    assert imported(engine) == []
+
+    page.check("#import-skip-invalid")
+    expect(report).to_be_hidden()
+    page.click("#import-run")
+    expect(report).to_have_attribute("data-state", "committed")
+    settle(page)
+    assert counts(page) == {"rows_read": "3", "inserted": "2", "rejected": "1"}
+    expect(page.locator("#import-run")).to_be_disabled()
+    shoot(page, "import-committed")
+    assert imported(engine) == [(NAMES[1], "rice", "Vụ mùa"), (NAMES[0], "rice", "Vụ xuân")]
+
+    # The link opens the public map on them, with the layer shown.
+    link = page.locator("#import-see-map")
+    expect(link).to_have_attribute("href", re.compile(r"^/#map=\d+/[\d.]+/[\d.]+&layers=farming_zones$"))
+    link.click()
+    page.wait_for_selector("#layer-list .layer", state="attached")
+    page.wait_for_function("document.getElementById('map').dataset.pending === '0'")
+    count = page.locator('.layer[data-layer="farming_zones"] .layer-count')
+    expect(count).to_have_text(re.compile(r"^[2-9]|^\d\d"))
+
+    x, y = spot["lon"], spot["lat"]
+    answer = page.request.get(
+        f"{live_server}/ogc/collections/farming_zones/items?f=json&bbox={x},{y},{x + 6 * SIDE},{y + SIDE}"
+    )
+    names = {f["properties"]["name"] for f in json.loads(answer.text())["features"]}
+    assert names >= set(NAMES[:2]) and NAMES[2] not in names
+    assert page_errors == []
+
+
+def test_metres_without_a_prj_ask_for_the_coordinate_system(new_page, live_server, editor, spot, tmp_path, page_errors):
+    """A VN-2000 shapefile whose .prj was lost: refused with a hint, read once EPSG:9209 is given."""
+    x, y = spot["lon"], spot["lat"]
+    zone = gpd.GeoDataFrame(
+        {"name": [f"{MARK} Vùng VN-2000"], "crop": ["Rau màu"]}, geometry=[box(x, y, x + SIDE, y + SIDE)], crs=4326
+    ).to_crs(9209)
+    shp = tmp_path / "vn2000.shp"
+    pyogrio.write_dataframe(zone, shp, encoding="UTF-8")
+    (tmp_path / "vn2000.prj").unlink()
+    archive = tmp_path / "vn2000.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for part in sorted(tmp_path.glob("vn2000.*")):
+            if part.suffix != ".zip":
+                out.write(part, part.name)
+
+    page = new_page()
+    log_in(page, live_server, editor)
+    page.set_input_files("#import-file", str(archive))
+    error = page.locator('#import-messages [data-message="inspect"]')
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("EPSG:9209")
+    expect(page.locator("#import-crs")).to_be_focused()
+    expect(page.locator("#import-step-mapping")).to_be_hidden()
+
+    page.fill("#import-crs", "EPSG:9209")
+    page.click("#import-inspect")
+    expect(page.locator("#import-step-mapping")).to_be_visible()
+    settle(page)
+    expect(error).to_have_count(0)
+    expect(page.locator("#import-inspect-summary")).to_contain_text("9209")
+    expect(page.locator("#import-map path.leaflet-interactive")).to_have_count(1)
+    page.click("#import-dry-run")
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "dry")
+    assert counts(page) == {"rows_read": "1", "would_load": "1", "rejected": "0"}
+    assert page_errors == []
+
+
+def drop_file(page: Page, path: Path) -> None:
+    """Drop a file on the drop zone, as dragging it from the file manager does."""
+    transfer = page.evaluate_handle(
+        """([name, data]) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name));
+            return transfer;
+        }""",
+        [path.name, base64.b64encode(path.read_bytes()).decode()],
+    )
+    page.dispatch_event("#import-drop", "dragenter", {"dataTransfer": transfer})
+    page.dispatch_event("#import-drop", "drop", {"dataTransfer": transfer})
+
+
+def test_a_geopackage_dropped_on_the_page_asks_which_layer(new_page, live_server, editor, spot, tmp_path, page_errors):
+    x, y = spot["lon"], spot["lat"]
+    path = tmp_path / "du_lieu.gpkg"
+    zones = gpd.GeoDataFrame(
+        {"ten": [f"{MARK} Vùng rau"], "cay_trong": ["Rau màu"]}, geometry=[box(x, y, x + SIDE, y + SIDE)], crs=4326
+    )
+    pyogrio.write_dataframe(zones, path, layer="vung_rau")
+    pyogrio.write_dataframe(zones.set_geometry(zones.representative_point()), path, layer="diem_trung_tam", append=True)
+
+    page = new_page()
+    log_in(page, live_server, editor)
+    drop_file(page, path)
+    picker = page.locator("#import-source-layer")
+    expect(picker).to_be_visible()
+    expect(picker.locator("option")).to_have_count(2)
+    expect(page.locator("#import-file-summary")).to_contain_text("GPKG")
+    # Nothing is read until the layer is chosen.
+    expect(page.locator("#import-step-mapping")).to_be_hidden()
+
+    picker.select_option("vung_rau")
+    page.click("#import-inspect")
+    expect(page.locator("#import-step-mapping")).to_be_visible()
+    settle(page)
+    expect(page.locator('select[data-column="cay_trong"]')).to_have_value("crop")
+    expect(page.locator("#import-map path.leaflet-interactive")).to_have_count(1)
+    assert page_errors == []
+
+
+def test_the_page_is_for_editors_only(new_page, live_server, make_user):
+    make_user("e2e_import_viewer", "viewer", PASSWORD)
+    page = new_page()
+    page.goto(f"{live_server}/import")
+    expect(page).to_have_url(re.compile(r"/login\?next=/import$"))
+    page.fill("#username", "e2e_import_viewer")
+    page.fill("#password", PASSWORD)
+    page.click(".login-submit")
+    page.wait_for_load_state()
+    answer = page.goto(f"{live_server}/import")
+    assert answer.status == 403
+    expect(page.locator("#import-file")).to_have_count(0)
+
+
+def test_a_file_that_is_not_geodata_is_refused_clearly(new_page, live_server, editor, tmp_path, page_errors):
+    fake = tmp_path / "ban_do.geojson"
+    fake.write_text("Đây không phải là bản đồ.\n", encoding="utf-8")
+    page = new_page()
+    log_in(page, live_server, editor)
+    page.set_input_files("#import-file", str(fake))
+    message = page.locator("#import-messages .edit-message--error")
+    expect(message).to_be_visible()
+    expect(message).not_to_be_empty()
+    expect(page.locator("#import-step-read")).to_be_hidden()
+    shoot(page, "import-refused")
+    expect(page.locator("#import-step-mapping")).to_be_hidden()
+    assert page_errors == []
