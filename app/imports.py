@@ -87,7 +87,9 @@ def upload():
     upload_id = secrets.token_urlsafe(18)
     folder = root / upload_id
     folder.mkdir()
-    stored = folder / f"upload{suffix}"
+    # The user's own name, so messages speak of their file; only safe characters.
+    stem = re.sub(r"[^\w.-]+", "_", Path(sent.filename).stem).strip("._")[:80] or "upload"
+    stored = folder / f"{stem}{suffix}"
     sent.save(stored)
     (folder / "meta.json").write_text(json.dumps({"user": current_user().id, "filename": sent.filename[:200]}))
     with tempfile.TemporaryDirectory(prefix="vung-inspect-") as workdir:
@@ -106,7 +108,7 @@ def stored_upload(upload_id: str) -> Path:
     meta = folder / "meta.json" if folder else None
     if meta is None or not meta.is_file() or json.loads(meta.read_text())["user"] != current_user().id:
         raise NotFound("No such upload (uploads are kept for a day).")
-    return next(p for p in folder.iterdir() if p.name.startswith("upload"))
+    return next(p for p in folder.iterdir() if p.name != "meta.json")
 
 
 def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
