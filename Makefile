@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run dev test setup bench lint
+.PHONY: run dev test setup bench bench-import lint
 
 setup:
 	DATABASE_URL=$(DATABASE_URL) DATABASE_URL_GIVEN=$(GIVEN_DATABASE_URL) bash scripts/setup.sh
@@ -30,3 +30,6 @@ test:
 
 bench: setup
 	.venv/bin/python bench/items.py $(BENCH_ARGS)
+
+bench-import: setup
+	.venv/bin/python bench/imports.py $(BENCH_ARGS)

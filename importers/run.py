@@ -31,8 +31,10 @@ from layers.imports import (
     create_stage,
     duplicate_keys,
     geometry_problems,
+    index_stage,
     insert_staged,
     overlap_problems,
+    overlap_summary,
     reject_rows,
     repair_geometries,
     stage_columns,
@@ -275,6 +277,7 @@ def stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, repo
 
 
 def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> None:
+    index_stage(conn)
     if options.repair:
         repaired = repair_geometries(conn, layer)
         if repaired:
@@ -282,14 +285,15 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
     area = working_area_params(*options.working_area)
     found = geometry_problems(conn, layer, area, options.max_vertices)
     reject_rows(conn, [p["row_no"] for p in found])
-    if layer.overlap != "allow" and not layer.is_point:
+    if layer.overlap == "reject" and not layer.is_point:
         overlaps = overlap_problems(conn, layer, options.key)
-        if layer.overlap == "reject":
-            reject_rows(conn, [p["row_no"] for p in overlaps])
-            found += overlaps
-        elif overlaps:
-            rows = ", ".join(str(p["row_no"]) for p in overlaps[:20])
-            report.notes.append(f"{len(overlaps)} row(s) overlap other zones, which this layer allows: rows {rows}")
+        reject_rows(conn, [p["row_no"] for p in overlaps])
+        found += overlaps
+    elif layer.overlap == "warn" and not layer.is_point:
+        total, first = overlap_summary(conn, layer, options.key)
+        if total:
+            listed = ", ".join(map(str, first)) + (", ..." if total > len(first) else "")
+            report.notes.append(f"{total} row(s) overlap other zones, which this layer allows: rows {listed}")
     if options.key:
         duplicates = duplicate_keys(conn, layer, options.key)
         reject_rows(conn, [p["row_no"] for p in duplicates])

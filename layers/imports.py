@@ -44,6 +44,12 @@ def copy_rows(conn: Connection, layer: Layer, csv_text: str) -> None:
         cursor.close()
 
 
+def index_stage(conn: Connection) -> None:
+    """Index and analyse the staged rows: the overlap and place joins need both."""
+    conn.execute(text(f"CREATE INDEX ON {STAGE} USING gist (geom)"))
+    conn.execute(text(f"ANALYZE {STAGE}"))
+
+
 def repair_geometries(conn: Connection, layer: Layer) -> int:
     """ST_MakeValid on invalid shapes, keeping only the layer's kind of parts."""
     kind = 1 if layer.is_point else 3
@@ -83,28 +89,36 @@ def geometry_problems(conn: Connection, layer: Layer, area: dict, max_vertices: 
     return [dict(r) for r in rows]
 
 
-def overlap_problems(conn: Connection, layer: Layer, key: str | None = None) -> list[dict]:
+def overlaps_sql(layer: Layer, key: str | None) -> str:
     """Rows sharing area with a feature of the layer, or with an earlier row of the file.
 
     With a key, a row does not conflict with the feature it is about to update.
     """
     same_feature = f" AND NOT (s.{key} IS NOT NULL AND t.{key} = s.{key})" if key else ""
-    rows = conn.execute(
-        text(
-            f"""
-            SELECT s.row_no, 'geometry: overlaps feature(s) ' || string_agg(t.id::text, ', ' ORDER BY t.id) AS reason
-              FROM {STAGE} s JOIN {layer.id} t ON t.geom && s.geom AND ST_Relate(t.geom, s.geom, '2********')
-             WHERE NOT s.rejected{same_feature} GROUP BY s.row_no
-            UNION ALL
-            SELECT b.row_no, 'geometry: overlaps row ' || min(a.row_no) || ' of the file'
-              FROM {STAGE} a JOIN {STAGE} b ON a.row_no < b.row_no AND a.geom && b.geom
-                   AND ST_Relate(a.geom, b.geom, '2********')
-             WHERE NOT a.rejected AND NOT b.rejected GROUP BY b.row_no
-            ORDER BY 1
-            """
-        )
-    ).mappings()
+    return f"""
+        SELECT s.row_no, 'geometry: overlaps feature(s) ' || string_agg(t.id::text, ', ' ORDER BY t.id) AS reason
+          FROM {STAGE} s JOIN {layer.id} t ON t.geom && s.geom AND ST_Relate(t.geom, s.geom, '2********')
+         WHERE NOT s.rejected{same_feature} GROUP BY s.row_no
+        UNION ALL
+        SELECT b.row_no, 'geometry: overlaps row ' || min(a.row_no) || ' of the file'
+          FROM {STAGE} a JOIN {STAGE} b ON a.row_no < b.row_no AND a.geom && b.geom
+               AND ST_Relate(a.geom, b.geom, '2********')
+         WHERE NOT a.rejected AND NOT b.rejected GROUP BY b.row_no
+    """
+
+
+def overlap_problems(conn: Connection, layer: Layer, key: str | None = None) -> list[dict]:
+    rows = conn.execute(text(overlaps_sql(layer, key) + " ORDER BY 1")).mappings()
     return [dict(r) for r in rows]
+
+
+def overlap_summary(conn: Connection, layer: Layer, key: str | None, first: int = 20) -> tuple[int, list[int]]:
+    """How many rows overlap, and the first of them: for layers that allow overlaps."""
+    rows = conn.execute(
+        text(f"SELECT count(*) OVER () AS total, row_no FROM ({overlaps_sql(layer, key)}) AS o ORDER BY row_no LIMIT :n"),
+        {"n": first},
+    ).all()
+    return (rows[0].total if rows else 0), [r.row_no for r in rows]
 
 
 def duplicate_keys(conn: Connection, layer: Layer, key: str) -> list[dict]:

@@ -29,9 +29,10 @@ BEGIN
 END""",
     "vung_derive_place": """
 DECLARE
-  p geometry := ST_PointOnSurface(NEW.geom);
+  p geometry;
 BEGIN
   {guard}
+  p := ST_PointOnSurface(NEW.geom);
   NEW.district := NULL; NEW.district_code := NULL;
   NEW.commune := NULL; NEW.commune_code := NULL;
   SELECT u.name, u.code INTO NEW.district, NEW.district_code

@@ -1,0 +1,530 @@
+"""Import benchmark: `flask import` against `ogr2ogr -f PostgreSQL` of the same file, in the same run.
+
+Builds (once, cached in bench/out/) GeoPackages of N synthetic farming zones
+exported from the items benchmark's database (BENCH_DATABASE_URL, default
+.../vung_bench), then loads each file into a separate database
+(BENCH_IMPORT_DATABASE_URL, default .../vung_bench_import) alternately with the
+app's importer and with ogr2ogr (PG_USE_COPY), from an emptied layer each time.
+Reports the median wall time and peak memory (max RSS of the child process)
+of both and their ratio, for every size, so that memory growth with the file's
+size shows. Writes bench/out/imports.json.
+
+    .venv/bin/python bench/imports.py [--sizes 10000,100000] [--rounds 3] [--profile] [--check]
+
+--profile adds a run of the importer in-process with its phases timed (its
+functions wrapped here; the app's code is not changed) and the INSERT's cost
+split on the database side (variants in rolled-back transactions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from items import DEFAULT_URL, local_only, log, prepare_database  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+VENV_BIN = Path(sys.executable).parent
+DEFAULT_IMPORT_URL = "postgresql://postgres@127.0.0.1:5432/vung_bench_import"
+LAYER = "farming_zones"
+OGR_TABLE = "ogr_zones"
+FIELDS = ("name", "crop", "certification", "status", "season", "owner")
+TARGET_TIME = 1.5  # app ÷ ogr2ogr, wall time
+RUN_TIMEOUT = 900  # seconds, per run
+MAX_SIZE = 2_000_000
+SOURCE_ZONES = 100_000  # what bench/items.py keeps in its database
+
+
+# --- database -----------------------------------------------------------------
+
+
+def pg_conninfo(url: str) -> str:
+    """libpq key=value string for GDAL's PG: driver (only simple local URLs)."""
+    parsed = psycopg2.extensions.parse_dsn(url)
+    return " ".join(f"{k}={v}" for k, v in parsed.items())
+
+
+def execute(url: str, *statements: str):
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            result = None
+            for statement in statements:
+                cur.execute(statement)
+                result = cur.fetchall() if cur.description else None
+            return result
+    finally:
+        conn.close()
+
+
+def flask_cmd(url: str, *args: str) -> None:
+    env = dict(os.environ, DATABASE_URL=url)
+    subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "app", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=1800,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def prepare_target(url: str) -> None:
+    flask_cmd(url, "db", "create")
+    flask_cmd(url, "db", "upgrade")
+    flask_cmd(url, "sample", "load", "--if-empty")
+
+
+def reset(url: str) -> None:
+    """Every run starts from an empty layer, its history gone, no ogr2ogr table, a checkpoint."""
+    # TRUNCATE, not DELETE: the history trigger would record 100,000 deletions first.
+    execute(
+        url,
+        f"TRUNCATE {LAYER}",
+        f"DELETE FROM feature_history WHERE layer = '{LAYER}'",
+        f"DROP TABLE IF EXISTS {OGR_TABLE}",
+    )
+    execute(url, f"VACUUM ANALYZE {LAYER}", "VACUUM ANALYZE feature_history", "CHECKPOINT")
+
+
+def counts(url: str) -> dict:
+    zones, derived, history, has_ogr = execute(
+        url,
+        f"SELECT (SELECT count(*) FROM {LAYER}), (SELECT count(*) FROM {LAYER} WHERE area_ha > 0), "
+        f"(SELECT count(*) FROM feature_history WHERE layer = '{LAYER}'), to_regclass('{OGR_TABLE}') IS NOT NULL",
+    )[0]
+    ogr = execute(url, f"SELECT count(*) FROM {OGR_TABLE}")[0][0] if has_ogr else 0
+    return {"zones": zones, "with_area": derived, "history": history, "ogr_rows": ogr}
+
+
+# --- the file -----------------------------------------------------------------
+
+
+def source_zones(url: str) -> int:
+    try:
+        return execute(url, f"SELECT count(*) FROM {LAYER}")[0][0]
+    except psycopg2.Error:  # no database or no table yet
+        return 0
+
+
+def build_gpkg(source_url: str, size: int, biggest: int) -> Path:
+    path = OUT / f"zones_{size}.gpkg"
+    if path.exists():
+        log(f"{path.name}: cached")
+        return path
+    if source_zones(source_url) < biggest:
+        # Never shrink the items benchmark's set (100,000 by default): only grow it.
+        prepare_database(source_url, max(biggest, SOURCE_ZONES))
+    tmp = path.with_name(f"zones_{size}.tmp.gpkg")
+    tmp.unlink(missing_ok=True)
+    sql = f"SELECT {', '.join(FIELDS)}, geom FROM {LAYER} ORDER BY id LIMIT {size}"
+    log(f"{path.name}: exporting {size} zones with ogr2ogr")
+    subprocess.run(
+        [
+            "ogr2ogr",
+            "-f",
+            "GPKG",
+            str(tmp),
+            f"PG:{pg_conninfo(source_url)}",
+            "-sql",
+            sql,
+            "-nln",
+            LAYER,
+            "-nlt",
+            "MULTIPOLYGON",
+            "-a_srs",
+            "EPSG:4326",
+        ],
+        check=True,
+        timeout=1800,
+    )
+    tmp.rename(path)  # only a complete file is ever cached
+    return path
+
+
+# --- measured runs --------------------------------------------------------------
+
+
+def measured(cmd: list[str], env: dict, log_path: Path) -> dict:
+    """Wall time and peak RSS (kB) of one child process and what it waited for."""
+    with open(log_path, "w") as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = start + RUN_TIMEOUT
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                raise RuntimeError(f"{cmd[0]} ran over {RUN_TIMEOUT} s; see {log_path}")
+            time.sleep(0.005)
+        wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:4])}... exited {proc.returncode}; see {log_path}")
+    return {
+        "seconds": round(wall, 3),
+        "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+        "load_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def run_app(url: str, path: Path) -> dict:
+    env = dict(os.environ, DATABASE_URL=url)
+    cmd = [str(VENV_BIN / "flask"), "--app", "app", "import", LAYER, str(path), "--user", "bench"]
+    return measured(cmd, env, OUT / "import-app.log")
+
+
+def run_ogr(url: str, path: Path) -> dict:
+    cmd = [
+        "ogr2ogr",
+        "-f",
+        "PostgreSQL",
+        f"PG:{pg_conninfo(url)}",
+        str(path),
+        "-nln",
+        OGR_TABLE,
+        "-overwrite",
+        "-lco",
+        "GEOMETRY_NAME=geom",
+        "--config",
+        "PG_USE_COPY",
+        "YES",
+    ]
+    return measured(cmd, dict(os.environ), OUT / "import-ogr.log")
+
+
+def check_loaded(url: str, case: str, size: int) -> None:
+    got = counts(url)
+    if case == "app" and not (got["zones"] == got["with_area"] == got["history"] == size):
+        raise RuntimeError(f"app run loaded {got}, expected {size} zones with area and history")
+    if case == "ogr2ogr" and got["ogr_rows"] != size:
+        raise RuntimeError(f"ogr2ogr run loaded {got['ogr_rows']} rows, expected {size}")
+
+
+# --- profile (in a child process: the app's functions wrapped, not changed) -------
+
+PROFILE_CHILD = r"""
+import json, sys, time
+from collections import defaultdict
+t0 = time.perf_counter()
+spent = defaultdict(float)
+
+def timed(module, name, key=None):
+    original = getattr(module, name)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[key or name] += time.perf_counter() - start
+    setattr(module, name, wrapper)
+
+def timed_generator(module, name, key):
+    original = getattr(module, name)
+    def wrapper(*args, **kwargs):
+        it = iter(original(*args, **kwargs))
+        while True:
+            start = time.perf_counter()
+            try:
+                item = next(it)
+            except StopIteration:
+                spent[key] += time.perf_counter() - start
+                return
+            spent[key] += time.perf_counter() - start
+            yield item
+    setattr(module, name, wrapper)
+
+from app import create_app
+import importers.run as run
+import layers.imports as imports
+app = create_app()
+spent["start-up (imports, app)"] = time.perf_counter() - t0
+timed_generator(run, "arrow_batches", "read file (GDAL -> Arrow batches)")
+timed(run, "convert_row", "map + check rows (Python, per row)")
+timed(run, "batch_csv", "CSV + EWKB of batches")
+timed(run, "copy_rows", "COPY into the stage")
+timed(run, "stage_batch", "_stage_batch")
+timed(run, "file_info", "file info, CRS, mapping")
+timed(run, "check_staged", "checks in PostGIS (stage)")
+timed(imports, "stage_places", "district/commune join")
+timed(run, "insert_staged", "_insert")
+timed(run, "run_import", "_run_import")
+timed(run, "import_file", "_import_file")
+import app.cli as app_cli
+app_cli.import_file = run.import_file
+with app.app_context():
+    result = app.test_cli_runner().invoke(args=["import", sys.argv[1], sys.argv[2], "--user", "bench"])
+if result.exit_code:
+    print(result.output, repr(result.exception), file=sys.stderr)
+    sys.exit(result.exit_code)
+total = time.perf_counter() - t0
+s = dict(spent)
+out = {k: v for k, v in s.items() if not k.startswith("_")}
+out["other staging Python (to_pylist, WKB, CRS)"] = s["_stage_batch"] - s.get("map + check rows (Python, per row)", 0) \
+    - s.get("CSV + EWKB of batches", 0) - s.get("COPY into the stage", 0)
+out["INSERT + area + history (one statement)"] = s["_insert"] - s.get("district/commune join", 0)
+out["commit, report, exit"] = total - s["_import_file"] - out["start-up (imports, app)"]
+out["other in import_file/run_import"] = s["_import_file"] - sum(
+    v for k, v in out.items() if k not in ("start-up (imports, app)", "commit, report, exit"))
+out["total"] = total
+print(json.dumps({k: round(v, 3) for k, v in out.items()}))
+"""
+
+STAGE_SQL = (
+    "INSERT INTO import_stage (row_no, {fields}, geom) "
+    "SELECT row_number() OVER (ORDER BY fid), {fields}, ST_Multi(geom) FROM {ogr}"
+)
+PLAIN_INSERT = (
+    f"INSERT INTO {LAYER} ({', '.join(FIELDS)}, geom) "
+    f"SELECT {', '.join(FIELDS)}, ST_Multi(geom) FROM import_stage WHERE NOT rejected ORDER BY row_no"
+)
+GUARDED = {
+    "place": ("BEFORE INSERT OR UPDATE", "vung_derive_place"),
+    "area": ("BEFORE INSERT OR UPDATE", "vung_derive_area"),
+    "history": ("AFTER INSERT OR UPDATE OR DELETE", "vung_record_history"),
+}
+# The proposal: skip the row triggers in the trigger's WHEN clause, so that no
+# PL/pgSQL function is even called (nor ST_PointOnSurface evaluated) in a bulk import.
+WHEN_TRIGGERS = [
+    statement
+    for name, (timing, function) in GUARDED.items()
+    for statement in (
+        f"DROP TRIGGER {LAYER}_{name} ON {LAYER}",
+        f"CREATE TRIGGER {LAYER}_{name} {timing} ON {LAYER} FOR EACH ROW "
+        f"WHEN (current_setting('vung.bulk', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION {function}()",
+    )
+]
+SECONDARY = (
+    "ix_farming_zones_search",
+    "ix_farming_zones_geom",
+    "ix_farming_zones_crop",
+    "ix_farming_zones_status",
+    "ix_farming_zones_district",
+    "ix_farming_zones_certification",
+)
+BARE_TABLE = [f"ALTER TABLE {LAYER} DROP CONSTRAINT ck_{LAYER}_geom_valid", f"DROP INDEX {', '.join(SECONDARY)}"]
+# (label, what to run, statements first in the same transaction, session_replication_role)
+VARIANTS = [
+    ("app: insert_staged (places join, area + history in one statement; guarded row triggers)", "app", [], ""),
+    ("the same with the triggers' WHEN clause skipping them (proposal)", "app", WHEN_TRIGGERS, ""),
+    ("the same with every row trigger off (session_replication_role = replica)", "app", [], "replica"),
+    ("bare INSERT of the rows: no triggers, no area/place/history", "plain", [], "replica"),
+    ("bare INSERT, the table without its 6 secondary indexes and CHECK", "plain", BARE_TABLE, "replica"),
+    ("old path: plain INSERT, per-row triggers derive place/area and write history", "plain", [], ""),
+]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(pid: int) -> float | None:
+    """CPU seconds of a PostgreSQL backend on this machine (None if it is elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def insert_variants(url: str, rounds: int) -> list[dict]:
+    """The INSERT's cost split, each variant in a transaction that is rolled back.
+
+    The stage is filled from the ogr2ogr table (the same rows as the file), so the
+    variants differ only in how the layer's rows, derived values and history are
+    written. Wall time and the backend's own CPU time (steadier on a busy machine),
+    medians over the rounds, variants in rotating order.
+    """
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy import create_engine, text
+
+    from layers import REGISTRY
+    from layers.edit import set_actor
+    from layers.imports import create_stage, insert_staged
+
+    layer = REGISTRY[LAYER]
+    engine = create_engine(url)
+    figures = {label: [] for label, *_ in VARIANTS}
+    for r in range(rounds):
+        for label, kind, before, role in VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]:
+            with engine.connect() as conn:
+                tx = conn.begin()
+                try:
+                    pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+                    set_actor(conn, "bench")
+                    create_stage(conn, layer)
+                    conn.execute(text(STAGE_SQL.format(fields=", ".join(FIELDS), ogr=OGR_TABLE)))
+                    conn.execute(text("ANALYZE import_stage"))
+                    for statement in before:
+                        conn.execute(text(statement))
+                    if role:
+                        conn.execute(text(f"SET LOCAL session_replication_role = {role}"))
+                    cpu0, start = backend_cpu(pid), time.perf_counter()
+                    rows = insert_staged(conn, layer) if kind == "app" else conn.execute(text(PLAIN_INSERT)).rowcount
+                    seconds, cpu1 = time.perf_counter() - start, backend_cpu(pid)
+                    history = conn.execute(
+                        text(f"SELECT count(*) FROM feature_history WHERE layer = '{LAYER}'")
+                    ).scalar()
+                finally:
+                    tx.rollback()
+            cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+            figures[label].append({"seconds": round(seconds, 3), "backend_cpu": cpu, "rows": rows, "history": history})
+            log(f"insert variant, round {r + 1}: {label}: {seconds:.2f} s, backend CPU {cpu or 0:.2f} s")
+    engine.dispose()
+    results = []
+    for label, runs in figures.items():
+        cpus = [x["backend_cpu"] for x in runs if x["backend_cpu"] is not None]
+        results.append(
+            {
+                "variant": label,
+                "seconds": round(median(runs, "seconds"), 3),
+                "backend_cpu_seconds": round(statistics.median(cpus), 2) if cpus else None,
+                "rows": runs[-1]["rows"],
+                "history_rows": runs[-1]["history"],
+                "runs": runs,
+            }
+        )
+    return results
+
+
+def profile(url: str, path: Path, rounds: int) -> dict:
+    reset(url)
+    env = dict(os.environ, DATABASE_URL=url)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROFILE_CHILD, LAYER, str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    if proc.returncode:
+        raise RuntimeError(f"profile run failed: {proc.stderr[-2000:]}")
+    phases = json.loads(proc.stdout.strip().splitlines()[-1])
+    reset(url)
+    run_ogr(url, path)
+    variants = insert_variants(url, rounds)
+    reset(url)
+    return {"file": path.name, "phases": phases, "insert_variants": variants}
+
+
+# --- main ---------------------------------------------------------------------
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000", help="zone counts of the files, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating app/ogr2ogr rounds per size")
+    parser.add_argument("--profile", action="store_true", help="also time the importer's phases and INSERT variants")
+    parser.add_argument(
+        "--check", action="store_true", help=f"exit 1 if app/ogr2ogr time > {TARGET_TIME} at the largest size"
+    )
+    args = parser.parse_args()
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    if not sizes or min(sizes) < 1 or max(sizes) > MAX_SIZE or not 1 <= args.rounds <= 20:
+        parser.error(f"sizes in 1..{MAX_SIZE}, rounds in 1..20")
+
+    source_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    url = os.environ.get("BENCH_IMPORT_DATABASE_URL", DEFAULT_IMPORT_URL)
+    local_only(source_url)
+    local_only(url)
+    if source_url == url:
+        sys.exit("BENCH_IMPORT_DATABASE_URL must differ from BENCH_DATABASE_URL (it is emptied before each run)")
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    files = {size: build_gpkg(source_url, size, max(sizes)) for size in sizes}
+    log(f"preparing {url.rsplit('/', 1)[-1]}")
+    prepare_target(url)
+
+    results = []
+    for size in sizes:
+        path = files[size]
+        runs = {"app": [], "ogr2ogr": []}
+        for r in range(args.rounds):
+            order = ("app", "ogr2ogr") if r % 2 == 0 else ("ogr2ogr", "app")
+            for case in order:
+                reset(url)
+                figures = run_app(url, path) if case == "app" else run_ogr(url, path)
+                check_loaded(url, case, size)
+                runs[case].append(figures)
+                log(f"{size} zones, round {r + 1}, {case}: {figures['seconds']:.2f} s, {figures['max_rss_mb']:.0f} MB")
+        app_s, ogr_s = median(runs["app"], "seconds"), median(runs["ogr2ogr"], "seconds")
+        app_m, ogr_m = median(runs["app"], "max_rss_mb"), median(runs["ogr2ogr"], "max_rss_mb")
+        results.append(
+            {
+                "zones": size,
+                "file_mb": round(path.stat().st_size / 2**20, 1),
+                "app_seconds": app_s,
+                "ogr2ogr_seconds": ogr_s,
+                "time_ratio": round(app_s / ogr_s, 2),
+                "app_max_rss_mb": app_m,
+                "ogr2ogr_max_rss_mb": ogr_m,
+                "memory_ratio": round(app_m / ogr_m, 2),
+                "app_cpu_seconds": median(runs["app"], "cpu_seconds"),
+                "ogr2ogr_cpu_seconds": median(runs["ogr2ogr"], "cpu_seconds"),
+                "app_rows_per_s": round(size / app_s),
+                "runs": runs,
+            }
+        )
+    reset(url)
+
+    profiled = profile(url, files[max(sizes)], args.rounds) if args.profile else None
+
+    print()
+    print(
+        "| zones | file MB | app s | ogr2ogr s | time ratio | app peak MB | ogr2ogr peak MB | memory ratio "
+        "| client CPU s app/ogr2ogr |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['zones']:,} | {r['file_mb']} | {r['app_seconds']:.2f} | {r['ogr2ogr_seconds']:.2f} | "
+            f"{r['time_ratio']:.2f} | {r['app_max_rss_mb']:.0f} | {r['ogr2ogr_max_rss_mb']:.0f} | {r['memory_ratio']:.2f} "
+            f"| {r['app_cpu_seconds']:.2f}/{r['ogr2ogr_cpu_seconds']:.2f} |"
+        )
+    print(
+        f"\nmedians of {args.rounds} alternating rounds; target: time ratio <= {TARGET_TIME}, app memory flat in file size"
+    )
+    if profiled:
+        print(f"\nimporter phases, {profiled['file']} (in-process, functions wrapped):")
+        for k, v in profiled["phases"].items():
+            print(f"  {k:<48} {v:7.2f} s")
+        print(f"\nINSERT variants on the database (rolled back; medians of {args.rounds}):")
+        for v in profiled["insert_variants"]:
+            cpu = f"{v['backend_cpu_seconds']:7.2f}" if v["backend_cpu_seconds"] is not None else "      -"
+            print(f"  {v['variant']:<92} {v['seconds']:7.2f} s  backend CPU {cpu} s")
+
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "rounds": args.rounds,
+        "target_time_ratio": TARGET_TIME,
+        "results": results,
+        "profile": profiled,
+    }
+    (OUT / "imports.json").write_text(json.dumps(report, indent=2) + "\n")
+    log(f"wrote {OUT / 'imports.json'}")
+    if args.check and results[-1]["time_ratio"] > TARGET_TIME:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
