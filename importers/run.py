@@ -21,9 +21,9 @@ import shapely.geometry
 from pyogrio.raw import open_arrow
 from sqlalchemy import Connection
 
-from importers.crs import CrsError, check_degrees, choose_crs, to_wgs84
-from importers.mapping import MappingError, map_choice, suggest_mapping
-from importers.sources import ImportFileError, attach_geometry, open_layer, prepare_source, read_options
+from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
+from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
+from importers.sources import ImportFileError, Source, attach_geometry, open_layer, prepare_source, read_options
 from layers.base import Layer
 from layers.edit import set_actor
 from layers.imports import (
@@ -152,21 +152,26 @@ def file_info(path: Path, options: ImportOptions) -> dict:
         raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
 
 
-def run_import(
-    conn: Connection, layer: Layer, path: Path, options: ImportOptions,
-    progress: Callable[[int], None] | None = None,
-) -> ImportReport:
-    info = file_info(path, options)
-    report = ImportReport(dry_run=options.dry_run)
+def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, list[str], Mapping]:
+    """The file's CRS (checked against its coordinates), its columns, and how they map to fields."""
     try:
         choice = choose_crs(info.get("crs"), options.crs)
         if info.get("total_bounds") is not None and info["features"]:
             check_degrees(tuple(info["total_bounds"]), choice.crs)
         coordinates = set((options.table_geometry or {}).values())
         columns = [str(c) for c in info["fields"] if str(c) not in coordinates]
-        mapping = suggest_mapping(layer, columns, options.mapping)
+        return choice, columns, suggest_mapping(layer, columns, options.mapping)
     except (CrsError, MappingError) as err:
         raise ImportFailed(str(err)) from None
+
+
+def run_import(
+    conn: Connection, layer: Layer, path: Path, options: ImportOptions,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    info = file_info(path, options)
+    report = ImportReport(dry_run=options.dry_run)
+    choice, columns, mapping = plan(layer, info, options)
     report.notes += choice.notes
     report.mapping, report.unknown_columns = mapping.columns, mapping.unknown
     if mapping.missing_required:
@@ -195,11 +200,8 @@ def run_import(
         raise
 
 
-def import_file(
-    conn: Connection, layer: Layer, path: Path, options: ImportOptions, workdir: Path,
-    progress: Callable[[int], None] | None = None,
-) -> ImportReport:
-    """Check an uploaded or given file (archives unpacked safely into `workdir`), then import it."""
+def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
+    """Check the file (archives unpacked safely into `workdir`) and set how to read it."""
     try:
         source = prepare_source(path, workdir)
         options.source_layer = open_layer(source, options.source_layer)
@@ -208,6 +210,15 @@ def import_file(
     options.open_options = read_options(source, options.source_layer)
     if source.format == "XLSX":
         options.table_geometry = source.layer_geometry.get(options.source_layer) or source.csv_geometry
+    return source
+
+
+def import_file(
+    conn: Connection, layer: Layer, path: Path, options: ImportOptions, workdir: Path,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Check an uploaded or given file (archives unpacked safely into `workdir`), then import it."""
+    source = open_source(path, options, workdir)
     report = run_import(conn, layer, source.path, options, progress)
     report.notes = source.notes + report.notes
     return report
@@ -312,24 +323,9 @@ PREVIEW_FEATURES = 500
 
 def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path) -> dict:
     """What an import would see: columns, suggested mapping, CRS, and a preview in EPSG:4326."""
-    try:
-        source = prepare_source(path, workdir)
-        options.source_layer = open_layer(source, options.source_layer)
-    except ImportFileError as err:
-        raise ImportFailed(err.message) from None
-    options.open_options = read_options(source, options.source_layer)
-    if source.format == "XLSX":
-        options.table_geometry = source.layer_geometry.get(options.source_layer) or source.csv_geometry
+    source = open_source(path, options, workdir)
     info = file_info(source.path, options)
-    try:
-        choice = choose_crs(info.get("crs"), options.crs)
-        if info.get("total_bounds") is not None and info["features"]:
-            check_degrees(tuple(info["total_bounds"]), choice.crs)
-        coordinates = set((options.table_geometry or {}).values())
-        columns = [str(c) for c in info["fields"] if str(c) not in coordinates]
-        mapping = suggest_mapping(layer, columns, options.mapping)
-    except (CrsError, MappingError) as err:
-        raise ImportFailed(str(err)) from None
+    choice, columns, mapping = plan(layer, info, options)
     return {
         "count": int(info["features"]) if info["features"] is not None and info["features"] >= 0 else None,
         "format": source.format, "layers": source.layers, "source_layer": options.source_layer,
