@@ -1,0 +1,142 @@
+"""The import page's endpoints: upload, inspect, run; who may, and bad input."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+from sqlalchemy import text
+
+CSRF = "import-api-csrf"
+NAMES = ["zz-api Ruộng một", "zz-api Ruộng hai"]
+
+
+def logged_in(app, user):
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["uid"] = user.id
+        session["csrf"] = CSRF
+    return client
+
+
+def post(client, url, **kw):
+    return client.post(url, headers={"X-CSRF-Token": CSRF}, **kw)
+
+
+@pytest.fixture()
+def editor(app, make_user):
+    return logged_in(app, make_user("import_api_editor", "editor", layers=["farming_zones"]))
+
+
+@pytest.fixture()
+def zones_zip(tmp_path) -> bytes:
+    gdf = gpd.GeoDataFrame(
+        {"TEN": NAMES, "LOAI_CAY": ["Lúa", "rau màu"]},
+        geometry=[box(106.30, 20.20, 106.301, 20.201), box(106.31, 20.21, 106.311, 20.211)], crs=4326,
+    )
+    gdf.to_file(tmp_path / "ruong.shp", encoding="utf-8")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for ext in ("shp", "shx", "dbf", "prj", "cpg"):
+            archive.write(tmp_path / f"ruong.{ext}", f"ruong.{ext}")
+    return buffer.getvalue()
+
+
+@pytest.fixture()
+def cleanup(engine):
+    yield
+    with engine.begin() as c:
+        ids = [r[0] for r in c.execute(text("SELECT id FROM farming_zones WHERE name LIKE 'zz-api%'"))]
+        c.execute(text("DELETE FROM farming_zones WHERE id = ANY(:ids)"), {"ids": ids})
+        c.execute(text("DELETE FROM feature_history WHERE layer = 'farming_zones' AND feature_id = ANY(:ids)"), {"ids": ids})
+
+
+def upload(client, data: bytes, name: str):
+    return post(client, "/import/upload", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+
+
+def test_upload_inspect_dry_run_then_import(editor, zones_zip, engine, cleanup):
+    sent = upload(editor, zones_zip, "ruộng.zip")
+    assert sent.status_code == 201 and sent.json["format"] == "ESRI Shapefile"
+    upload_id = sent.json["upload"]
+    seen = post(editor, f"/import/{upload_id}/inspect", json={"layer": "farming_zones"})
+    assert seen.status_code == 200
+    assert set(seen.json["missing_required"]) == {"name", "crop"}
+    assert len(seen.json["preview"]["features"]) == 2
+    mapping = {"TEN": "name", "LOAI_CAY": "crop"}
+    dry = post(editor, f"/import/{upload_id}/run", json={"layer": "farming_zones", "mapping": mapping, "dry_run": True})
+    assert (dry.status_code, dry.json["would_load"], dry.json["committed"]) == (200, 2, False)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 0
+    done = post(editor, f"/import/{upload_id}/run", json={"layer": "farming_zones", "mapping": mapping, "dry_run": False})
+    assert (done.status_code, done.json["inserted"], done.json["committed"]) == (200, 2, True)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT name, crop, district FROM farming_zones WHERE name LIKE 'zz-api%' ORDER BY name")).all()
+    assert [(r.name, r.crop) for r in rows] == sorted(zip(NAMES, ["rice", "vegetables"]))
+    assert all(r.district for r in rows)
+
+
+def test_only_editors_of_the_layer_may_import(app, make_user, zones_zip, editor):
+    anonymous = app.test_client()
+    assert anonymous.post("/import/upload").status_code == 401
+    viewer = logged_in(app, make_user("import_api_viewer", "viewer"))
+    assert upload(viewer, zones_zip, "a.zip").status_code == 403
+    upload_id = upload(editor, zones_zip, "a.zip").json["upload"]
+    assert post(editor, f"/import/{upload_id}/inspect", json={"layer": "relics"}).status_code == 403
+
+
+def test_uploads_are_private_to_their_owner(app, make_user, zones_zip, editor):
+    upload_id = upload(editor, zones_zip, "a.zip").json["upload"]
+    other = logged_in(app, make_user("import_api_other", "editor"))
+    assert post(other, f"/import/{upload_id}/inspect", json={"layer": "farming_zones"}).status_code == 404
+    assert post(editor, "/import/../../etc/inspect", json={"layer": "farming_zones"}).status_code == 404
+
+
+def test_changes_need_the_csrf_token(editor, zones_zip):
+    response = editor.post("/import/upload", data={"file": (io.BytesIO(zones_zip), "a.zip")}, content_type="multipart/form-data")
+    assert response.status_code == 403 and response.json["code"] == "CsrfFailed"
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "status", "code"),
+    [
+        (b"not a zip at all", "ruong.zip", 422, None),
+        (b"", "rong.geojson", 422, "EmptyFile"),
+        (b"MZ\x90\x00", "virus.exe", 422, "ImportFailed"),
+        (b"a,b\n1,2\n", "bang.csv", 422, "NotGeodata"),
+    ],
+)
+def test_bad_files_are_refused_clearly(editor, data, name, status, code):
+    response = upload(editor, data, name)
+    assert response.status_code == status
+    assert response.json["description"]
+    if code:
+        assert response.json["code"] == code
+
+
+def test_an_upload_without_a_file_and_bad_options(editor, zones_zip):
+    assert post(editor, "/import/upload", data={}, content_type="multipart/form-data").status_code == 400
+    upload_id = upload(editor, zones_zip, "a.zip").json["upload"]
+    bad = [
+        {"layer": 5},
+        {"layer": "farming_zones", "mapping": ["TEN"]},
+        {"layer": "farming_zones", "encoding": "klingon"},
+        {"layer": "farming_zones", "crs": "EPSG:999999"},
+        {"layer": "farming_zones", "mapping": {"TEN": "name", "LOAI_CAY": "crop"}, "key": "; DROP TABLE users"},
+    ]
+    for body in bad:
+        response = post(editor, f"/import/{upload_id}/run", json=body)
+        assert response.status_code in (400, 403, 404, 422), (body, response.status_code)
+        assert "code" in response.json
+
+
+def test_uploads_beyond_the_limit_get_413(app, make_user, database_url):
+    from app import create_app
+
+    small = create_app({"DATABASE_URL": database_url, "MAX_CONTENT_LENGTH": 1024})
+    client = logged_in(small, make_user("import_api_small", "editor"))
+    response = upload(client, b"x" * 4096, "big.geojson")
+    assert response.status_code == 413
