@@ -75,7 +75,7 @@ def test_upload_inspect_dry_run_then_import(editor, zones_zip, engine, cleanup):
     assert (done.status_code, done.json["inserted"], done.json["committed"]) == (200, 2, True)
     with engine.connect() as c:
         rows = c.execute(text("SELECT name, crop, district FROM farming_zones WHERE name LIKE 'zz-api%' ORDER BY name")).all()
-    assert [(r.name, r.crop) for r in rows] == sorted(zip(NAMES, ["rice", "vegetables"]))
+    assert [(r.name, r.crop) for r in rows] == sorted(zip(NAMES, ["rice", "vegetables"], strict=True))
     assert all(r.district for r in rows)
 
 
