@@ -12,20 +12,23 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from app.auth import Forbidden, current_user, require_editor, require_user
+from app.db import db
 from app.edit import editor_config
 from app.errors import ApiError, NotFound, ValidationFailed
 from app.features import json_body
 from app.ogc import find_layer
 from app.pages import current_lang
 from importers.encodings import LEGACY_ENCODINGS
-from importers.run import ImportFailed, ImportOptions, import_file, inspect_file
+from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file
 from importers.sources import ACCEPTED, EXTENSIONS, ImportFileError, prepare_source
+from layers.imports import create_job, get_job, update_job
 
 bp = Blueprint("imports", __name__)
 
@@ -169,15 +172,71 @@ def run(upload_id: str):
     options = options_from(body, with_run_flags=True)
     if options.key and options.key not in {f.name for f in layer.writable}:
         raise ValidationFailed(f"unknown key field {options.key!r}", errors=[{"field": "key", "message": "unknown field"}])
+    if body.get("background") is True and not options.dry_run:
+        return start_job(layer, path, options)
+    try:
+        report = run_now(layer, path, options)
+    except ImportFailed as err:
+        raise ImportRejected(str(err)) from None
+    return jsonify(report_json(report))
+
+
+def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=None) -> ImportReport:
     with tempfile.TemporaryDirectory(prefix="vung-import-") as workdir:
-        try:
-            with current_app.extensions["vung_db"].begin() as conn:
-                report = import_file(conn, layer, path, options, Path(workdir))
-        except ImportFailed as err:
-            raise ImportRejected(str(err)) from None
-    return jsonify({
+        with current_app.extensions["vung_db"].begin() as conn:
+            return import_file(conn, layer, path, options, Path(workdir), progress, on_phase)
+
+
+def report_json(report: ImportReport) -> dict:
+    return {
         "dry_run": report.dry_run, "committed": report.committed, "rows_read": report.rows_read,
         "would_load": report.would_load, "inserted": report.inserted, "updated": report.updated,
         "rejected": report.rejected[:1000], "rejected_total": len(report.rejected),
         "mapping": report.mapping, "unknown_columns": report.unknown_columns, "notes": report.notes,
-    })
+    }
+
+
+def start_job(layer, path: Path, options: ImportOptions):
+    """Run a real import beside the request (a large file outlasts a worker's timeout); poll its job."""
+    job_id = secrets.token_urlsafe(18)
+    database = current_app.extensions["vung_db"]
+    with database.begin() as conn:
+        create_job(conn, job_id, current_user().id, layer)
+    app = current_app._get_current_object()
+    threading.Thread(target=run_job, args=(app, job_id, layer, path, options), daemon=True).start()
+    return jsonify({"job": job_id, "status": url_for("imports.job_status", job_id=job_id)}), 202
+
+
+def run_job(app, job_id: str, layer, path: Path, options: ImportOptions) -> None:
+    with app.app_context():
+        database = app.extensions["vung_db"]
+        done = {"rows": 0}
+
+        def record(**values) -> None:
+            # Progress goes through its own autocommit connection: the import's transaction is not visible yet.
+            database.read(lambda conn: update_job(conn, job_id, **values))
+
+        def progress(rows: int) -> None:
+            done["rows"] += rows
+            record(rows_done=done["rows"])
+
+        def on_phase(name: str, total: int | None = None) -> None:
+            record(phase=name, **({"rows_total": total} if total is not None else {}))
+
+        try:
+            report = run_now(layer, path, options, progress, on_phase)
+            record(state="done", phase="done", report=json.dumps(report_json(report), ensure_ascii=False, default=str))
+        except ImportFailed as err:
+            record(state="failed", error=str(err))
+        except Exception:
+            app.logger.exception("import job %s failed", job_id)
+            record(state="failed", error="The import failed on the server; nothing was written.")
+
+
+@bp.get("/import/jobs/<job_id>")
+def job_status(job_id: str):
+    require_importer()
+    job = db().read(get_job, job_id, current_user().id) if UPLOAD_ID.match(job_id) else None
+    if job is None:
+        raise NotFound("No such import job.")
+    return jsonify(job)

@@ -167,9 +167,11 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
 
 def run_import(
     conn: Connection, layer: Layer, path: Path, options: ImportOptions,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, on_phase: Callable[..., None] | None = None,
 ) -> ImportReport:
+    phase = on_phase or (lambda name, total=None: None)
     info = file_info(path, options)
+    phase("reading", info["features"] if info["features"] is not None and info["features"] >= 0 else None)
     report = ImportReport(dry_run=options.dry_run)
     choice, columns, mapping = plan(layer, info, options)
     report.notes += choice.notes
@@ -184,10 +186,12 @@ def run_import(
         set_actor(conn, options.username)
         create_stage(conn, layer)
         stage_file(conn, layer, path, options, mapping.columns, choice.crs, report, progress)
+        phase("checking")
         check_staged(conn, layer, options, report)
         if report.rejected and not options.skip_invalid or options.dry_run:
             savepoint.rollback()
             return report
+        phase("saving")
         if options.key:
             report.updated = update_by_key(conn, layer, options.key)
         report.inserted = insert_staged(conn, layer)
@@ -215,11 +219,11 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
 
 def import_file(
     conn: Connection, layer: Layer, path: Path, options: ImportOptions, workdir: Path,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, on_phase: Callable[..., None] | None = None,
 ) -> ImportReport:
     """Check an uploaded or given file (archives unpacked safely into `workdir`), then import it."""
     source = open_source(path, options, workdir)
-    report = run_import(conn, layer, source.path, options, progress)
+    report = run_import(conn, layer, source.path, options, progress, on_phase)
     report.notes = source.notes + report.notes
     return report
 

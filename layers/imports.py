@@ -230,3 +230,28 @@ def working_area_params(minx: float, miny: float, maxx: float, maxy: float) -> d
     return {"wa_minx": minx, "wa_miny": miny, "wa_maxx": maxx, "wa_maxy": maxy}
 
 
+
+
+def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer) -> None:
+    conn.execute(
+        text("INSERT INTO import_jobs (id, user_id, layer, state) VALUES (:id, :user, :layer, 'running')"),
+        {"id": job_id, "user": user_id, "layer": layer.id},
+    )
+
+
+def update_job(conn: Connection, job_id: str, **values) -> None:
+    """Set phase, rows_done, rows_total, state, report (JSON text) or error of a job."""
+    allowed = {"phase", "rows_done", "rows_total", "state", "report", "error"}
+    assignments = ", ".join(f"{k} = :{k}" if k != "report" else "report = CAST(:report AS jsonb)" for k in values if k in allowed)
+    conn.execute(text(f"UPDATE import_jobs SET {assignments}, updated_at = now() WHERE id = :id"), {**values, "id": job_id})
+
+
+def get_job(conn: Connection, job_id: str, user_id: int) -> dict | None:
+    row = conn.execute(
+        text(
+            "SELECT id, layer, state, phase, rows_done, rows_total, report, error FROM import_jobs "
+            "WHERE id = :id AND user_id = :user"
+        ),
+        {"id": job_id, "user": user_id},
+    ).mappings().one_or_none()
+    return dict(row) if row else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 
 import geopandas as gpd
@@ -140,3 +141,36 @@ def test_uploads_beyond_the_limit_get_413(app, make_user, database_url):
     client = logged_in(small, make_user("import_api_small", "editor"))
     response = upload(client, b"x" * 4096, "big.geojson")
     assert response.status_code == 413
+
+
+def wait_for_job(client, url: str, seconds: float = 30) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = client.get(url).json
+        if job["state"] != "running":
+            return job
+        time.sleep(0.1)
+    raise AssertionError("the import job did not finish")
+
+
+def test_a_background_import_reports_its_progress(editor, zones_zip, engine, cleanup, app, make_user):
+    upload_id = upload(editor, zones_zip, "nen.zip").json["upload"]
+    body = {"layer": "farming_zones", "mapping": {"TEN": "name", "LOAI_CAY": "crop"}, "dry_run": False, "background": True}
+    started = post(editor, f"/import/{upload_id}/run", json=body)
+    assert started.status_code == 202
+    job = wait_for_job(editor, started.json["status"])
+    assert (job["state"], job["phase"], job["rows_done"], job["rows_total"]) == ("done", "done", 2, 2)
+    assert job["report"]["committed"] and job["report"]["inserted"] == 2
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 2
+    stranger = logged_in(app, make_user("import_api_stranger", "editor"))
+    assert stranger.get(started.json["status"]).status_code == 404
+
+
+def test_a_failing_background_import_says_why_and_writes_nothing(editor, zones_zip, engine):
+    upload_id = upload(editor, zones_zip, "hong.zip").json["upload"]
+    body = {"layer": "farming_zones", "mapping": {"TEN": "name"}, "dry_run": False, "background": True}
+    job = wait_for_job(editor, post(editor, f"/import/{upload_id}/run", json=body).json["status"])
+    assert job["state"] == "failed" and "crop" in job["error"]
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 0

@@ -87,6 +87,15 @@ function startImport(doc) {
     refreshButtons();
   }
 
+  function progressText(job) {
+    if (job.phase === "checking") return t("progress_checking");
+    if (job.phase === "saving") return t("progress_saving");
+    const done = formatInteger(Number(job.rows_done) || 0);
+    return job.rows_total
+      ? t("progress_reading", { done, total: formatInteger(Number(job.rows_total)) })
+      : t("progress_reading_open", { done });
+  }
+
   function layer() {
     return config.layers.find((item) => item.id === layerPicker.value) || null;
   }
@@ -277,7 +286,9 @@ function startImport(doc) {
     setBusy(true, dryRun ? t("checking") : t("importing"));
     let answer;
     try {
-      answer = await api.run(upload.upload, body);
+      answer = dryRun
+        ? await api.run(upload.upload, body)
+        : await api.runInBackground(upload.upload, body, (job) => setBusy(true, progressText(job)));
     } catch (error) {
       showError(error, "run");
       return;

@@ -2,6 +2,8 @@
 // then run the import (dry or for real). Every failure becomes an
 // ImportError carrying the server's {code, description}.
 
+const POLL_MS = 400;
+
 export class ImportError extends Error {
   constructor(status, body, { network = false } = {}) {
     super(body?.description || body?.code || `HTTP ${status}`);
@@ -42,6 +44,31 @@ export function createImportApi(config) {
 
   const at = (upload, action) => `/import/${encodeURIComponent(upload)}/${action}`;
 
+  async function job(url) {
+    let response;
+    try {
+      response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
+    } catch (error) {
+      throw new ImportError(0, { description: String(error) }, { network: true });
+    }
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ImportError(response.status, data);
+    return data;
+  }
+
+  // A real import runs on the server beside the request; follow its job
+  // until it ends, telling `onProgress` how far it got.
+  async function runInBackground(upload, options, onProgress) {
+    const started = await send(at(upload, "run"), { ...options, background: true });
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      const state = await job(started.status);
+      if (state.state === "done") return state.report;
+      if (state.state === "failed") throw new ImportError(422, { code: "ImportFailed", description: state.error });
+      onProgress(state);
+    }
+  }
+
   return {
     upload: (file) => {
       const form = new FormData();
@@ -50,5 +77,6 @@ export function createImportApi(config) {
     },
     inspect: (upload, options) => send(at(upload, "inspect"), options),
     run: (upload, options) => send(at(upload, "run"), options),
+    runInBackground,
   };
 }
