@@ -246,7 +246,19 @@ def update_job(conn: Connection, job_id: str, **values) -> None:
     conn.execute(text(f"UPDATE import_jobs SET {assignments}, updated_at = now() WHERE id = :id"), {**values, "id": job_id})
 
 
+STALE_JOB_MINUTES = 60  # phases send no progress for long; a restart is the only silence this long
+
+
 def get_job(conn: Connection, job_id: str, user_id: int) -> dict | None:
+    """The user's job; one silent for too long lost its worker (a restart) and is marked failed."""
+    conn.execute(
+        text(
+            "UPDATE import_jobs SET state = 'failed', updated_at = now(), "
+            "error = 'The import was interrupted (the server restarted); nothing was written. Run it again.' "
+            "WHERE id = :id AND state = 'running' AND updated_at < now() - make_interval(mins => :stale)"
+        ),
+        {"id": job_id, "stale": STALE_JOB_MINUTES},
+    )
     row = conn.execute(
         text(
             "SELECT id, layer, state, phase, rows_done, rows_total, report, error FROM import_jobs "

@@ -174,3 +174,15 @@ def test_a_failing_background_import_says_why_and_writes_nothing(editor, zones_z
     assert job["state"] == "failed" and "crop" in job["error"]
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 0
+
+
+def test_a_job_whose_worker_vanished_is_reported_failed(editor, engine):
+    from layers import REGISTRY
+    from layers.imports import create_job
+
+    with engine.begin() as c:
+        user_id = c.execute(text("SELECT id FROM users WHERE username = 'import_api_editor'")).scalar_one()
+        create_job(c, "stale-job-0123456789", user_id, REGISTRY["farming_zones"])
+        c.execute(text("UPDATE import_jobs SET updated_at = now() - interval '2 hours' WHERE id = 'stale-job-0123456789'"))
+    job = editor.get("/import/jobs/stale-job-0123456789").json
+    assert job["state"] == "failed" and "interrupted" in job["error"]
