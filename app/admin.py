@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from app.auth import Forbidden, current_user, require_user
+from app.auth import Forbidden, page_for_users, require_user
 from app.db import db
 from app.pages import current_lang
 from layers import REGISTRY
@@ -41,9 +41,8 @@ def form_list(name: str) -> list[str] | None:
 
 
 @bp.get("/admin")
+@page_for_users
 def admin_page():
-    if current_user() is None:
-        return redirect(url_for("accounts.login_page", next="/admin"))
     require_admin()
     return render_template(
         "admin.html", users=db().read(list_users), tokens=db().read(list_tokens), roles=ROLES,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from functools import wraps
 
-from flask import Flask, g, request, session
+from flask import Flask, g, redirect, request, session, url_for
 
 from app.db import db
 from app.errors import ApiError
@@ -104,6 +105,18 @@ def require_editor(layer: Layer) -> User:
 def require_district(user: User, district_code: str | None) -> None:
     if not user.may_edit_district(district_code):
         raise Forbidden("This feature lies outside the districts you may edit.")
+
+
+def page_for_users(view):
+    """An HTML page: anonymous visitors are sent to log in and brought back."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            return redirect(url_for("accounts.login_page", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def init_app(app: Flask) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template
 
-from app.auth import csrf_token, current_user, require_editor
+from app.auth import csrf_token, current_user, page_for_users, require_editor
 from app.db import db
 from app.errors import ValidationFailed
 from app.features import checked_write, json_body
@@ -40,9 +40,8 @@ def editor_config(lang: str) -> dict:
 
 
 @bp.get("/edit")
+@page_for_users
 def editor():
-    if current_user() is None:
-        return redirect(url_for("accounts.login_page", next=request.full_path.rstrip("?")))
     lang = current_lang()
     return render_template("edit.html", config=editor_config(lang), lang=lang, user=current_user())
 

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from app.auth import require_district, require_editor, require_user
 from app.db import db
 from app.errors import ApiError, NotFound, ValidationFailed
-from app.ogc import GEOJSON, etag_for, find_layer
+from app.ogc import GEOJSON, etag_for, find_layer, parse_feature_id
 from layers.base import Layer
 from layers.edit import (
     Conflict,
@@ -62,12 +62,6 @@ def json_body() -> dict:
     if not isinstance(data, dict):
         raise ApiError("The body must be a JSON object sent as application/json.")
     return data
-
-
-def parse_feature_id(raw: str, layer: Layer) -> int:
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise NotFound(f"There is no feature {raw[:40]!r} in {layer.id}.")
-    return int(raw)
 
 
 def checked_write(conn, layer: Layer, body: dict, partial: bool, self_id: int | None) -> tuple[dict, dict | None, GeometryCheck]:

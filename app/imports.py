@@ -16,9 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
-from app.auth import Forbidden, current_user, require_editor, require_user
+from app.auth import Forbidden, current_user, page_for_users, require_editor, require_user
 from app.db import db
 from app.edit import editor_config
 from app.errors import ApiError, NotFound, ValidationFailed
@@ -56,15 +56,13 @@ def forget_old_uploads(root: Path) -> None:
 
 
 def require_importer() -> None:
-    user = require_user()
-    if user.role not in ("admin", "editor"):
+    if not require_user().may_edit_some_layer():
         raise Forbidden("Only editors import files.")
 
 
 @bp.get("/import")
+@page_for_users
 def import_page():
-    if current_user() is None:
-        return redirect(url_for("accounts.login_page", next="/import"))
     require_importer()
     lang = current_lang()
     config = editor_config(lang)

@@ -80,6 +80,13 @@ def find_layer(layer_id: str) -> Layer:
     return layer
 
 
+def parse_feature_id(raw: str, layer: Layer) -> int:
+    """Ids are plain ASCII digits (str.isdigit alone lets "²" through to int())."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise NotFound(f"There is no feature {raw[:40]!r} in {layer.id}.")
+    return int(raw)
+
+
 def readable_layers() -> list[Layer]:
     return [layer for layer in REGISTRY.values() if may_read(layer)]
 
@@ -206,9 +213,7 @@ def etag_for(layer: Layer, feature_id: int, version: int) -> str:
 @bp.get("/collections/<layer_id>/items/<feature_id>")
 def item(layer_id: str, feature_id: str):
     layer = find_layer(layer_id)
-    if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 18:
-        raise NotFound(f"There is no feature {feature_id[:40]!r} in {layer.id}.")
-    found = db().read(select_feature, layer, int(feature_id))
+    found = db().read(select_feature, layer, parse_feature_id(feature_id, layer))
     if found is None:
         raise NotFound(f"There is no feature {feature_id} in {layer.id}.")
     feature_text, version = found

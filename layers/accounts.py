@@ -31,6 +31,9 @@ class User:
             return True
         return self.role == "editor" and (self.layers is None or layer_id in self.layers)
 
+    def may_edit_some_layer(self) -> bool:
+        return self.role == "admin" or (self.role == "editor" and self.layers != ())
+
     def may_edit_district(self, district_code: str | None) -> bool:
         if self.role == "admin" or self.districts is None:
             return True
