@@ -22,6 +22,7 @@ from pyogrio.raw import open_arrow
 from sqlalchemy import Connection
 
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
+from importers.encodings import fix_text
 from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
 from importers.sources import ImportFileError, Source, attach_geometry, open_layer, prepare_source, read_options
 from layers.base import Layer
@@ -85,12 +86,6 @@ class ImportReport:
         return self.rows_read - len({r["row"] for r in self.rejected})
 
 
-def fix_legacy_text(value: str, encoding: str) -> str:
-    from importers.encodings import fix_text  # the legacy tables are only needed for such files
-
-    return fix_text(value, encoding)
-
-
 def read_encoding(options: ImportOptions) -> str | None:
     # Legacy Vietnamese encodings have no codec: read bytes as latin-1, convert afterwards.
     return "latin1" if options.encoding in LEGACY else options.encoding
@@ -102,7 +97,7 @@ def convert_row(layer: Layer, mapping: dict[str, str], record: dict, options: Im
         f = layer.field(field_name)
         raw = record.get(column)
         if isinstance(raw, str) and options.encoding in LEGACY:
-            raw = fix_legacy_text(raw, options.encoding)
+            raw = fix_text(raw, options.encoding)
         if isinstance(raw, float) and np.isnan(raw):
             raw = None
         if f.kind == "enum" and raw not in (None, ""):
@@ -255,19 +250,28 @@ def table_batches(path: Path, options: ImportOptions):
 
 def stage_file(conn, layer, path, options, mapping, crs, report, progress) -> None:
     row = 1
-    try:
-        for geometry_column, batch in arrow_batches(path, options):
-            row = stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, report, row)
-            if progress:
-                progress(batch.num_rows)
-    except ImportFailed:
-        raise
-    except CrsError as err:  # metres found in a later batch
-        raise ImportFailed(str(err)) from None
-    except Exception as err:
-        if "copy" in type(err).__name__.lower() or "psycopg2" in type(err).__module__:
-            raise
-        raise ImportFailed(f"cannot read row {row} of {path.name}: {str(err).splitlines()[0][:200]}") from None
+    for geometry_column, batch in readable_batches(path, options):
+        row = stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, report, row)
+        if progress:
+            progress(batch.num_rows)
+
+
+def readable_batches(path: Path, options: ImportOptions):
+    """arrow_batches, with GDAL's and Arrow's reading errors told as ImportFailed naming the row.
+
+    Only reading is wrapped: database errors and the caller's own pass through as they are.
+    """
+    batches = arrow_batches(path, options)
+    row = 1
+    while True:
+        try:
+            geometry_column, batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as err:  # GDAL and Arrow raise many classes of their own
+            raise ImportFailed(f"cannot read row {row} of {path.name}: {str(err).splitlines()[0][:200]}") from None
+        yield geometry_column, batch
+        row += batch.num_rows
 
 
 def stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, report, first_row) -> int:
@@ -278,7 +282,10 @@ def stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, repo
     if len(geometries) and not crs.is_projected:
         bounds = shapely.total_bounds(geometries)
         if np.all(np.isfinite(bounds)):
-            check_degrees(tuple(bounds), crs)
+            try:
+                check_degrees(tuple(bounds), crs)
+            except CrsError as err:  # metres found in a later batch than the file's bounds said
+                raise ImportFailed(str(err)) from None
     geometries = to_wgs84(geometries, crs)
     rows: list[dict | None] = []
     for offset, record in enumerate(records):
@@ -357,7 +364,7 @@ def preview_collection(path: Path, options: ImportOptions, crs) -> dict:
 
 def preview_value(value, options: ImportOptions):
     if isinstance(value, str) and options.encoding in LEGACY:
-        return fix_legacy_text(value, options.encoding)
+        return fix_text(value, options.encoding)
     if isinstance(value, float) and not np.isfinite(value):
         return None
     if value is None or isinstance(value, str | int | float | bool):
