@@ -106,3 +106,18 @@ def make_user(engine):
     with engine.begin() as c:
         for username in made:
             c.execute(text("DELETE FROM users WHERE username = :u"), {"u": username})
+
+
+SESSION_CSRF = "test-session-csrf"
+
+
+def signed_in(app, user):
+    """A test client already in `user`'s session, with CSRF token SESSION_CSRF.
+
+    A shortcut past the login form, which tests/test_auth.py covers itself.
+    """
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["uid"] = user.id
+        session["csrf"] = SESSION_CSRF
+    return client

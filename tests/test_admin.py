@@ -8,20 +8,14 @@ import pytest
 from sqlalchemy import text
 
 from layers.accounts import authenticate, find_user
+from tests.conftest import SESSION_CSRF, signed_in
 
-CSRF = "test-csrf-token"
-
-
-def logged_in(client, user) -> None:
-    with client.session_transaction() as session:
-        session["uid"] = user.id
-        session["csrf"] = CSRF
+CSRF = SESSION_CSRF
 
 
 @pytest.fixture()
 def admin_client(app, make_user):
-    client = app.test_client()
-    logged_in(client, make_user("adm_test", "admin"))
+    client = signed_in(app, make_user("adm_test", "admin"))
     return client
 
 
@@ -42,8 +36,7 @@ def test_anonymous_visitors_are_sent_to_login(client):
 
 @pytest.mark.parametrize("role", ["editor", "viewer"])
 def test_only_admins_may_administer(app, make_user, role):
-    client = app.test_client()
-    logged_in(client, make_user(f"not_admin_{role}", role))
+    client = signed_in(app, make_user(f"not_admin_{role}", role))
     assert client.get("/admin").status_code == 403
     response = client.post("/admin/users", data={"csrf_token": CSRF, "username": "x_intruder", "password": "12345678", "role": "admin"})
     assert response.status_code == 403

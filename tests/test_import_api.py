@@ -11,25 +11,18 @@ import pytest
 from shapely.geometry import box
 from sqlalchemy import text
 
-CSRF = "import-api-csrf"
+from tests.conftest import SESSION_CSRF, signed_in
+
 NAMES = ["zz-api Ruộng một", "zz-api Ruộng hai"]
 
 
-def logged_in(app, user):
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["uid"] = user.id
-        session["csrf"] = CSRF
-    return client
-
-
 def post(client, url, **kw):
-    return client.post(url, headers={"X-CSRF-Token": CSRF}, **kw)
+    return client.post(url, headers={"X-CSRF-Token": SESSION_CSRF}, **kw)
 
 
 @pytest.fixture()
 def editor(app, make_user):
-    return logged_in(app, make_user("import_api_editor", "editor", layers=["farming_zones"]))
+    return signed_in(app, make_user("import_api_editor", "editor", layers=["farming_zones"]))
 
 
 @pytest.fixture()
@@ -83,7 +76,7 @@ def test_upload_inspect_dry_run_then_import(editor, zones_zip, engine, cleanup):
 def test_only_editors_of_the_layer_may_import(app, make_user, zones_zip, editor):
     anonymous = app.test_client()
     assert anonymous.post("/import/upload").status_code == 401
-    viewer = logged_in(app, make_user("import_api_viewer", "viewer"))
+    viewer = signed_in(app, make_user("import_api_viewer", "viewer"))
     assert upload(viewer, zones_zip, "a.zip").status_code == 403
     upload_id = upload(editor, zones_zip, "a.zip").json["upload"]
     assert post(editor, f"/import/{upload_id}/inspect", json={"layer": "relics"}).status_code == 403
@@ -91,7 +84,7 @@ def test_only_editors_of_the_layer_may_import(app, make_user, zones_zip, editor)
 
 def test_uploads_are_private_to_their_owner(app, make_user, zones_zip, editor):
     upload_id = upload(editor, zones_zip, "a.zip").json["upload"]
-    other = logged_in(app, make_user("import_api_other", "editor"))
+    other = signed_in(app, make_user("import_api_other", "editor"))
     assert post(other, f"/import/{upload_id}/inspect", json={"layer": "farming_zones"}).status_code == 404
     assert post(editor, "/import/../../etc/inspect", json={"layer": "farming_zones"}).status_code == 404
 
@@ -138,7 +131,7 @@ def test_uploads_beyond_the_limit_get_413(app, make_user, database_url):
     from app import create_app
 
     small = create_app({"DATABASE_URL": database_url, "MAX_CONTENT_LENGTH": 1024})
-    client = logged_in(small, make_user("import_api_small", "editor"))
+    client = signed_in(small, make_user("import_api_small", "editor"))
     response = upload(client, b"x" * 4096, "big.geojson")
     assert response.status_code == 413
 
@@ -163,7 +156,7 @@ def test_a_background_import_reports_its_progress(editor, zones_zip, engine, cle
     assert job["report"]["committed"] and job["report"]["inserted"] == 2
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 2
-    stranger = logged_in(app, make_user("import_api_stranger", "editor"))
+    stranger = signed_in(app, make_user("import_api_stranger", "editor"))
     assert stranger.get(started.json["status"]).status_code == 404
 
 
