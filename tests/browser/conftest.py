@@ -6,6 +6,7 @@ other outside address are answered locally so the tests never leave the machine.
 
 from __future__ import annotations
 
+import re
 import struct
 import threading
 import zlib
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
+from sqlalchemy import text
 from werkzeug.serving import make_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -145,3 +148,33 @@ def page(context, page_errors):
 @pytest.fixture()
 def phone_page(new_page):
     return new_page(PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def empty_spot(engine, clearance: float) -> dict:
+    """District name and a point inside it with no farming zone within `clearance` degrees."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT d.name AS district, ST_Y(p) AS lat, ST_X(p) AS lon FROM admin_units d, "
+                "LATERAL ST_PointOnSurface(d.geom) AS p "
+                "WHERE d.level = 'district' AND NOT EXISTS ("
+                "  SELECT 1 FROM farming_zones f WHERE ST_DWithin(f.geom, p, :clearance)) "
+                "ORDER BY ST_Area(d.geom) DESC LIMIT 1"
+            ),
+            {"clearance": clearance},
+        ).mappings().first()
+    assert row is not None, "the sample has no empty district to work in"
+    return dict(row)
+
+
+def log_in_through(page, base: str, path: str, username: str, password: str = PASSWORD) -> None:
+    """Open a page that needs a login, log in on the form, and land back on it."""
+    page.goto(f"{base}{path}")
+    expect(page).to_have_url(re.compile(rf"/login\?next={re.escape(path)}$"))
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click(".login-submit")
+    expect(page).to_have_url(re.compile(rf"{re.escape(path)}$"))

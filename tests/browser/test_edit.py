@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
-PASSWORD = "correct horse battery staple"
+from tests.browser.conftest import PASSWORD, empty_spot, log_in_through
+
 XSS_NAME = "<img src=x onerror=alert(1)>"
 ZOOM = 16
 
@@ -18,22 +19,7 @@ ZOOM = 16
 @pytest.fixture()
 def spot(engine) -> dict:
     """A point inside a district, with no farming zone within about a kilometre."""
-    with engine.connect() as conn:
-        row = (
-            conn.execute(
-                text(
-                    "SELECT d.name AS district, ST_Y(p) AS lat, ST_X(p) AS lon FROM admin_units d, "
-                    "LATERAL ST_PointOnSurface(d.geom) AS p "
-                    "WHERE d.level = 'district' AND NOT EXISTS ("
-                    "  SELECT 1 FROM farming_zones f WHERE ST_DWithin(f.geom, p, 0.01)) "
-                    "ORDER BY ST_Area(d.geom) DESC LIMIT 1"
-                )
-            )
-            .mappings()
-            .first()
-        )
-    assert row is not None, "the sample has no empty district to draw in"
-    return dict(row)
+    return empty_spot(engine, 0.01)
 
 
 @pytest.fixture()
@@ -81,12 +67,7 @@ def edit_hash(spot: dict, feature: int | None = None) -> str:
 
 
 def log_in(page: Page, base: str, username: str, fragment: str = "") -> None:
-    page.goto(f"{base}/edit")
-    expect(page).to_have_url(re.compile(r"/login\?next=/edit$"))
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click(".login-submit")
-    expect(page).to_have_url(re.compile(r"/edit$"))
+    log_in_through(page, base, "/edit", username)
     wait_ready(page)
     if fragment:
         open_editor(page, base, fragment)

@@ -18,7 +18,8 @@ from playwright.sync_api import Page, expect
 from shapely.geometry import Polygon, box
 from sqlalchemy import text
 
-PASSWORD = "correct horse battery staple"
+from tests.browser.conftest import PASSWORD, empty_spot, log_in_through
+
 MARK = "zz-importui"
 SIDE = 0.002  # about 200 m
 SHOTS = os.environ.get("VUNG_SCREENSHOTS")
@@ -28,22 +29,7 @@ NAMES = [f"{MARK} Vùng lúa Nam Hồng", f"{MARK} Cánh đồng mẫu lớn Đi
 @pytest.fixture()
 def spot(engine) -> dict:
     """A point inside a district, with no farming zone within about two kilometres."""
-    with engine.connect() as conn:
-        row = (
-            conn.execute(
-                text(
-                    "SELECT ST_Y(p) AS lat, ST_X(p) AS lon FROM admin_units d, "
-                    "LATERAL ST_PointOnSurface(d.geom) AS p "
-                    "WHERE d.level = 'district' AND NOT EXISTS ("
-                    "  SELECT 1 FROM farming_zones f WHERE ST_DWithin(f.geom, p, 0.02)) "
-                    "ORDER BY ST_Area(d.geom) DESC LIMIT 1"
-                )
-            )
-            .mappings()
-            .first()
-        )
-    assert row is not None, "the sample has no empty district to import into"
-    return dict(row)
+    return empty_spot(engine, 0.02)
 
 
 @pytest.fixture()
@@ -107,12 +93,7 @@ def shoot(page: Page, name: str) -> None:
 
 
 def log_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/import")
-    expect(page).to_have_url(re.compile(r"/login\?next=/import$"))
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click(".login-submit")
-    expect(page).to_have_url(re.compile(r"/import$"))
+    log_in_through(page, base, "/import", username)
     page.wait_for_selector("body[data-import-ready=true]", state="attached")
 
 
