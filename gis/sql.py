@@ -55,19 +55,41 @@ def like_pattern(word: str) -> str:
     return f"%{escaped}%"
 
 
+def geometry_verdict(geom: str) -> str:
+    """What keeps `geom` out of a layer, as text, or NULL: the one rule set of writes and imports.
+
+    The first failing rule wins. Binds :accepted (GeometryType names),
+    :accepted_text, :max_vertices and the working area :wa_minx ... :wa_maxy.
+    """
+    area = "ST_MakeEnvelope(:wa_minx, :wa_miny, :wa_maxx, :wa_maxy, 4326)"
+    return f"""CASE
+      WHEN {geom} IS NULL OR ST_IsEmpty({geom}) THEN 'is empty'
+      WHEN GeometryType({geom}) <> ALL(:accepted)
+        THEN 'type ' || GeometryType({geom}) || ' not accepted here; expected ' || :accepted_text
+      WHEN ST_NPoints({geom}) > :max_vertices
+        THEN 'has ' || ST_NPoints({geom}) || ' vertices; at most ' || :max_vertices
+      WHEN NOT ST_IsValid({geom}) THEN 'invalid: ' || (ST_IsValidDetail({geom})).reason
+      WHEN NOT ST_Within({geom}, {area}) AND ST_Within(ST_FlipCoordinates({geom}), {area})
+        THEN 'longitude and latitude look swapped: longitude comes first'
+      WHEN ST_XMin({geom}) < -180 OR ST_XMax({geom}) > 180 OR ST_YMin({geom}) < -90 OR ST_YMax({geom}) > 90
+        THEN 'coordinates out of range: longitude first, then latitude, in degrees (EPSG:4326)'
+      WHEN NOT ST_Within({geom}, {area}) THEN 'lies outside the working area of the province'
+    END"""
+
+
+def invalid_location(geom: str) -> str:
+    """Where an invalid shape goes wrong, as GeoJSON, or NULL."""
+    return f"CASE WHEN NOT ST_IsValid({geom}) THEN ST_AsGeoJSON((ST_IsValidDetail({geom})).location, 7) END"
+
+
 def geometry_report_sql() -> str:
-    """Everything the write checks need to know about `:geometry` (GeoJSON text), in one row."""
-    return """
-        WITH g AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326) AS geom),
-             d AS (SELECT geom, ST_IsValidDetail(geom) AS detail FROM g)
-        SELECT ST_IsEmpty(geom) AS empty, ST_NPoints(geom) AS points,
-               coalesce(ST_XMin(geom), 0) AS xmin, coalesce(ST_YMin(geom), 0) AS ymin,
-               coalesce(ST_XMax(geom), 0) AS xmax, coalesce(ST_YMax(geom), 0) AS ymax,
-               ST_Within(geom, ST_MakeEnvelope(:wa_minx, :wa_miny, :wa_maxx, :wa_maxy, 4326)) AS inside,
-               (detail).valid AS valid, (detail).reason AS reason,
-               ST_AsGeoJSON((detail).location, 7) AS location,
-               CASE WHEN NOT (detail).valid THEN ST_AsGeoJSON(ST_MakeValid(geom), 7) END AS repaired
-          FROM d
+    """The verdict on `:geometry` (GeoJSON text), where it is invalid, and a repaired shape."""
+    return f"""
+        WITH g AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326) AS geom)
+        SELECT {geometry_verdict("geom")} AS problem, {invalid_location("geom")} AS location,
+               CASE WHEN NOT ST_IsEmpty(geom) AND NOT ST_IsValid(geom) THEN ST_AsGeoJSON(ST_MakeValid(geom), 7) END
+                 AS repaired
+          FROM g
     """
 
 

@@ -26,7 +26,7 @@ from importers.encodings import fix_text
 from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
 from importers.sources import ImportFileError, Source, attach_geometry, open_layer, prepare_source, read_options
 from layers.base import Layer
-from layers.edit import set_actor
+from layers.edit import WorkingArea, geometry_rules, set_actor
 from layers.imports import (
     copy_rows,
     create_stage,
@@ -40,7 +40,6 @@ from layers.imports import (
     repair_geometries,
     stage_columns,
     update_by_key,
-    working_area_params,
 )
 from layers.validate import check_value
 
@@ -304,8 +303,7 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
         repaired = repair_geometries(conn, layer)
         if repaired:
             report.notes.append(f"{repaired} invalid shape(s) repaired with ST_MakeValid")
-    area = working_area_params(*options.working_area)
-    found = geometry_problems(conn, layer, area, options.max_vertices)
+    found = geometry_problems(conn, geometry_rules(layer, WorkingArea(*options.working_area, options.max_vertices)))
     reject_rows(conn, [p["row_no"] for p in found])
     if layer.overlap == "reject" and not layer.is_point:
         overlaps = overlap_problems(conn, layer, options.key)

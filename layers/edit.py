@@ -71,21 +71,15 @@ def check_geometry(conn: Connection, layer: Layer, geometry: dict, area: Working
         return check
     try:
         with conn.begin_nested():
-            row = conn.execute(text(sql.geometry_report_sql()), {"geometry": json.dumps(geometry), **area_params(area)}).one()
+            row = conn.execute(
+                text(sql.geometry_report_sql()), {"geometry": json.dumps(geometry), **geometry_rules(layer, area)}
+            ).one()
     except DBAPIError as err:
         check.problems.add("geometry", f"not a readable GeoJSON geometry ({str(err.orig).splitlines()[0][:120]})")
         return check
-    if row.empty:
-        check.problems.add("geometry", "is empty")
-    elif not (-180 <= row.xmin and row.xmax <= 180 and -90 <= row.ymin and row.ymax <= 90):
-        check.problems.add("geometry", "coordinates out of range: longitude first, then latitude, in degrees (EPSG:4326)")
-    elif not row.inside:
-        check.problems.add("geometry", "lies outside the working area of the province")
-    if row.points > area.max_vertices:
-        check.problems.add("geometry", f"has {row.points} vertices; at most {area.max_vertices}")
-    if not row.valid and not row.empty:
+    if row.problem:
         location = json.loads(row.location)["coordinates"] if row.location else None
-        check.problems.add("geometry", f"invalid: {row.reason}", location=location)
+        check.problems.add("geometry", row.problem, **({"location": location} if location else {}))
         check.repaired = json.loads(row.repaired) if row.repaired else None
     if not check.problems and layer.overlap != "allow" and not layer.is_point:
         add_overlaps(conn, layer, geometry, self_id, check)
@@ -117,8 +111,17 @@ def numbers_only(coordinates) -> bool:
     return True
 
 
-def area_params(area: WorkingArea) -> dict:
-    return {"wa_minx": area.minx, "wa_miny": area.miny, "wa_maxx": area.maxx, "wa_maxy": area.maxy}
+GEOMETRY_TYPE_NAMES = {"Point": "POINT", "Polygon": "POLYGON", "MultiPolygon": "MULTIPOLYGON"}
+
+
+def geometry_rules(layer: Layer, area: WorkingArea) -> dict:
+    """The parameters of gis.sql.geometry_verdict for this layer and working area."""
+    return {
+        "accepted": [GEOMETRY_TYPE_NAMES[t] for t in layer.accepted_geometries],
+        "accepted_text": " or ".join(layer.accepted_geometries),
+        "max_vertices": area.max_vertices,
+        "wa_minx": area.minx, "wa_miny": area.miny, "wa_maxx": area.maxx, "wa_maxy": area.maxy,
+    }
 
 
 def add_overlaps(conn: Connection, layer: Layer, geometry: dict, self_id: int | None, check: GeometryCheck) -> None:

@@ -11,10 +11,10 @@ import io
 
 from sqlalchemy import Connection, text
 
+from gis import sql
 from layers.base import Layer
 
 STAGE = "import_stage"
-GEOMETRY_NAMES = {"Point": "POINT", "Polygon": "POLYGON", "MultiPolygon": "MULTIPOLYGON"}
 
 
 def stage_columns(layer: Layer) -> list[str]:
@@ -58,33 +58,19 @@ def repair_geometries(conn: Connection, layer: Layer) -> int:
     ).rowcount
 
 
-def geometry_problems(conn: Connection, layer: Layer, area: dict, max_vertices: int) -> list[dict]:
-    """Rows whose geometry cannot go in, with the reason and, for invalid shapes, where."""
-    accepted = [GEOMETRY_NAMES[t] for t in layer.accepted_geometries]
-    env = "ST_MakeEnvelope(:wa_minx, :wa_miny, :wa_maxx, :wa_maxy, 4326)"
+def geometry_problems(conn: Connection, rules: dict) -> list[dict]:
+    """Rows whose geometry cannot go in, by the same rules as any write (layers.edit.geometry_rules)."""
     rows = conn.execute(
         text(
             f"""
-            SELECT row_no, reason, ST_AsGeoJSON(location, 7) AS location FROM (
-              SELECT row_no,
-                CASE
-                  WHEN geom IS NULL OR ST_IsEmpty(geom) THEN 'geometry: missing or empty'
-                  WHEN GeometryType(geom) <> ALL(:accepted) THEN 'geometry: type ' || GeometryType(geom) || ' not accepted here'
-                  WHEN ST_NPoints(geom) > :max_vertices THEN 'geometry: more than ' || :max_vertices || ' vertices'
-                  WHEN NOT ST_IsValid(geom) THEN 'geometry: invalid: ' || (ST_IsValidDetail(geom)).reason
-                  WHEN NOT ST_Within(geom, {env}) AND ST_Within(ST_FlipCoordinates(geom), {env})
-                    THEN 'geometry: longitude and latitude look swapped'
-                  WHEN ST_XMin(geom) < -180 OR ST_XMax(geom) > 180 OR ST_YMin(geom) < -90 OR ST_YMax(geom) > 90
-                    THEN 'geometry: coordinates out of range'
-                  WHEN NOT ST_Within(geom, {env}) THEN 'geometry: outside the working area of the province'
-                END AS reason,
-                CASE WHEN geom IS NOT NULL AND NOT ST_IsValid(geom) THEN (ST_IsValidDetail(geom)).location END AS location
-              FROM {STAGE}
+            SELECT row_no, 'geometry: ' || problem AS reason, location FROM (
+              SELECT row_no, {sql.geometry_verdict("geom")} AS problem, {sql.invalid_location("geom")} AS location
+                FROM {STAGE}
             ) AS checked
-            WHERE reason IS NOT NULL ORDER BY row_no
+            WHERE problem IS NOT NULL ORDER BY row_no
             """
         ),
-        {"accepted": accepted, "max_vertices": max_vertices, **area},
+        rules,
     ).mappings()
     return [dict(r) for r in rows]
 
@@ -225,9 +211,6 @@ def insert_staged(conn: Connection, layer: Layer) -> int:
     conn.execute(text("SELECT set_config('vung.bulk', '', true)"))
     return inserted
 
-
-def working_area_params(minx: float, miny: float, maxx: float, maxy: float) -> dict:
-    return {"wa_minx": minx, "wa_miny": miny, "wa_maxx": maxx, "wa_maxy": maxy}
 
 
 

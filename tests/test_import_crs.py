@@ -189,7 +189,7 @@ def test_swapped_longitude_and_latitude_are_reported_row_by_row(conn, tmp_path):
     report = do_import(conn, "relics", path, open_options=CSV_OPTIONS, mapping=CSV_MAPPING)
 
     assert report.rows_read == 4 and report.would_load == 0
-    assert reasons(report) == {i: "geometry: longitude and latitude look swapped" for i in range(1, 5)}
+    assert reasons(report) == {i: "geometry: longitude and latitude look swapped: longitude comes first" for i in range(1, 5)}
     assert not report.committed and snapshot(conn) == before
 
 
@@ -201,8 +201,8 @@ def test_points_outside_the_province_are_reported(conn, tmp_path):
     report = do_import(conn, "relics", path, open_options=CSV_OPTIONS, mapping=CSV_MAPPING, skip_invalid=True)
 
     assert reasons(report) == {
-        2: "geometry: outside the working area of the province",
-        4: "geometry: outside the working area of the province",
+        2: "geometry: lies outside the working area of the province",
+        4: "geometry: lies outside the working area of the province",
     }
     assert report.inserted == 2
     found = conn.execute(text("SELECT name FROM relics WHERE name = ANY(:n) ORDER BY name"), {"n": names}).scalars().all()
