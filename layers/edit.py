@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gis import sql
 from layers.base import Layer
+from layers.store import stored_geometry
 from layers.validate import Problems
 
 UNIQUE_VIOLATION = "23505"
@@ -58,8 +59,7 @@ def set_actor(conn: Connection, username: str | None, operation: str | None = No
 
 def geometry_sql(layer: Layer, param: str = ":geometry") -> str:
     # GeoJSON may carry altitudes; the layers are flat, so they are dropped rather than refused.
-    geom = f"ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON({param}), 4326))"
-    return f"ST_Multi({geom})" if layer.geometry == "MultiPolygon" else geom
+    return stored_geometry(layer, f"ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON({param}), 4326))")
 
 
 def check_geometry(conn: Connection, layer: Layer, geometry: dict, area: WorkingArea, self_id: int | None) -> GeometryCheck:

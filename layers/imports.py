@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 
 from gis import sql
 from layers.base import Layer
+from layers.store import stored_geometry
 
 STAGE = "import_stage"
 
@@ -132,16 +133,12 @@ def reject_rows(conn: Connection, row_numbers: list[int]) -> None:
         conn.execute(text(f"UPDATE {STAGE} SET rejected = true WHERE row_no = ANY(:rows)"), {"rows": row_numbers})
 
 
-def staged_geometry(layer: Layer) -> str:
-    return "ST_Multi(s.geom)" if layer.geometry == "MultiPolygon" else "s.geom"
-
-
 def update_by_key(conn: Connection, layer: Layer, key: str) -> int:
     """Existing features whose `key` matches a staged row take its values and shape."""
     assignments = ", ".join(f"{c} = s.{c}" for c in stage_columns(layer))
     result = conn.execute(
         text(
-            f"UPDATE {layer.id} AS t SET {assignments}, geom = {staged_geometry(layer)} FROM {STAGE} AS s "
+            f"UPDATE {layer.id} AS t SET {assignments}, geom = {stored_geometry(layer, 's.geom')} FROM {STAGE} AS s "
             f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key}"
         )
     )
@@ -195,7 +192,7 @@ def insert_staged(conn: Connection, layer: Layer) -> int:
             f"""
             WITH inserted AS (
               INSERT INTO {layer.id} ({', '.join(targets)}, geom)
-              SELECT {', '.join(values)}, {staged_geometry(layer)}
+              SELECT {', '.join(values)}, {stored_geometry(layer, 's.geom')}
                 FROM {STAGE} AS s {' '.join(joins)}
                WHERE NOT s.rejected ORDER BY s.row_no
               RETURNING *

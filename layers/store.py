@@ -13,8 +13,13 @@ def writable_columns(layer: Layer) -> tuple[str, ...]:
     return tuple(f.name for f in layer.fields if not f.computed or not layer.editable)
 
 
+def stored_geometry(layer: Layer, geom: str) -> str:
+    """`geom` as the layer stores it: single polygons become multipolygons where the column wants them."""
+    return f"ST_Multi({geom})" if layer.geometry == "MultiPolygon" else geom
+
+
 def insert_statement(layer: Layer, columns: tuple[str, ...]) -> str:
-    geom = "ST_Multi(ST_GeomFromText(:geom, 4326))" if layer.geometry == "MultiPolygon" else "ST_GeomFromText(:geom, 4326)"
+    geom = stored_geometry(layer, "ST_GeomFromText(:geom, 4326)")
     names = ", ".join((*columns, "geom"))
     values = ", ".join((*(f":{c}" for c in columns), geom))
     return f"INSERT INTO {layer.id} ({names}) VALUES ({values})"
