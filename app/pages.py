@@ -54,14 +54,14 @@ def tiles_config() -> dict:
 
 
 def reference_config() -> dict | None:
-    """District outlines drawn under the data, from the admin_units layer."""
-    units = get_layer("admin_units")
-    if units is None or not units.public:
+    """Outlines drawn under the data (districts), from the layer declared for it."""
+    units = next((layer for layer in public_layers() if layer.outline_filter), None)
+    if units is None:
         return None
     s = units.style
     return {
         "layer": units.id,
-        "params": {"level": "district", "limit": 1000},
+        "params": {**units.outline_filter, "limit": 1000},
         "style": {"color": s.color, "weight": s.weight, "fill": False, "opacity": 0.7, "dashArray": "4 3"},
     }
 

@@ -16,6 +16,7 @@ LAYER = Layer(
     visible=False,
     order=90,
     temporal=("valid_from", "valid_to"),
+    outline_filter={"level": "district"},
     description_vi="Ranh giới tỉnh, huyện và xã (ranh giới xã là gần đúng).",
     description_en="Province, district and commune boundaries (commune shapes are approximate).",
     style=Style(color="#555555", fill_color="#000000", fill_opacity=0.0, weight=1),

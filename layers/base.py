@@ -83,6 +83,8 @@ class Layer:
     derive_area: bool = False
     derive_place: bool = True
     editable: bool = True
+    # Drawn as outlines under every map, filtered so (e.g. {"level": "district"}).
+    outline_filter: dict | None = None
     # Same-layer features sharing area: refused, accepted with a warning, or fine.
     overlap: OverlapPolicy = "allow"
     # Field holding the start/end of validity, for OGC `datetime`.

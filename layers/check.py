@@ -34,5 +34,9 @@ def check_layer(layer: Layer) -> None:
         fail("derive_area needs an 'area_ha' field")
     if layer.derive_place and not set(PLACE_FIELDS) <= set(names):
         fail("derive_place needs the district and commune fields")
+    if layer.outline_filter and not all(
+        (f := layer.field(name)) is not None and f.filterable for name in layer.outline_filter
+    ):
+        fail("outline_filter must name filterable fields")
     if layer.temporal and not set(layer.temporal) <= set(names):
         fail("temporal fields must be declared fields")

@@ -173,6 +173,8 @@ BAD = {
     "derive_place without district": lambda g: replace(g, fields=tuple(f for f in g.fields if f.name != "district")),
     "derive_place without commune_code": lambda g: replace(g, fields=tuple(f for f in g.fields if f.name != "commune_code")),
     "temporal on undeclared fields": lambda g: replace(g, temporal=("valid_from", "valid_to")),
+    "outline filter on an unknown field": lambda g: replace(g, outline_filter={"level": "district"}),
+    "outline filter on a field not filterable": lambda g: replace(g, outline_filter={"season": "x"}),
     "no name field": lambda g: replace(g, fields=tuple(f for f in g.fields if f.name != "name")),
     "upper-case id": lambda g: replace(g, id="Farming"),
     "id with a space": lambda g: replace(g, id="farming zones"),
