@@ -338,3 +338,15 @@ def test_district_outlines_give_bearings_without_a_base_map(new_page, bare_live_
         "(n) => document.querySelectorAll('.leaflet-reference-pane path').length === n", arg=districts
     )
     assert page_errors == []
+
+
+def test_detail_page_shows_the_feature_on_its_map(page, live_server, den_tran, xss_relic, page_errors):
+    page.goto(f"{live_server}/relics/{den_tran['id']}")
+    expect(page.locator("h1")).to_have_text(den_tran["name"])
+    expect(page.locator("link[rel=canonical]")).to_have_attribute("href", f"{live_server}/relics/{den_tran['id']}")
+    page.wait_for_selector("#detail-map path.leaflet-interactive")
+    assert page.locator("#detail-map path.leaflet-interactive").count() == 1
+    page.goto(f"{live_server}/relics/{xss_relic}")
+    expect(page.locator("h1")).to_have_text(XSS_NAME)
+    assert page.evaluate("window.__xss") is None
+    assert page_errors == []
