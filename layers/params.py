@@ -77,3 +77,49 @@ def parse_item_query(layer: Layer, args: MultiMapping, ignored: Collection[str] 
         q=q or None,
         interval=parse_datetime(datetime_raw) if datetime_raw else None,
     )
+
+
+def parse_layer_queries(layers: list[Layer], args: MultiMapping, ignored: Collection[str] = ()) -> dict[str, ItemQuery]:
+    """One query per layer from the parameters of a request that spans several layers (exports, statistics).
+
+    `layer.field=value` filters that layer only. Plain parameters apply to every
+    layer that understands them (`district=` to each layer with a district,
+    `bbox=` and `q=` to all); one that no layer understands is an error.
+    """
+    ids = {layer.id for layer in layers}
+    own: dict[str, dict[str, list[str]]] = {layer.id: {} for layer in layers}
+    for name in args:
+        if name in ignored:
+            continue
+        values = args.getlist(name)
+        prefix, dot, field_name = name.partition(".")
+        if dot:
+            if prefix not in ids:
+                raise ParameterError(name, f"unknown layer {prefix[:60]!r}; asked for: {', '.join(sorted(ids))}")
+            own[prefix][field_name] = values
+            continue
+        takers = [layer for layer in layers if understands(layer, name)]
+        if not takers:
+            raise ParameterError(name, "unknown parameter for the layers asked for")
+        for layer in takers:
+            own[layer.id].setdefault(name, values)
+    return {layer.id: parse_item_query(layer, ParamDict(own[layer.id])) for layer in layers}
+
+
+def understands(layer: Layer, name: str) -> bool:
+    if name == "datetime":
+        return bool(layer.temporal)
+    return name in QUERY_PARAMS or any(f.name == name for f in layer.filterable)
+
+
+class ParamDict(dict):
+    """name -> list of values, read like a request's arguments."""
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key)[0]
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self[key] if key in self else default
+
+    def getlist(self, key: str) -> list[str]:
+        return list(super().get(key, []))

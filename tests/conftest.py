@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -12,6 +13,7 @@ from app import create_app
 from app.cli import alembic_config, ensure_database
 from app.config import sqlalchemy_url
 from importers.sample import load_sample
+from tests.live import serving
 
 DEFAULT_TEST_URL = "postgresql://postgres@127.0.0.1:5432/vung_test"
 
@@ -43,6 +45,12 @@ def engine(database_url):
 @pytest.fixture(scope="session")
 def app(engine, database_url):
     return create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"})
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import re
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
-from werkzeug.serving import make_server
+
+from tests.live import serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -48,24 +47,6 @@ def png_pixel(red: int, green: int, blue: int) -> bytes:
 
 # Every map tile is answered with one pale land-coloured pixel.
 BLANK_TILE = png_pixel(0xF2, 0xEF, 0xE9)
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def live_server(app) -> Iterator[str]:
-    with serving(app) as url:
-        yield url
 
 
 @pytest.fixture(scope="session")
