@@ -33,6 +33,7 @@ copy leaflet.markercluster leaflet.markercluster \
     dist/MarkerCluster.css dist/MarkerCluster.Default.css MIT-LICENCE.txt
 copy @geoman-io/leaflet-geoman-free leaflet-geoman \
     dist/leaflet-geoman.min.js dist/leaflet-geoman.min.js.map dist/leaflet-geoman.css LICENSE
+copy chart.js chart.js dist/chart.umd.min.js dist/chart.umd.min.js.map LICENSE.md
 
 chmod -R u+rwX,go+rX "$tmp"
 rm -rf "$dst"
