@@ -44,6 +44,8 @@ def from_environment() -> dict:
         # Largest request, uploads included (413 beyond).
         "MAX_CONTENT_LENGTH": int(env.get("VUNG_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
         "UPLOAD_DIR": env.get("VUNG_UPLOAD_DIR"),
+        # Exports are spooled here (default: the system's temporary directory) and removed once sent.
+        "EXPORT_DIR": env.get("VUNG_EXPORT_DIR"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Set VUNG_SECURE_COOKIES=1 behind HTTPS so the session never travels in clear.

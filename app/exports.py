@@ -1,0 +1,130 @@
+"""Exports: `/export/{layer}` and `/export` (several layers), with the items endpoint's filters.
+
+The file is written to a temporary directory, sent from disk and removed
+when the response closes, so the server holds one batch of rows at a time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, request, send_file
+from werkzeug.datastructures import MultiDict
+
+from app.auth import may_read
+from app.db import db
+from app.ogc import find_layer
+from app.pages import current_lang, field_config
+from exporters.write import CSV_GEOMETRIES, FORMATS, Format, Metadata, Request, export
+from gis.params import ParameterError
+from layers import REGISTRY
+from layers.base import Layer
+from layers.params import parse_item_query, parse_layer_queries
+from layers.query import ItemQuery, list_districts
+
+bp = Blueprint("exports", __name__)
+
+# Parameters of the export itself rather than of the query.
+EXPORT_PARAMS = {"format", "geometry", "lang"}
+
+
+@bp.get("/export/<layer_id>")
+def export_layer(layer_id: str):
+    layer = find_layer(layer_id)
+    fmt = export_format(request.args)
+    query = whole_selection(parse_item_query(layer, request.args, EXPORT_PARAMS), request.args)
+    return send_export(((layer, query),), fmt, layer.id)
+
+
+@bp.get("/export")
+def export_layers():
+    if not request.args:
+        return export_page()
+    fmt = export_format(request.args)
+    layers = chosen_layers(request.args)
+    if len(layers) > 1 and not fmt.multi_layer:
+        multi = ", ".join(f.id for f in FORMATS.values() if f.multi_layer)
+        raise ParameterError("format", f"{fmt.id} holds one layer; for several use {multi}")
+    queries = parse_layer_queries(layers, request.args, EXPORT_PARAMS | {"layers"})
+    parts = tuple((layer, whole_selection(queries[layer.id], request.args)) for layer in layers)
+    return send_export(parts, fmt, layers[0].id if len(layers) == 1 else "vung")
+
+
+def export_format(args: MultiDict) -> Format:
+    name = args.get("format", "gpkg")
+    if name not in FORMATS:
+        raise ParameterError("format", f"unknown format {name[:20]!r}; expected one of {', '.join(FORMATS)}")
+    geometry = args.get("geometry")
+    if geometry is not None and (name != "csv" or geometry not in CSV_GEOMETRIES):
+        raise ParameterError("geometry", f"only for format=csv: one of {', '.join(CSV_GEOMETRIES)}")
+    return FORMATS[name]
+
+
+def chosen_layers(args: MultiDict) -> list[Layer]:
+    """`layers=a,b` (or repeated); by default every readable layer shown on the map."""
+    names = [n.strip() for raw in args.getlist("layers") for n in raw.split(",") if n.strip()]
+    if not names:
+        layers = [layer for layer in REGISTRY.values() if layer.visible and may_read(layer)]
+        if not layers:
+            raise ParameterError("layers", "no layer is readable without logging in")
+        return layers
+    unknown = [n for n in names if n not in REGISTRY or not may_read(REGISTRY[n])]
+    if unknown:
+        raise ParameterError("layers", f"unknown layer {unknown[0][:60]!r}")
+    return [REGISTRY[n] for n in dict.fromkeys(names)]
+
+
+def whole_selection(query: ItemQuery, args: MultiDict) -> ItemQuery:
+    """Exports take every match unless a limit is asked for (the items endpoint pages by 100)."""
+    return query if "limit" in args else replace(query, limit=None, offset=query.offset)
+
+
+def send_export(parts: tuple[tuple[Layer, ItemQuery], ...], fmt: Format, name: str):
+    now = datetime.now(UTC)
+    stem = f"{name}-{now:%Y-%m-%d}"
+    metadata = Metadata(
+        source=f"Vùng, {request.url}",
+        exported=now,
+        licences=tuple(current_app.config["DATA_ATTRIBUTION"]),
+        filters=filters_text(request.args),
+    )
+    job = Request(parts, fmt, metadata, lang=current_lang(), csv_geometry=request.args.get("geometry", "wkt"))
+    directory = Path(tempfile.mkdtemp(prefix="vung-export-", dir=current_app.config.get("EXPORT_DIR")))
+    try:
+        path = write_in_snapshot(job, directory, stem)
+        response = send_file(path, mimetype=fmt.media_type, as_attachment=True, download_name=path.name, max_age=0)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    response.call_on_close(lambda: shutil.rmtree(directory, ignore_errors=True))
+    return response
+
+
+def write_in_snapshot(job: Request, directory: Path, stem: str) -> Path:
+    """Every layer read in one read-only snapshot, so a multi-layer file is consistent."""
+    with db().engine.connect() as conn, conn.begin():
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return export(conn, job, directory, stem)
+
+
+def filters_text(args: MultiDict) -> str:
+    return "&".join(f"{k}={v}" for k, v in args.items(multi=True) if k not in EXPORT_PARAMS)
+
+
+def export_page():
+    lang = current_lang()
+    layers = [layer for layer in REGISTRY.values() if may_read(layer)]
+    config = {
+        "layers": [
+            {"id": layer.id, "title": layer.title(lang), "visible": layer.visible,
+             "fields": [field_config(f, lang) for f in layer.filterable]}
+            for layer in layers
+        ],
+        "formats": [{"id": f.id, "title": f.title, "multi": f.multi_layer} for f in FORMATS.values()],
+        "districts": db().read(list_districts),
+    }
+    return render_template("export.html", config=config, layers=layers, formats=FORMATS.values(), lang=lang)

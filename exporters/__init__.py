@@ -1,0 +1,1 @@
+"""Exports: filtered layers written to GeoPackage, Shapefile, KML, CSV and GeoJSON through GDAL."""
