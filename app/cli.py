@@ -263,7 +263,10 @@ def tokens_list():
 
 
 def init_app(app: Flask) -> None:
+    from app.exports import export_command  # the export command lives beside the export endpoints
+
     app.cli.add_command(import_command)
+    app.cli.add_command(export_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(db_cli)

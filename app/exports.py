@@ -6,13 +6,16 @@ when the response closes, so the server holds one batch of rows at a time.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 from flask import Blueprint, current_app, render_template, request, send_file
+from flask.cli import with_appcontext
 from werkzeug.datastructures import MultiDict
 
 from app.auth import may_read
@@ -23,7 +26,7 @@ from exporters.write import CSV_GEOMETRIES, FORMATS, Format, Metadata, Request, 
 from gis.params import ParameterError
 from layers import REGISTRY
 from layers.base import Layer
-from layers.params import parse_item_query, parse_layer_queries
+from layers.params import ParamDict, parse_item_query, parse_layer_queries
 from layers.query import ItemQuery, list_districts
 
 bp = Blueprint("exports", __name__)
@@ -96,11 +99,13 @@ def send_export(parts: tuple[tuple[Layer, ItemQuery], ...], fmt: Format, name: s
     directory = Path(tempfile.mkdtemp(prefix="vung-export-", dir=current_app.config.get("EXPORT_DIR")))
     try:
         path = write_in_snapshot(job, directory, stem)
-        response = send_file(path, mimetype=fmt.media_type, as_attachment=True, download_name=path.name, max_age=0)
-    except BaseException:
+        # Sent from an open handle: the directory can go now, and the disk space
+        # is freed when the handle closes, however the client ends the download.
+        handle = path.open("rb")
+    finally:
         shutil.rmtree(directory, ignore_errors=True)
-        raise
-    response.call_on_close(lambda: shutil.rmtree(directory, ignore_errors=True))
+    response = send_file(handle, mimetype=fmt.media_type, as_attachment=True, download_name=path.name, max_age=0)
+    response.content_length = os.fstat(handle.fileno()).st_size
     return response
 
 
@@ -128,3 +133,51 @@ def export_page():
         "districts": db().read(list_districts),
     }
     return render_template("export.html", config=config, layers=layers, formats=FORMATS.values(), lang=lang)
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("layer_ids")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "format_id", type=click.Choice(list(FORMATS)), help="Default: from PATH's extension.")
+@click.option("--filter", "filters", multiple=True, metavar="NAME=VALUE",
+              help="As in the API: crop=rice, farming_zones.crop=rice, district=..., bbox=..., q=...")
+@click.option("--geometry", type=click.Choice(CSV_GEOMETRIES), default="wkt", show_default=True, help="CSV only.")
+def export_command(layer_ids: str, path: Path, format_id: str | None, filters: tuple[str, ...], geometry: str):
+    """Export LAYER_IDS (comma-separated) to PATH: .gpkg, .zip (Shapefile), .kml, .csv or .geojson."""
+    fmt = FORMATS.get(format_id or format_for(path))
+    if fmt is None:
+        raise click.ClickException(f"cannot tell the format from {path.name!r}; use --format")
+    layers = [REGISTRY.get(n) for n in layer_ids.split(",")]
+    if None in layers:
+        raise click.ClickException(f"unknown layer in {layer_ids!r}; choose from {', '.join(REGISTRY)}")
+    if len(layers) > 1 and not fmt.multi_layer:
+        raise click.ClickException(f"{fmt.id} holds one layer; for several use gpkg or shp")
+    try:
+        queries = parse_layer_queries(layers, ParamDict(parse_filters(filters)))
+    except ParameterError as err:
+        raise click.ClickException(str(err)) from None
+    parts = tuple((layer, replace(queries[layer.id], limit=None)) for layer in layers)
+    now = datetime.now(UTC)
+    metadata = Metadata("Vùng, flask export " + " ".join([layer_ids, *filters]), now,
+                        tuple(current_app.config["DATA_ATTRIBUTION"]), " ".join(filters))
+    job = Request(parts, fmt, metadata, csv_geometry=geometry)
+    with tempfile.TemporaryDirectory(prefix="vung-export-", dir=path.resolve().parent) as directory:
+        written = write_in_snapshot(job, Path(directory), path.stem)
+        written.replace(path)
+    click.echo(f"{path}: {', '.join(layer.id for layer in layers)} ({fmt.title})")
+
+
+def format_for(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return next((f.id for f in FORMATS.values() if f.extension == suffix), "geojson" if suffix == ".json" else None)
+
+
+def parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in filters:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise click.ClickException(f"--filter {item!r}: expected NAME=VALUE")
+        out.setdefault(name.strip(), []).append(value)
+    return out

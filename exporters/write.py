@@ -102,7 +102,7 @@ def write_gpkg(conn: Connection, request: Request, directory: Path, stem: str) -
             read.read_batches(conn, layer, query, cols), path, layer=layer.id, driver="GPKG",
             geometry_type=GDAL_GEOMETRY[layer.geometry], crs=CRS, append=i > 0,
             layer_options={"DESCRIPTION": f"{layer.title(request.lang)}. {request.metadata.source}", "FID": "fid"},
-            dataset_metadata=None if i else {"TITLE": stem, "DESCRIPTION": request.metadata.text()},
+            dataset_metadata=None if i else {"TITLE": stem, "ABSTRACT": request.metadata.text()},
         )
     return path
 
