@@ -12,20 +12,36 @@ from flask_babel import get_locale
 from app.auth import may_read
 from app.db import db
 from app.errors import ApiError, NotFound
-from app.openapi import openapi_document
+from app.openapi import openapi_document, queryables_schema
 from layers import REGISTRY, get_layer
 from layers.base import Layer
 from layers.params import CRS84, parse_item_query
-from layers.query import ItemQuery, layer_extent, layer_extents, select_counted_page, select_feature
+from layers.query import Extent, ItemQuery, layer_extent, layer_extents, select_counted_page, select_feature
 
 bp = Blueprint("ogc", __name__)
 
 GEOJSON = "application/geo+json"
+JSON_SCHEMA = "application/schema+json"
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    # Part 3: queryables and `filter=` in CQL2 text (gis/cql2.py says what the language covers).
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    CQL2 + "cql2-text",
+    CQL2 + "basic-cql2",
+    CQL2 + "advanced-comparison-operators",
+    CQL2 + "case-insensitive-comparison",
+    CQL2 + "accent-insensitive-comparison",
+    CQL2 + "basic-spatial-functions",
+    CQL2 + "basic-spatial-functions-plus",
+    CQL2 + "spatial-functions",
 ]
 # Parameters of the pages rather than of the query.
 PAGE_PARAMS = {"f", "lang"}
@@ -120,9 +136,10 @@ def api():
     return Response(json.dumps(document, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")
 
 
-def collection_info(layer: Layer, extent) -> dict:
+def collection_info(layer: Layer, extent: Extent) -> dict:
     lang = str(get_locale() or "vi")
     items = url_for("ogc.items", layer_id=layer.id, _external=True)
+    queryables_href = url_for("ogc.queryables", layer_id=layer.id, _external=True)
     info = {
         "id": layer.id,
         "title": layer.title(lang),
@@ -134,11 +151,23 @@ def collection_info(layer: Layer, extent) -> dict:
             link(url_for("ogc.collection", layer_id=layer.id, _external=True), "self", "application/json", layer.title(lang)),
             link(items + "?f=json", "items", GEOJSON, "Features as GeoJSON"),
             link(items + "?f=html", "items", "text/html", "Features as HTML"),
+            link(queryables_href + "?f=json", QUERYABLES_REL, JSON_SCHEMA, "Properties a filter may use"),
+            link(queryables_href + "?f=html", QUERYABLES_REL, "text/html", "Properties a filter may use, as HTML"),
         ],
     }
-    if extent:
-        info["extent"] = {"spatial": {"bbox": [list(extent)], "crs": CRS84}}
+    spans = {}
+    if extent.bbox:
+        spans["spatial"] = {"bbox": [list(extent.bbox)], "crs": CRS84}
+    if extent.interval:
+        spans["temporal"] = {"interval": [[instant(d) for d in extent.interval]], "trs": GREGORIAN}
+    if spans:
+        info["extent"] = spans
     return info
+
+
+def instant(day) -> str | None:
+    """A day as the RFC 3339 instant at its start (null for an open end)."""
+    return f"{day.isoformat()}T00:00:00Z" if day else None
 
 
 @bp.get("/collections")
@@ -155,6 +184,19 @@ def collection(layer_id: str):
     info = collection_info(layer, db().read(layer_extent, layer))
     info["links"] = self_links("ogc.collection", layer_id=layer.id) + info["links"][1:]
     return render(info, "ogc/collection.html", layer=layer)
+
+
+@bp.get("/collections/<layer_id>/queryables")
+def queryables(layer_id: str):
+    layer = find_layer(layer_id)
+    lang = str(get_locale() or "vi")
+    href = url_for("ogc.queryables", layer_id=layer.id, _external=True)
+    schema = queryables_schema(layer, href, lang)
+    links = self_links("ogc.queryables", JSON_SCHEMA, layer_id=layer.id) + [
+        link(url_for("ogc.collection", layer_id=layer.id, _external=True), "collection", "application/json"),
+    ]
+    # A JSON Schema has no place for links: they are shown on the HTML page only.
+    return render(schema, "ogc/queryables.html", JSON_SCHEMA, layer=layer, links=links, lang=lang)
 
 
 def page_links(layer: Layer, query: ItemQuery, returned: int, matched: int | None) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gis.cql2 import MAX_LENGTH as MAX_FILTER_LENGTH
 from layers import public_layers
 from layers.base import Field, Layer
 
@@ -24,6 +25,42 @@ def field_schema(f: Field) -> dict:
     return schema
 
 
+# JSON Schema formats of OGC API – Features Part 3 for the geometry queryable.
+GEOMETRY_FORMATS = {
+    "Point": "geometry-point",
+    "Polygon": "geometry-polygon",
+    "MultiPolygon": "geometry-multipolygon",
+    "Geometry": "geometry-any",
+}
+
+
+def queryables_schema(layer: Layer, schema_id: str, lang: str = "en") -> dict:
+    """The properties a CQL2 filter may name (layers.query.layer_queryables), as JSON Schema.
+
+    The geometry is told apart by its `format` and role, which GDAL and QGIS
+    look for to write spatial filters.
+    """
+    properties = {
+        "geometry": {"title": "Geometry" if lang == "en" else "Hình học",
+                     "format": GEOMETRY_FORMATS[layer.geometry], "x-ogc-role": "primary-geometry"},
+        "id": {"title": "id", "type": "integer", "x-ogc-role": "id"},
+    }
+    for f in layer.fields:
+        schema = field_schema(f)
+        schema["title"] = f.label(lang)
+        if f.unit:
+            schema["x-ogc-unit"] = f.unit
+        properties[f.name] = schema
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": schema_id,
+        "type": "object",
+        "title": layer.title(lang),
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
 def parameter(name: str, description: str, schema: dict, style: str = "form", explode: bool = False) -> dict:
     return {"name": name, "in": "query", "required": False, "description": description,
             "schema": schema, "style": style, "explode": explode}
@@ -40,6 +77,18 @@ def common_parameters() -> dict:
         "offset": parameter("offset", "Features to skip.", {"type": "integer", "minimum": 0, "default": 0}),
         "q": parameter("q", "Free-text search in names, ignoring case and diacritics.", {"type": "string", "maxLength": 200}),
         "datetime": parameter("datetime", "Instant or interval (RFC 3339), where the collection is temporal.", {"type": "string"}),
+        "filter": parameter(
+            "filter",
+            "CQL2 text on the collection's queryables: comparisons, AND/OR/NOT, LIKE, IN, BETWEEN, IS NULL, "
+            "CASEI/ACCENTI and spatial functions (S_INTERSECTS, ...) with WKT or BBOX in CRS84, "
+            "e.g. kind IN ('temple','pagoda') AND S_INTERSECTS(geometry, BBOX(106.1,20.3,106.3,20.5)).",
+            {"type": "string", "maxLength": MAX_FILTER_LENGTH},
+        ),
+        "filter-lang": parameter("filter-lang", "Language of `filter`.", {"type": "string", "enum": ["cql2-text"], "default": "cql2-text"}),
+        "filter-crs": parameter(
+            "filter-crs", "Coordinate system of geometries in `filter`.",
+            {"type": "string", "format": "uri", "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]},
+        ),
         "featureId": {"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
     }
 
@@ -59,7 +108,7 @@ def layer_paths(layer: Layer) -> dict:
         parameter(f.name, f"Filter on {f.en}" + (" (comma-separated values)" if f.kind == "enum" else "."), field_schema(f))
         for f in layer.filterable
     ]
-    params = [ref("f"), ref("bbox"), ref("limit"), ref("offset"), ref("q")]
+    params = [ref("f"), ref("bbox"), ref("limit"), ref("offset"), ref("q"), ref("filter"), ref("filter-lang"), ref("filter-crs")]
     if layer.temporal:
         params.append(ref("datetime"))
     geojson = {"application/geo+json": {"schema": {"$ref": f"#/components/schemas/{layer.id}"}}}
@@ -67,6 +116,14 @@ def layer_paths(layer: Layer) -> dict:
         f"/collections/{layer.id}": {
             "get": {"summary": f"Describe {layer.en}", "operationId": f"describe_{layer.id}",
                     "parameters": [ref("f")], "responses": {"200": {"description": "The collection."}, **error_responses()}},
+        },
+        f"/collections/{layer.id}/queryables": {
+            "get": {"summary": f"Properties of {layer.en} a filter may use", "operationId": f"queryables_{layer.id}",
+                    "parameters": [ref("f")],
+                    "responses": {"200": {"description": "A JSON Schema of the queryables.",
+                                          "content": {"application/schema+json": {"schema": {"type": "object"}},
+                                                      "text/html": {"schema": {"type": "string"}}}},
+                                  **error_responses()}},
         },
         f"/collections/{layer.id}/items": {
             "get": {"summary": f"Features of {layer.en}", "operationId": f"items_{layer.id}",

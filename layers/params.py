@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Protocol
 
+from gis import cql2
 from gis.params import ParameterError, parse_bbox, parse_bool, parse_datetime, parse_int
 from layers.base import Layer
-from layers.query import ItemQuery
+from layers.query import ItemQuery, layer_queryables
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 MAX_OFFSET = 10_000_000
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-QUERY_PARAMS = {"bbox", "bbox-crs", "limit", "offset", "datetime", "q"}
+QUERY_PARAMS = {"bbox", "bbox-crs", "limit", "offset", "datetime", "q", "filter", "filter-lang", "filter-crs"}
+FILTER_LANG = "cql2-text"
 
 
 class MultiMapping(Protocol):
@@ -50,6 +52,20 @@ def parse_filter_value(layer: Layer, name: str, raw: str) -> tuple:
     return tuple(values)
 
 
+def parse_cql_filter(layer: Layer, args: MultiMapping) -> cql2.SqlFilter | None:
+    """`filter` in CQL2 text, checked against the layer's queryables and translated to bound SQL."""
+    lang = args.get("filter-lang")
+    if lang is not None and lang != FILTER_LANG:
+        raise ParameterError("filter-lang", f"only {FILTER_LANG} is supported, not {lang[:40]!r}")
+    crs = args.get("filter-crs")
+    if crs is not None and crs != CRS84:
+        raise ParameterError("filter-crs", f"only {CRS84} is supported")
+    raw = args.get("filter")
+    if raw is None:
+        return None
+    return cql2.compile_filter(raw, layer_queryables(layer))
+
+
 def parse_item_query(layer: Layer, args: MultiMapping, ignored: Collection[str] = ()) -> ItemQuery:
     """Items parameters into a typed query; any unknown parameter is an error."""
     filterable = {f.name for f in layer.filterable}
@@ -76,6 +92,7 @@ def parse_item_query(layer: Layer, args: MultiMapping, ignored: Collection[str] 
         filters={n: parse_filter_value(layer, n, args[n]) for n in args if n in filterable},
         q=q or None,
         interval=parse_datetime(datetime_raw) if datetime_raw else None,
+        cql=parse_cql_filter(layer, args),
     )
 
 

@@ -7,12 +7,14 @@ the command line or a test.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import psycopg2 as postgresql_psycopg2
 from sqlalchemy.exc import DBAPIError
 
 from gis import sql
+from gis.cql2 import GEOMETRY, Queryable, SqlFilter
 from gis.params import Bbox, Interval
 from layers.base import Layer
 
@@ -28,6 +30,8 @@ class ItemQuery:
     filters: dict[str, tuple] = field(default_factory=dict)
     q: str | None = None
     interval: Interval | None = None
+    # A CQL2 `filter=`, already translated: SQL over `t` with its own bound parameters (:cql0, ...).
+    cql: SqlFilter | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,24 @@ def where_clause(layer: Layer, query: ItemQuery) -> tuple[str, dict]:
         if query.interval.start:
             conditions.append(f"(t.{end_col} IS NULL OR t.{end_col} >= :dt_start)")
             params["dt_start"] = query.interval.start
+    if query.cql:
+        conditions.append(f"({query.cql.sql})")
+        params.update(query.cql.params)
     return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+
+
+def layer_queryables(layer: Layer) -> dict[str, Queryable]:
+    """What a CQL2 filter may name: the declared fields, `id` and the geometry.
+
+    Columns come from the declaration only. The geometry is `geometry`, as in
+    GeoJSON; `geom`, the column's name, is accepted too.
+    """
+    out = {"id": Queryable("id", "integer", "t.id")}
+    for f in layer.fields:
+        out[f.name] = Queryable(f.name, f.kind, f"t.{f.name}", f.choice_values())
+    geometry = Queryable("geometry", GEOMETRY, "t.geom")
+    out.update(geometry=geometry, geom=geometry)
+    return out
 
 
 def items_statement(layer: Layer, query: ItemQuery) -> tuple[str, dict]:
@@ -160,12 +181,34 @@ def select_properties(conn: Connection, layer: Layer, feature_id: int) -> dict |
     return dict(row) if row else None
 
 
-def layer_extent(conn: Connection, layer: Layer) -> tuple[float, float, float, float] | None:
+@dataclass(frozen=True)
+class Extent:
+    bbox: tuple[float, float, float, float] | None
+    # First and last day of validity for temporal layers; None at an end left open.
+    interval: tuple[date | None, date | None] | None = None
+
+
+def layer_extent(conn: Connection, layer: Layer) -> Extent:
     row = conn.execute(text(sql.extent_sql(layer.id))).one()
-    return None if row.minx is None else (row.minx, row.miny, row.maxx, row.maxy)
+    bbox = None if row.minx is None else (row.minx, row.miny, row.maxx, row.maxy)
+    return Extent(bbox, layer_interval(conn, layer))
 
 
-def layer_extents(conn: Connection, layers: list[Layer]) -> dict[str, tuple[float, float, float, float] | None]:
+def layer_interval(conn: Connection, layer: Layer) -> tuple[date | None, date | None] | None:
+    """The span of a temporal layer's validity; a unit without a start or end leaves that side open."""
+    if not layer.temporal:
+        return None
+    start, end = layer.temporal
+    row = conn.execute(
+        text(
+            f"SELECT CASE WHEN bool_and(t.{start} IS NOT NULL) THEN min(t.{start}) END AS first, "
+            f"CASE WHEN bool_and(t.{end} IS NOT NULL) THEN max(t.{end}) END AS last FROM {layer.id} AS t"
+        )
+    ).one()
+    return row.first, row.last
+
+
+def layer_extents(conn: Connection, layers: list[Layer]) -> dict[str, Extent]:
     return {layer.id: layer_extent(conn, layer) for layer in layers}
 
 
