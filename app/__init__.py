@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import accounts, admin, auth, cli, config, db, edit, features, guards, i18n, imports, ogc, pages
+from app import accounts, admin, auth, cli, config, db, edit, features, guards, i18n, imports, ogc, pages, publish
 from app.errors import register_error_handlers
 from app.sessions import SessionInterface
 
@@ -29,5 +29,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(edit.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(imports.bp)
+    app.register_blueprint(publish.bp)
     cli.init_app(app)
     return app

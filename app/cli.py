@@ -178,6 +178,34 @@ def print_report(report) -> None:
         click.echo(f"... and {len(report.rejected) - 200} more rejected rows")
 
 
+@click.command("publish")
+@with_appcontext
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--layers", required=True, help="Comma-separated layers, e.g. relics,craft_villages.")
+@click.option("--filter", "filters", multiple=True, metavar="NAME=VALUE",
+              help="As in the URL: layer.field=value for one layer; district=, bbox=, q= for all.")
+@click.option("--title", default="", help="Title shown on the map (default: the layers' titles).")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@click.option("--base-url", help="The app's public address: popups then link to its detail pages.")
+def publish_command(out, layers, filters, title, lang, base_url):
+    """Write OUT, a standalone HTML map of the filtered features of the layers."""
+    from app.errors import ApiError
+    from app.publish import publish_file
+    from gis.params import ParameterError
+
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must start with http:// or https://", param_hint="--base-url")
+    pairs = [pair.partition("=")[::2] for pair in filters]
+    try:
+        html = publish_file(layers, pairs, title, lang, base_url)
+    except ApiError as err:
+        raise click.ClickException(err.description) from None
+    except ParameterError as err:
+        raise click.ClickException(str(err)) from None
+    out.write_text(html, encoding="utf-8")
+    click.echo(f"wrote {out}")
+
+
 def split_list(raw: str | None) -> list[str] | None:
     return [part.strip() for part in raw.split(",") if part.strip()] if raw else None
 
@@ -266,6 +294,7 @@ def init_app(app: Flask) -> None:
     from app.exports import export_command  # the export command lives beside the export endpoints
 
     app.cli.add_command(import_command)
+    app.cli.add_command(publish_command)
     app.cli.add_command(export_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)

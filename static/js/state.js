@@ -92,3 +92,33 @@ function isAllowedFilter(layer, name, value, config) {
   if (field.kind === "boolean") return value === "true" || value === "false";
   return value.length <= 200;
 }
+
+// The embeddable map reads the same description from its query
+// (/embed?map=...&layers=...), or from its hash when there is one.
+export function embeddedState(location) {
+  const text = location.hash.length > 1 ? location.hash : location.search.replace(/^\?/, "");
+  return parseHash(text);
+}
+
+// Addresses that reopen a state elsewhere: the full map, the embeddable map,
+// and the standalone HTML file of the same layers and filters.
+export function fullMapUrl(state, lang) {
+  return `/?lang=${encodeURIComponent(lang)}${formatHash(state)}`;
+}
+
+export function embedUrl(origin, state, lang) {
+  return `${origin}/embed?${formatHash(state).slice(1)}&lang=${encodeURIComponent(lang)}`;
+}
+
+export function publishUrl(origin, state, { lang, bbox = null } = {}) {
+  const params = new URLSearchParams({ layers: [...state.layers].join(",") });
+  if (state.q) params.set("q", state.q);
+  for (const layerId of state.layers) {
+    for (const [field, value] of Object.entries(state.filters[layerId] || {})) {
+      if (value !== "" && value !== null && value !== undefined) params.set(`${layerId}.${field}`, value);
+    }
+  }
+  if (bbox) params.set("bbox", bbox);
+  if (lang) params.set("lang", lang);
+  return `${origin}/publish?${params}`;
+}

@@ -1,0 +1,374 @@
+"""A standalone HTML map of selected features, built with folium.
+
+The file carries everything it needs: Leaflet's code and stylesheet, the
+features as GeoJSON and the code of their popups. Saved to disk and opened
+with no network it still works; only base-map tiles, when configured, come
+from outside. Popups are built in the browser from text nodes, so HTML in any
+value shows as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import folium
+from branca.element import Element, MacroElement
+from folium.template import Template
+from folium.utilities import JsCode
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import escape
+from sqlalchemy import Connection, text
+
+from gis import sql
+from layers.base import Field, Layer
+from layers.query import ItemQuery, where_clause
+
+# A page with more than this many features grows slow to open and to use.
+MAX_FEATURES = 5000
+DESCRIPTION_LIMIT = 280
+POINT_FILL_OPACITY = 0.8
+# Fields with a place of their own in the popup, or none: photos are outside links.
+SPECIAL_FIELDS = frozenset({"name", "name_en", "photo", "illustrative"})
+DEFAULT_STRINGS = {
+    "details": "View details",
+    "illustrative": "Illustrative sketch: this shape is approximate, not a surveyed boundary.",
+    "yes": "Yes",
+    "no": "No",
+}
+
+
+class TooManyFeatures(Exception):
+    def __init__(self, count: int, limit: int):
+        super().__init__(
+            f"The selection holds {count:,} features; a published map holds at most {limit:,}. "
+            "Narrow it with filters, a bbox or fewer layers."
+        )
+        self.count = count
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Leaflet:
+    """Leaflet's code and stylesheet, ready to inline (its images as data: URIs)."""
+
+    js: str
+    css: str
+
+    @classmethod
+    def from_directory(cls, folder: Path) -> Leaflet:
+        js = (folder / "leaflet.js").read_text(encoding="utf-8")
+        css = (folder / "leaflet.css").read_text(encoding="utf-8")
+        # The source map is not shipped in the file; a reference to it would only fail.
+        js = re.sub(r"^//# sourceMappingURL=.*$", "", js, flags=re.M)
+
+        def inline_image(match: re.Match) -> str:
+            image = folder / "images" / match.group(1)
+            if not image.is_file():
+                return match.group(0)
+            return f"url(data:image/png;base64,{base64.b64encode(image.read_bytes()).decode('ascii')})"
+
+        css = re.sub(r"url\(images/([\w.-]+\.png)\)", inline_image, css)
+        return cls(js=script_safe(js), css=css.replace("</", "<\\/"))
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    leaflet: Leaflet
+    lang: str = "vi"
+    title: str = ""
+    tile_url: str = ""
+    tile_attribution: str = ""
+    tile_max_zoom: int = 19
+    # Lines the data's sources ask to be shown with it (plain text).
+    attribution: tuple[str, ...] = ()
+    # The app's address, ending in "/": popups link to its detail pages. None: no links.
+    detail_base: str | None = None
+    # Where to look when the selection is empty: (minx, miny, maxx, maxy).
+    fallback_bounds: tuple[float, float, float, float] | None = None
+    strings: dict[str, str] = field(default_factory=dict)
+    max_features: int = MAX_FEATURES
+
+
+@dataclass
+class LayerSelection:
+    layer: Layer
+    title: str
+    features: list[dict]
+    bounds: tuple[float, float, float, float] | None
+
+
+def script_safe(code: str) -> str:
+    """Code that cannot end the <script> element holding it."""
+    return re.sub(r"</(script)", r"<\\/\1", code, flags=re.I)
+
+
+def published_properties(layer: Layer) -> tuple[str, ...]:
+    """What a published feature carries: its names, what its popup shows, and English versions of texts."""
+    wanted = [name for name in ("name", "name_en") if layer.field(name)]
+    for f in layer.fields:
+        if not f.popup or f.name == "photo":  # photos would be outside links
+            continue
+        wanted.append(f.name)
+        if layer.field(f"{f.name}_en"):
+            wanted.append(f"{f.name}_en")
+    return tuple(dict.fromkeys(wanted))
+
+
+def count_selection(conn: Connection, layer: Layer, query: ItemQuery) -> tuple[int, tuple | None]:
+    """How many features match, and their extent."""
+    where, params = where_clause(layer, query)
+    row = conn.execute(
+        text(
+            "SELECT n, ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy FROM "
+            f"(SELECT count(*) AS n, ST_Extent(t.geom) AS e FROM {layer.id} AS t{where}) AS s"
+        ),
+        params,
+    ).one()
+    bounds = None if row.minx is None else (row.minx, row.miny, row.maxx, row.maxy)
+    return row.n, bounds
+
+
+def select_features(conn: Connection, layer: Layer, query: ItemQuery, limit: int) -> list[dict]:
+    """The matching features as GeoJSON, built by PostGIS, with only what the popups need."""
+    where, params = where_clause(layer, query)
+    inner = (
+        f"SELECT t.id, {sql.feature_object('t', published_properties(layer))} AS feature "
+        f"FROM {layer.id} AS t{where} ORDER BY t.id LIMIT :limit"
+    )
+    params["limit"] = limit
+    return json.loads(conn.execute(text(sql.feature_array(inner)), params).one().features)
+
+
+def select_layers(
+    conn: Connection, wanted: list[tuple[Layer, ItemQuery]], lang: str, limit: int = MAX_FEATURES
+) -> list[LayerSelection]:
+    """Every layer's features, or TooManyFeatures before any is read when they are more than `limit`."""
+    counted = [(layer, query, *count_selection(conn, layer, query)) for layer, query in wanted]
+    total = sum(n for _, _, n, _ in counted)
+    if total > limit:
+        raise TooManyFeatures(total, limit)
+    out = []
+    for layer, query, n, bounds in counted:
+        features = select_features(conn, layer, query, limit) if n else []
+        for feature in features:
+            localize(layer, feature["properties"], lang)
+        out.append(LayerSelection(layer, layer.title(lang), features, bounds))
+    return out
+
+
+def localize(layer: Layer, props: dict, lang: str) -> None:
+    """Texts in the reader's language where there is a translation; long ones shortened. Names stay both."""
+    for f in layer.fields:
+        if f.name == "name" or f.name not in props:
+            continue
+        english = props.pop(f"{f.name}_en", None)
+        if lang == "en" and isinstance(english, str) and english.strip():
+            props[f.name] = english
+        if f.kind == "longtext" and isinstance(props[f.name], str):
+            props[f.name] = shorten(props[f.name], DESCRIPTION_LIMIT)
+
+
+def shorten(value: str, limit: int) -> str:
+    clean = value.strip()
+    return clean if len(clean) <= limit else clean[:limit].rstrip() + "…"
+
+
+def popup_spec(layer: Layer, lang: str) -> dict:
+    """What the popup code needs to know of a layer: its fields, labels, choices and units."""
+    rows, texts = [], []
+    for f in layer.fields:
+        if not f.popup or f.name in SPECIAL_FIELDS:
+            continue
+        if f.kind == "longtext":
+            texts.append(f.name)
+        else:
+            rows.append(field_spec(f, lang))
+    return {"rows": rows, "texts": texts}
+
+
+def field_spec(f: Field, lang: str) -> dict:
+    spec = {"name": f.name, "label": f.label(lang), "kind": f.kind}
+    if f.unit:
+        spec["unit"] = f.unit
+    if f.choices:
+        spec["choices"] = {c.value: c.label(lang) for c in f.choices}
+    return spec
+
+
+def default_title(selections: list[LayerSelection]) -> str:
+    return ", ".join(s.title for s in selections)
+
+
+def build_map(selections: list[LayerSelection], options: PublishOptions) -> str:
+    """The standalone HTML page."""
+    title = options.title or default_title(selections)
+    m = folium.Map(location=None, tiles=None, control_scale=True, max_zoom=options.tile_max_zoom)
+    # Instance lists: folium's defaults are shared module lists pointing at CDNs.
+    m.default_js = []
+    m.default_css = []
+    root = m.get_root()
+    root.header.add_child(Element(f"<title>{escape(title)}</title>"), name="title")
+    root.header.add_child(Element(f"<style>{options.leaflet.css}</style>"), name="leaflet_css")
+    root.header.add_child(Element(f"<script>{options.leaflet.js}</script>"), name="leaflet_js")
+    root.header.add_child(Element(f"<style>{PAGE_CSS}</style>"), name="vung_css")
+    root.header.add_child(Element(popup_script(selections, options)), name="vung_popup")
+    root.html.add_child(Element(f'<h1 class="vung-title">{escape(title)}</h1>'), name="vung_title")
+
+    if options.tile_url:
+        folium.TileLayer(
+            tiles=options.tile_url,
+            attr=str(escape(options.tile_attribution or " ")),
+            max_zoom=options.tile_max_zoom,
+            control=False,
+        ).add_to(m)
+    for selection in selections:
+        geojson_layer(selection).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.add_child(Attribution(options.attribution))
+
+    bounds = combined_bounds([s.bounds for s in selections]) or options.fallback_bounds
+    if bounds:
+        minx, miny, maxx, maxy = bounds
+        m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(24, 24), max_zoom=16)
+    html = root.render()
+    return html.replace("<html>", f'<html lang="{escape(options.lang)}">', 1)
+
+
+def geojson_layer(selection: LayerSelection) -> folium.GeoJson:
+    layer, style = selection.layer, selection.layer.style
+    shape_style = {
+        "color": style.color,
+        "fillColor": style.fill_color,
+        # Dots need a solid fill to be seen; areas keep the declared, see-through one.
+        "fillOpacity": POINT_FILL_OPACITY if layer.is_point else style.fill_opacity,
+        "weight": style.weight,
+        "className": f"vung-feature vung-feature--{layer.id}",
+    }
+    # Layer names are HTML in Leaflet's layer control: a swatch, the title, the count.
+    swatch = f'<span class="vung-swatch" style="background:{escape(style.fill_color)};border-color:{escape(style.color)}"></span>'
+    label = f"{swatch}{escape(selection.title)} ({len(selection.features):,})"
+    collection = {"type": "FeatureCollection", "layer": layer.id, "features": selection.features}
+    return folium.GeoJson(
+        collection,
+        name=label,
+        style_function=lambda feature, s=shape_style: s,
+        marker=folium.CircleMarker(radius=style.radius, fill=True),
+        on_each_feature=JsCode(
+            "function (feature, layer) {"
+            f" layer.bindPopup(function () {{ return vungPopup({htmlsafe_json_dumps(layer.id)}, feature); }},"
+            " { maxWidth: 320, minWidth: 200 }); }"
+        ),
+    )
+
+
+def combined_bounds(boxes: list[tuple | None]) -> tuple[float, float, float, float] | None:
+    found = [b for b in boxes if b]
+    if not found:
+        return None
+    return (min(b[0] for b in found), min(b[1] for b in found), max(b[2] for b in found), max(b[3] for b in found))
+
+
+class Attribution(MacroElement):
+    """The data's attribution lines, beside the base map's, for as long as the map is open."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {%- for line in this.lines %}
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ line|tojson }});
+        {%- endfor %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, lines: tuple[str, ...]):
+        super().__init__()
+        self._name = "Attribution"
+        self.lines = [str(escape(line)) for line in lines]
+
+
+def popup_script(selections: list[LayerSelection], options: PublishOptions) -> str:
+    config = {
+        "lang": options.lang,
+        "strings": {**DEFAULT_STRINGS, **options.strings},
+        "detailBase": options.detail_base,
+        "layers": {s.layer.id: popup_spec(s.layer, options.lang) for s in selections},
+    }
+    return f"<script>\nvar VUNG_PUBLISHED = {htmlsafe_json_dumps(config)};\n{POPUP_JS}</script>"
+
+
+# Popups from text nodes only: no value ever reaches the page as HTML.
+POPUP_JS = """
+function vungPopup(layerId, feature) {
+  var config = VUNG_PUBLISHED, spec = config.layers[layerId], props = feature.properties || {};
+  var locale = config.lang === "vi" ? "vi-VN" : config.lang;
+  function node(tag, className, text) {
+    var element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text !== undefined && text !== null) element.textContent = String(text);
+    return element;
+  }
+  function format(field, value) {
+    if (value === null || value === undefined || value === "") return null;
+    var out;
+    if (field.kind === "enum") out = (field.choices && field.choices[value]) || String(value);
+    else if (field.kind === "boolean") return value ? config.strings.yes : config.strings.no;
+    else if (field.kind === "number" && isFinite(Number(value)))
+      out = new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(Number(value));
+    else if (field.kind === "integer" && isFinite(Number(value)))
+      out = new Intl.NumberFormat(locale, { useGrouping: Math.abs(value) >= 10000 }).format(Number(value));
+    else out = String(value);
+    return field.unit ? out + " " + field.unit : out;
+  }
+  var root = node("article", "vung-popup");
+  var title = config.lang === "en" && props.name_en ? props.name_en : props.name;
+  root.appendChild(node("h3", "vung-popup-title", title || "\\u2014"));
+  if (props.name && title !== props.name) {
+    var local = node("p", "vung-popup-subtitle", props.name);
+    local.lang = "vi";
+    root.appendChild(local);
+  }
+  if (props.illustrative === true) root.appendChild(node("p", "vung-popup-note", config.strings.illustrative));
+  var list = node("dl", "vung-popup-fields");
+  spec.rows.forEach(function (field) {
+    var value = format(field, props[field.name]);
+    if (value === null) return;
+    list.appendChild(node("dt", null, field.label));
+    list.appendChild(node("dd", null, value));
+  });
+  if (list.childNodes.length) root.appendChild(list);
+  spec.texts.forEach(function (name) {
+    if (props[name]) root.appendChild(node("p", "vung-popup-text", props[name]));
+  });
+  if (config.detailBase && feature.id !== undefined && feature.id !== null) {
+    var link = node("a", "vung-popup-link", config.strings.details);
+    link.href = config.detailBase + encodeURIComponent(layerId) + "/" + encodeURIComponent(feature.id);
+    link.target = "_blank";
+    link.rel = "noopener";
+    root.appendChild(link);
+  }
+  return root;
+}
+"""
+
+PAGE_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
+.vung-title { position: absolute; z-index: 1000; top: 10px; left: 56px; right: 240px; margin: 0;
+  font-size: 1.1rem; font-weight: 600; color: #1b4332; text-align: center; pointer-events: none;
+  text-shadow: 0 0 3px #fff, 0 0 6px #fff; }
+.vung-swatch { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 2px; vertical-align: -1px;
+  border: 2px solid; border-radius: 3px; }
+.leaflet-control-layers-overlays label { margin: 2px 0; }
+.vung-popup-title { margin: 0 0 4px; font-size: 1rem; }
+.vung-popup-subtitle { margin: 0 0 6px; color: #555; }
+.vung-popup-note { margin: 0 0 6px; padding: 4px 6px; background: #fff4e5; border-radius: 4px; font-size: 0.85em; }
+.vung-popup-fields { display: grid; grid-template-columns: auto 1fr; gap: 2px 10px; margin: 0 0 6px; }
+.vung-popup-fields dt { color: #555; }
+.vung-popup-fields dd { margin: 0; }
+.vung-popup-text { margin: 0 0 6px; }
+@media (max-width: 600px) { .vung-title { right: 56px; top: 56px; font-size: 1rem; } }
+"""
