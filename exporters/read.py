@@ -118,6 +118,10 @@ def to_batch(rows: list[tuple], out_schema: pa.Schema) -> pa.RecordBatch:
 def to_array(values: tuple, type_: pa.DataType) -> pa.Array:
     if type_ == TIMESTAMP:
         return pa.array(values, pa.int64()).cast(TIMESTAMP)
+    if type_ == pa.binary():
+        # psycopg2 hands bytea over as memoryviews; Arrow built from those kept
+        # memory alive batch after batch (RSS grew with the export), from bytes it does not.
+        return pa.array([None if v is None else bytes(v) for v in values], type=type_)
     return pa.array(values, type=type_)
 
 
