@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import accounts, admin, auth, cli, config, db, edit, features, guards, i18n, imports, ogc, pages, publish
+from app import accounts, admin, auth, cli, config, db, edit, exports, features, guards, i18n, imports, ogc, pages, publish
 from app.errors import register_error_handlers
 from app.sessions import SessionInterface
 from app.stats import bp as stats_bp
@@ -31,6 +31,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(publish.bp)
+    app.register_blueprint(exports.bp)
     app.register_blueprint(stats_bp)
     cli.init_app(app)
     return app

@@ -81,7 +81,7 @@ def chosen_layers(args: MultiDict) -> list[Layer]:
     return [REGISTRY[n] for n in dict.fromkeys(names)]
 
 
-def whole_selection(query: ItemQuery, args: MultiDict) -> ItemQuery:
+def whole_selection(query: ItemQuery, args: MultiDict | ParamDict) -> ItemQuery:
     """Exports take every match unless a limit is asked for (the items endpoint pages by 100)."""
     return query if "limit" in args else replace(query, limit=None, offset=query.offset)
 
@@ -153,11 +153,12 @@ def export_command(layer_ids: str, path: Path, format_id: str | None, filters: t
         raise click.ClickException(f"unknown layer in {layer_ids!r}; choose from {', '.join(REGISTRY)}")
     if len(layers) > 1 and not fmt.multi_layer:
         raise click.ClickException(f"{fmt.id} holds one layer; for several use gpkg or shp")
+    args = ParamDict(parse_filters(filters))
     try:
-        queries = parse_layer_queries(layers, ParamDict(parse_filters(filters)))
+        queries = parse_layer_queries(layers, args)
     except ParameterError as err:
         raise click.ClickException(str(err)) from None
-    parts = tuple((layer, replace(queries[layer.id], limit=None)) for layer in layers)
+    parts = tuple((layer, whole_selection(queries[layer.id], args)) for layer in layers)
     now = datetime.now(UTC)
     metadata = Metadata("Vùng, flask export " + " ".join([layer_ids, *filters]), now,
                         tuple(current_app.config["DATA_ATTRIBUTION"]), " ".join(filters))
