@@ -2,13 +2,15 @@
 // and filters that refresh the figures in place (the server renders them).
 
 import { debounce } from "./dom.js";
-import { formatDecimal, formatInteger, initI18n, t } from "./i18n.js";
+import { formatDecimal, formatInteger, initI18n, locale, t } from "./i18n.js";
 
 const SMALL_SCREEN = "(max-width: 720px)";
 const BAR_HEIGHT = 26; // pixels per place on the chart
 const PALETTE = [
   "#2e7d32", "#1565c0", "#b7791f", "#b71c1c", "#6a1b9a", "#00838f",
   "#ef6c00", "#4e342e", "#ad1457", "#558b2f", "#283593", "#827717",
+  "#81c784", "#64b5f6", "#ffb74d", "#e57373", "#ba68c8", "#4dd0e1",
+  "#a1887f", "#f06292", "#9e9d24", "#546e7a", "#7986cb", "#ffd54f",
 ];
 
 const charts = [];
@@ -67,6 +69,11 @@ export function chartData(table) {
   return { labels, datasets };
 }
 
+// Axis steps need no trailing zeros (100, 2.5), unlike the figures themselves.
+function axisFormat() {
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 });
+}
+
 function formatValue(table, value) {
   return table.measure === "area" ? formatDecimal(value, 2) : formatInteger(value);
 }
@@ -89,7 +96,7 @@ function drawChart(canvas, table) {
           stacked: true,
           beginAtZero: true,
           title: { display: true, text: measureColumn.label },
-          ticks: { callback: (value) => formatValue(table, value) },
+          ticks: { callback: (value) => axisFormat().format(value) },
         },
         y: { stacked: true, ticks: { autoSkip: false } },
       },
