@@ -16,6 +16,7 @@ from flask_babel import format_decimal
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from sqlalchemy import Connection
 from werkzeug.datastructures import MultiDict
 
 from app.auth import may_read
@@ -174,14 +175,16 @@ def statistics_document(by: str, args: MultiDict, results: list[StatResult], app
     return {
         "by": by,
         "lang": lang,
-        "filters": {name: args.getlist(name)[0] if len(args.getlist(name)) == 1 else args.getlist(name) for name in args},
+        "filters": args.to_dict(),  # each filter comes once: parse_layer_queries refuses repeats
         "area": "sum of area_ha: the area of each shape on the geography (ST_Area(geom::geography) / 10000), in hectares",
         "approximate_places": approximate,
         "tables": [table_document(r, args, lang) for r in results],
     }
 
 
-def read_figures(conn, tables, by, queries):
+def read_figures(
+    conn: Connection, tables: list[StatTable], by: str, queries: dict[str, ItemQuery]
+) -> tuple[list[StatResult], bool]:
     results = all_figures(conn, tables, by, queries)
     approximate = by == "commune" and communes_approximate(conn)
     return results, approximate
@@ -204,7 +207,7 @@ def stats_page():
         return jsonify(document)
     districts = db().read(list_districts)
     return render_template(
-        "stats.html", lang=lang, data=document, results=results, tables=document["tables"],
+        "stats.html", lang=lang, data=document, tables=document["tables"],
         display=[display_rows(r, lang) for r in results], form=filter_form(tables, args, lang),
         districts=districts, by=by, args=args, json_link=json_link(by, args), format_number=format_number,
     )

@@ -309,6 +309,41 @@ def test_xlsx_of_an_empty_table_keeps_its_headings(client, tmp_path):
     assert values == [["Huyện/thành phố", "Nghề", "Số lượng"]]
 
 
+@pytest.fixture()
+def formula_district(committed, engine):
+    """A district off the coast whose name looks like a spreadsheet formula, with one relic in it."""
+    with engine.connect() as conn:
+        spot = conn.execute(
+            text(
+                "SELECT ST_XMax(e) + 0.05 AS lon, (ST_YMin(e) + ST_YMax(e)) / 2 AS lat "
+                "FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE level = 'district') d"
+            )
+        ).mappings().one()
+    name = '=HYPERLINK("http://example.invalid","x")'
+    committed(
+        "admin_units", "code, name, level, geom",
+        ":code, :name, 'district', ST_Multi(ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 0.01))",
+        {"code": "formula-test", "name": name, **spot},
+    )
+    committed(
+        "relics", "name, kind, rank, geom",
+        "'Đình thử', 'communal_house', 'unranked', ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)", dict(spot),
+    )
+    return name
+
+
+def test_text_that_looks_like_a_formula_stays_text(client, formula_district, tmp_path):
+    params = {"district": formula_district}
+    path = tmp_path / "relics.xlsx"
+    path.write_bytes(client.get("/stats/relics_rank.xlsx", query_string=params).data)
+    sheet = openpyxl.load_workbook(path).active
+    cell = sheet["A2"]
+    assert (cell.value, cell.data_type) == (formula_district, "s")
+    assert [c.value for c in sheet[2]] == [formula_district, "Chưa xếp hạng", "Đình", 1]
+    rows = read_csv(client.get("/stats/relics_rank.csv", query_string=params))
+    assert rows[1] == [formula_district, "Chưa xếp hạng", "Đình", "1"]
+
+
 @pytest.mark.parametrize(
     "query",
     [
