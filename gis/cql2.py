@@ -472,7 +472,9 @@ class Parser:
                     raise error(f"the geometry at character {start + 1} is nested too deeply")
             elif token.kind == ")":
                 level -= 1
-            elif token.kind not in ("number", ",", "name"):
+            elif token.kind == "number":
+                number_value(token.text)  # refuses overflowing coordinates before shapely sees them
+            elif token.kind not in (",", "name"):
                 raise error(f"the geometry starting at character {start + 1} is not closed or not valid WKT")
         return geometry_literal(self.text[start:self.tokens[self.pos - 1].end], start)
 
@@ -615,11 +617,11 @@ class Translator:
         return f"{q.column} {'NOT ' if node.negated else ''}BETWEEN {low} AND {high}"
 
     def in_list(self, node: InList) -> str:
-        q, folded = self.subject(node.value, node.items[0], "IN")
         if not has_property(node.value):
             raise error("IN applies to a property: property IN (value, ...)")
-        if q.kind == GEOMETRY:
-            raise self.geometry_misuse(q)
+        if any(has_property(item) for item in node.items):
+            raise error("IN between two properties is not supported; list values: property IN (value, ...)")
+        q, folded = self.subject(node.value, node.items[0], "IN")
         value = self.operand(node.value, q, folded)
         items = ", ".join(self.operand(item, q, folded) for item in node.items)
         return f"{value} {'NOT ' if node.negated else ''}IN ({items})"
@@ -652,7 +654,8 @@ class Translator:
             case Literal():
                 return self.bind(self.literal_value(node, q, folded))
             case Call("CASEI", arg):
-                return f"lower({self.operand(arg, q, folded)})"
+                # ICU's root collation lowers Vietnamese capitals whatever the database's locale (C would not).
+                return f'lower({self.operand(arg, q, folded)} COLLATE "und-x-icu")'
             case Call("ACCENTI", arg):
                 # The two-argument form names its dictionary: no dependence on search_path.
                 return f"public.unaccent('public.unaccent', {self.operand(arg, q, folded)})"
