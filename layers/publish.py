@@ -356,19 +356,19 @@ function vungPopup(layerId, feature) {
 """
 
 PAGE_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
-.vung-title { position: absolute; z-index: 1000; top: 10px; left: 56px; right: 240px; margin: 0;
-  font-size: 1.1rem; font-weight: 600; color: #1b4332; text-align: center; pointer-events: none;
-  text-shadow: 0 0 3px #fff, 0 0 6px #fff; }
+html, body { height: 100%; }
+body { display: flex; flex-direction: column;
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
+.vung-title { flex: none; margin: 0; padding: 0.45rem 1rem; background: #1b4332; color: #fff;
+  font-size: 1.1rem; font-weight: 600; line-height: 1.4; }
+.folium-map { flex: 1; height: auto !important; min-height: 0; }
 .vung-swatch { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 2px; vertical-align: -1px;
   border: 2px solid; border-radius: 3px; }
-.leaflet-control-layers-overlays label { margin: 2px 0; }
 .vung-popup-title { margin: 0 0 4px; font-size: 1rem; }
 .vung-popup-subtitle { margin: 0 0 6px; color: #555; }
 .vung-popup-note { margin: 0 0 6px; padding: 4px 6px; background: #fff4e5; border-radius: 4px; font-size: 0.85em; }
-.vung-popup-fields { display: grid; grid-template-columns: auto 1fr; gap: 2px 10px; margin: 0 0 6px; }
+.vung-popup-fields { display: grid; grid-template-columns: minmax(5rem, 40%) 1fr; gap: 2px 10px; margin: 0 0 6px; }
 .vung-popup-fields dt { color: #555; }
 .vung-popup-fields dd { margin: 0; }
 .vung-popup-text { margin: 0 0 6px; }
-@media (max-width: 600px) { .vung-title { right: 56px; top: 56px; font-size: 1rem; } }
 """

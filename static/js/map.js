@@ -2,14 +2,14 @@
 
 import { bboxParam, fetchItems, isAbort, searchLayers } from "./api.js";
 import { addReferenceOutlines, createBaseMap, setInitialView } from "./basemap.js";
-import { debounce } from "./dom.js";
+import { debounce, escapeHtml } from "./dom.js";
 import { buildLayerList } from "./filters.js";
 import { initI18n, t } from "./i18n.js";
 import { createLayerView } from "./layers.js";
 import { addLocateControl } from "./locate.js";
 import { createRequests } from "./requests.js";
 import { createSearchBox } from "./search.js";
-import { formatHash, parseHash, sanitizeState } from "./state.js";
+import { embedUrl, formatHash, parseHash, publishUrl, sanitizeState } from "./state.js";
 
 const L = window.L;
 
@@ -19,6 +19,7 @@ const SEARCH_LIMIT = 20;
 const RELOAD_DELAY_MS = 250;
 const SMALL_SCREEN = "(max-width: 720px)";
 const MESSAGE_MS = 6000;
+const EMBED_HEIGHT = 450;
 
 function readConfig(doc) {
   return JSON.parse(doc.getElementById("vung-config").textContent);
@@ -94,6 +95,51 @@ function createStatus(element) {
   return { set };
 }
 
+// "Share / embed" in the panel: a link to this view, the <iframe> code that
+// shows it on another website, and the standalone HTML file of the same
+// layers and filters.
+function createShareBox(doc, config) {
+  const link = doc.getElementById("share-link");
+  const code = doc.getElementById("share-embed");
+  const inView = doc.getElementById("share-in-view");
+  const download = doc.getElementById("share-publish");
+  const copied = doc.getElementById("share-copied");
+  const origin = window.location.origin;
+  let last = null;
+
+  function update(state, bounds) {
+    last = { state, bounds };
+    copied.textContent = "";
+    link.value = `${origin}/${formatHash(state)}`;
+    const src = embedUrl(origin, state, config.lang);
+    code.value =
+      `<iframe src="${escapeHtml(src)}" title="${escapeHtml(t("embed_title"))}" ` +
+      `width="100%" height="${EMBED_HEIGHT}" style="border:0" loading="lazy"></iframe>`;
+    if (state.layers.size) {
+      const bbox = inView.checked ? bboxParam(bounds) : null;
+      download.href = publishUrl("", state, { lang: config.lang, bbox });
+      download.removeAttribute("aria-disabled");
+    } else {
+      download.removeAttribute("href");
+      download.setAttribute("aria-disabled", "true");
+    }
+  }
+
+  async function copyCode() {
+    code.select();
+    try {
+      await navigator.clipboard.writeText(code.value);
+    } catch {
+      doc.execCommand("copy"); // pages served over plain HTTP have no clipboard API
+    }
+    copied.textContent = t("copied");
+  }
+
+  inView.addEventListener("change", () => last && update(last.state, last.bounds));
+  doc.getElementById("share-copy").addEventListener("click", copyCode);
+  return { update };
+}
+
 function hitBounds(hits) {
   return L.featureGroup(hits.map((hit) => L.geoJSON(hit.feature))).getBounds();
 }
@@ -120,6 +166,7 @@ function startMap(doc) {
   });
   const search = createSearchBox(doc, { onQuery: setQuery, onPick: showHit });
   const panelToggle = setupPanelToggle(doc, map);
+  const share = createShareBox(doc, config);
   addLocateControl(map, { onStatus: (text, options) => status.set("locate", text, options) });
 
   function writeHash() {
@@ -127,6 +174,7 @@ function startMap(doc) {
     const hash = formatHash(state);
     window.history.replaceState(null, "", hash);
     updateLanguageLinks(doc, hash);
+    share.update(state, map.getBounds());
   }
 
   function layerParams(layerId) {
