@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import accounts, admin, auth, cli, config, db, edit, exports, features, guards, i18n, imports, ogc, pages, publish
+from app import (
+    accounts,
+    admin,
+    auth,
+    cli,
+    config,
+    db,
+    edit,
+    exports,
+    features,
+    guards,
+    i18n,
+    imports,
+    ogc,
+    pages,
+    publish,
+)
 from app.errors import register_error_handlers
 from app.sessions import SessionInterface
 from app.stats import bp as stats_bp
