@@ -72,7 +72,7 @@ class Leaflet:
             return f"url(data:image/png;base64,{base64.b64encode(image.read_bytes()).decode('ascii')})"
 
         css = re.sub(r"url\(images/([\w.-]+\.png)\)", inline_image, css)
-        return cls(js=script_safe(js), css=css.replace("</", "<\\/"))
+        return cls(js=inline_safe(js, "script"), css=inline_safe(css, "style"))
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,9 @@ class LayerSelection:
     bounds: tuple[float, float, float, float] | None
 
 
-def script_safe(code: str) -> str:
-    """Code that cannot end the <script> element holding it."""
-    return re.sub(r"</(script)", r"<\\/\1", code, flags=re.I)
+def inline_safe(code: str, tag: str) -> str:
+    """Code that cannot end the <script> or <style> element holding it."""
+    return re.sub(rf"</({tag})", r"<\\/\1", code, flags=re.I)
 
 
 def published_properties(layer: Layer) -> tuple[str, ...]:
