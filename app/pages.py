@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.auth import may_read
 from app.db import db
 from app.errors import NotFound
+from exporters.write import FORMATS
 from layers import get_layer, public_layers
 from layers.base import Field, Layer
 from layers.query import list_districts, select_properties
@@ -87,7 +88,7 @@ def map_config(districts: list[dict], lang: str) -> dict:
 def public_map():
     districts = db().read(list_districts)
     lang = current_lang()
-    return render_template("map.html", config=map_config(districts, lang), lang=lang)
+    return render_template("map.html", config=map_config(districts, lang), lang=lang, export_formats=FORMATS.values())
 
 
 def display_value(f: Field, value, lang: str) -> str | None:

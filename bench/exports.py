@@ -9,8 +9,9 @@ size (the first N zones by id), alternating rounds of:
   worker's peak memory is its VmHWM, reset before each run (`clear_refs`).
 - **app (CLI)**: `flask export farming_zones out.gpkg`, a new process each time
   (interpreter start-up included); peak memory is the child's max RSS.
-- **ogr2ogr**: `ogr2ogr -f GPKG out.gpkg PG:... -sql "SELECT <the same columns>
-  FROM farming_zones ORDER BY id LIMIT N"`; peak memory is its max RSS.
+- **ogr2ogr**: `ogr2ogr -f GPKG out.gpkg PG:... -sql "SELECT <the columns the
+  app writes> FROM farming_zones ORDER BY id LIMIT N"` (the stored columns,
+  no casts); peak memory is its max RSS.
 
 Each output is read back (feature count). Reports medians, ratios to ogr2ogr,
 and writes bench/out/exports.json.
@@ -50,8 +51,8 @@ def limit_param(size: int) -> str:
 
 
 def ogr_sql(size: int) -> str:
-    """The app's own column list, so both write the same fields."""
-    cols = ", ".join(f"{c.sql} AS {c.name}" for c in columns(REGISTRY[LAYER]))
+    """The columns the app writes, as stored (GDAL converts the types itself)."""
+    cols = ", ".join(f"t.{c.name}" for c in columns(REGISTRY[LAYER]))
     limit = "" if size >= SOURCE_ZONES else f" LIMIT {size}"
     return f"SELECT {cols}, t.geom FROM {LAYER} AS t ORDER BY t.id{limit}"
 

@@ -9,7 +9,7 @@ import { createLayerView } from "./layers.js";
 import { addLocateControl } from "./locate.js";
 import { createRequests } from "./requests.js";
 import { createSearchBox } from "./search.js";
-import { embedUrl, formatHash, parseHash, publishUrl, sanitizeState } from "./state.js";
+import { embedUrl, exportUrl, formatHash, parseHash, publishUrl, sanitizeState } from "./state.js";
 
 const L = window.L;
 
@@ -140,6 +140,33 @@ function createShareBox(doc, config) {
   return { update };
 }
 
+// "Download what I see": the layers shown, with their filters, inside the
+// current view, in the chosen format (several layers need a GeoPackage or Shapefile).
+function createDownloadBox(doc, config) {
+  const format = doc.getElementById("download-format");
+  const link = doc.getElementById("download-link");
+  const note = doc.getElementById("download-note");
+  let last = null;
+
+  function update(state, bounds) {
+    last = { state, bounds };
+    const several = state.layers.size > 1;
+    for (const option of format.options) option.disabled = several && option.dataset.multi !== "yes";
+    if (format.selectedOptions[0]?.disabled) format.value = "gpkg";
+    note.hidden = !several;
+    if (state.layers.size) {
+      link.href = exportUrl(state, { format: format.value, bbox: bboxParam(bounds), lang: config.lang });
+      link.removeAttribute("aria-disabled");
+    } else {
+      link.removeAttribute("href");
+      link.setAttribute("aria-disabled", "true");
+    }
+  }
+
+  format.addEventListener("change", () => last && update(last.state, last.bounds));
+  return { update };
+}
+
 function hitBounds(hits) {
   return L.featureGroup(hits.map((hit) => L.geoJSON(hit.feature))).getBounds();
 }
@@ -167,6 +194,7 @@ function startMap(doc) {
   const search = createSearchBox(doc, { onQuery: setQuery, onPick: showHit });
   const panelToggle = setupPanelToggle(doc, map);
   const share = createShareBox(doc, config);
+  const download = createDownloadBox(doc, config);
   addLocateControl(map, { onStatus: (text, options) => status.set("locate", text, options) });
 
   function writeHash() {
@@ -175,6 +203,7 @@ function startMap(doc) {
     window.history.replaceState(null, "", hash);
     updateLanguageLinks(doc, hash);
     share.update(state, map.getBounds());
+    download.update(state, map.getBounds());
   }
 
   function layerParams(layerId) {

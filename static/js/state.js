@@ -110,7 +110,9 @@ export function embedUrl(origin, state, lang) {
   return `${origin}/embed?${formatHash(state).slice(1)}&lang=${encodeURIComponent(lang)}`;
 }
 
-export function publishUrl(origin, state, { lang, bbox = null } = {}) {
+// The chosen layers and their filters as /publish and /export take them:
+// layers=a,b, plain q, layer.field=value, optionally the bbox in view.
+function selectionParams(state, bbox) {
   const params = new URLSearchParams({ layers: [...state.layers].join(",") });
   if (state.q) params.set("q", state.q);
   for (const layerId of state.layers) {
@@ -119,6 +121,19 @@ export function publishUrl(origin, state, { lang, bbox = null } = {}) {
     }
   }
   if (bbox) params.set("bbox", bbox);
+  return params;
+}
+
+export function publishUrl(origin, state, { lang, bbox = null } = {}) {
+  const params = selectionParams(state, bbox);
   if (lang) params.set("lang", lang);
   return `${origin}/publish?${params}`;
+}
+
+// "Download what I see": the layers shown, their filters, the view's bounds.
+export function exportUrl(state, { format, bbox, lang }) {
+  const params = selectionParams(state, bbox);
+  params.set("format", format);
+  if (lang) params.set("lang", lang);
+  return `/export?${params}`;
 }
