@@ -40,11 +40,15 @@ CONFORMANCE = [
     CQL2 + "case-insensitive-comparison",
     CQL2 + "accent-insensitive-comparison",
     CQL2 + "basic-spatial-functions",
+    # The draft's name for the class above, which QGIS 3.32 to 3.3x look for before sending S_INTERSECTS.
+    CQL2 + "basic-spatial-operators",
     CQL2 + "basic-spatial-functions-plus",
     CQL2 + "spatial-functions",
 ]
-# Parameters of the pages rather than of the query.
-PAGE_PARAMS = {"f", "lang"}
+# Parameters of the pages rather than of the query (`crs` chooses the output's coordinates).
+PAGE_PARAMS = {"f", "lang", "crs"}
+# Part 2 names the coordinates of a response in a header, between angle brackets.
+CONTENT_CRS = {"Content-Crs": f"<{CRS84}>"}
 
 
 def output_format() -> str:
@@ -86,6 +90,13 @@ def render(data: dict, template: str, media_type: str = "application/json", **co
     if output_format() == "html":
         return render_template(template, data=data, **context)
     return Response(json.dumps(data, ensure_ascii=False), mimetype=media_type)
+
+
+def check_output_crs() -> None:
+    """Features are served in CRS84 only; GDAL asks for it by name (`crs=`) since collections list it."""
+    crs = request.args.get("crs")
+    if crs is not None and crs != CRS84:
+        raise ApiError(f"crs: only {CRS84} is offered")
 
 
 def find_layer(layer_id: str) -> Layer:
@@ -227,6 +238,7 @@ def page_links(layer: Layer, query: ItemQuery, returned: int, matched: int | Non
 @bp.get("/collections/<layer_id>/items")
 def items(layer_id: str):
     layer = find_layer(layer_id)
+    check_output_crs()
     query = parse_item_query(layer, request.args, PAGE_PARAMS)
     fmt = output_format()
     page, matched = db().read(select_counted_page, layer, query)
@@ -245,7 +257,7 @@ def items(layer_id: str):
         json.dumps(links, ensure_ascii=False),
         "}",
     ))
-    return Response(body, mimetype=GEOJSON)
+    return Response(body, mimetype=GEOJSON, headers=CONTENT_CRS)
 
 
 def etag_for(layer: Layer, feature_id: int, version: int) -> str:
@@ -255,6 +267,7 @@ def etag_for(layer: Layer, feature_id: int, version: int) -> str:
 @bp.get("/collections/<layer_id>/items/<feature_id>")
 def item(layer_id: str, feature_id: str):
     layer = find_layer(layer_id)
+    check_output_crs()
     found = db().read(select_feature, layer, parse_feature_id(feature_id, layer))
     if found is None:
         raise NotFound(f"There is no feature {feature_id} in {layer.id}.")
@@ -273,7 +286,9 @@ def item(layer_id: str, feature_id: str):
             render_template("ogc/item.html", layer=layer, feature=json.loads(feature_text), links=links, lang=str(get_locale()))
         )
     else:
-        response = Response(feature_text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}", mimetype=GEOJSON)
+        response = Response(
+            feature_text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}", mimetype=GEOJSON, headers=CONTENT_CRS
+        )
     response.headers["ETag"] = etag
     return response
 

@@ -92,6 +92,14 @@ def test_conformance_classes(client):
     body = get_json(client, "/ogc/conformance")
     base = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
     assert {base + c for c in ("core", "geojson", "html", "oas30")} <= set(body["conformsTo"])
+    # Part 3 and CQL2: what QGIS checks before it sends filters.
+    part3 = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/"
+    cql2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
+    assert {part3 + c for c in ("queryables", "filter", "features-filter")} <= set(body["conformsTo"])
+    assert {cql2 + c for c in ("cql2-text", "basic-cql2", "advanced-comparison-operators", "basic-spatial-functions")} <= set(
+        body["conformsTo"]
+    )
+    assert not [c for c in body["conformsTo"] if "cql2-json" in c or "ogcapi-features-2" in c]
 
 
 def test_openapi_document_is_valid_openapi_3(client):
@@ -115,8 +123,9 @@ def test_openapi_describes_every_collection_and_filter(client):
                 names.add(components[p["$ref"].rsplit("/", 1)[1]]["name"])
             else:
                 names.add(p["name"])
-        assert {"bbox", "limit", "offset", "f", "q"} <= names
+        assert {"bbox", "limit", "offset", "f", "q", "filter", "filter-lang", "filter-crs"} <= names
         assert {f.name for f in layer.filterable} <= names
+        assert f"/collections/{layer.id}/queryables" in document["paths"]
         assert ("datetime" in names) is bool(layer.temporal)
         for p in items["parameters"]:
             if p.get("name") in {f.name for f in layer.fields if f.kind == "enum"}:
@@ -595,7 +604,7 @@ def html_endpoints(engine) -> list[str]:
         relic = c.execute(text("SELECT min(id) FROM relics")).scalar_one()
     return [
         "/ogc", "/ogc/conformance", "/ogc/api", "/ogc/collections", "/ogc/collections/relics",
-        "/ogc/collections/relics/items", f"/ogc/collections/relics/items/{relic}",
+        "/ogc/collections/relics/queryables", "/ogc/collections/relics/items", f"/ogc/collections/relics/items/{relic}",
     ]
 
 
@@ -718,6 +727,132 @@ def test_etags_differ_between_features(client, engine):
         ids = [r[0] for r in c.execute(text("SELECT id FROM relics ORDER BY id LIMIT 2"))]
     etags = {client.get(f"/ogc/collections/relics/items/{i}").headers["ETag"] for i in ids}
     assert len(etags) == 2
+
+
+# --- queryables, output coordinates, temporal extent -------------------------
+
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+JSON_TYPES = {"text": "string", "longtext": "string", "url": "string", "enum": "string", "integer": "integer",
+              "number": "number", "date": "string", "boolean": "boolean"}
+GEOMETRY_FORMATS = {"Point": "geometry-point", "Polygon": "geometry-polygon",
+                    "MultiPolygon": "geometry-multipolygon", "Geometry": "geometry-any"}
+
+
+@pytest.mark.parametrize("layer_id", PUBLIC)
+def test_queryables_are_a_json_schema_of_the_declared_fields(client, layer_id):
+    from jsonschema import Draft202012Validator
+
+    layer = REGISTRY[layer_id]
+    response = client.get(f"/ogc/collections/{layer_id}/queryables")
+    assert response.status_code == 200 and response.mimetype == "application/schema+json"
+    schema = response.get_json(force=True)
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == f"http://localhost/ogc/collections/{layer_id}/queryables"
+    assert schema["type"] == "object" and schema["title"] == layer.vi
+    properties = schema["properties"]
+    assert list(properties) == ["geometry", "id", *layer.field_names]
+    assert properties["geometry"]["format"] == GEOMETRY_FORMATS[layer.geometry]
+    assert properties["id"]["type"] == "integer"
+    for f in layer.fields:
+        assert properties[f.name]["type"] == JSON_TYPES[f.kind], f.name
+        assert properties[f.name]["title"] == f.vi
+        assert properties[f.name].get("enum") == (list(f.choice_values()) if f.kind == "enum" else None)
+        assert (properties[f.name].get("format") == "date") is (f.kind == "date")
+    # The features the API serves fit the schema (missing values left out: queryables may be absent).
+    validator = Draft202012Validator(schema)
+    for feature in all_features(client, layer_id):
+        declared = {k: v for k, v in feature["properties"].items() if k in properties and v is not None}
+        validator.validate({**declared, "id": feature["id"]})
+
+
+def test_queryables_in_english_and_html(client):
+    schema = get_json(client, "/ogc/collections/relics/queryables?lang=en")
+    assert schema["title"] == REGISTRY["relics"].en
+    assert schema["properties"]["kind"]["title"] == "Kind"
+    response = client.get("/ogc/collections/relics/queryables?f=html")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    for f in REGISTRY["relics"].fields:
+        assert f"<code>{f.name}</code>" in page
+    assert "<code>communal_house</code>" in page
+
+
+def test_queryables_asked_for_as_json_schema(client):
+    """QGIS asks with Accept: application/schema+json."""
+    response = client.get("/ogc/collections/relics/queryables", headers={"Accept": "application/schema+json"})
+    assert response.status_code == 200 and response.mimetype == "application/schema+json"
+
+
+@pytest.mark.parametrize("layer_id", PUBLIC)
+def test_collections_link_to_their_queryables(client, layer_id):
+    for body in (get_json(client, f"/ogc/collections/{layer_id}"),
+                 next(c for c in get_json(client, "/ogc/collections")["collections"] if c["id"] == layer_id)):
+        links = {link["type"]: link["href"] for link in link_rel(body, QUERYABLES_REL)}
+        assert set(links) == {"application/schema+json", "text/html"}
+        assert client.get(path_of(links["application/schema+json"])).mimetype == "application/schema+json"
+        assert client.get(path_of(links["text/html"])).mimetype == "text/html"
+
+
+@pytest.mark.parametrize("url", ["/ogc/collections/nope/queryables", "/ogc/collections/RELICS/queryables"])
+def test_queryables_of_an_unknown_collection_is_404(client, url):
+    assert_error(client, url, 404, "NotFound")
+
+
+def test_crs84_may_be_asked_for_by_name(client, engine):
+    """Newer GDAL sends crs= with the collection's storageCrs; the answer says its coordinates."""
+    with engine.connect() as c:
+        relic = c.execute(text("SELECT min(id) FROM relics")).scalar_one()
+    for url in ("/ogc/collections/relics/items", f"/ogc/collections/relics/items/{relic}"):
+        plain = client.get(url)
+        named = client.get(f"{url}?{urlencode({'crs': CRS84})}")
+        assert named.status_code == 200
+        assert named.headers["Content-Crs"] == plain.headers["Content-Crs"] == f"<{CRS84}>"
+        assert named.get_json(force=True)["features" if "features" in plain.get_json(force=True) else "geometry"] == (
+            plain.get_json(force=True)["features" if "features" in plain.get_json(force=True) else "geometry"]
+        )
+        for other in ("http://www.opengis.net/def/crs/EPSG/0/3857", "EPSG:4326", ""):
+            body = assert_error(client, f"{url}?{urlencode({'crs': other})}", 400)
+            assert "crs" in body["description"]
+
+
+def test_next_links_keep_the_crs(client):
+    body = get_json(client, f"/ogc/collections/admin_units/items?{urlencode({'crs': CRS84, 'limit': 5})}")
+    assert parse_qs(urlsplit(link_rel(body, "next")[0]["href"]).query)["crs"] == [CRS84]
+
+
+def test_temporal_extent_of_a_temporal_collection(client, old_unit):
+    everything = all_features(client, "admin_units")
+    starts = [f["properties"]["valid_from"] for f in everything]
+    ends = [f["properties"]["valid_to"] for f in everything]
+    first = None if None in starts else min(starts)
+    last = None if None in ends else max(ends)
+    body = get_json(client, "/ogc/collections/admin_units")
+    temporal = body["extent"]["temporal"]
+    assert temporal["interval"] == [[first and f"{first}T00:00:00Z", last and f"{last}T00:00:00Z"]]
+    assert temporal["trs"] == "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+    for layer_id in PUBLIC:
+        if not REGISTRY[layer_id].temporal:
+            assert "temporal" not in get_json(client, f"/ogc/collections/{layer_id}")["extent"]
+
+
+def test_temporal_extent_with_every_unit_dated(client, engine):
+    """When every unit has both dates the interval is closed: its ends are the earliest start and latest end."""
+    with engine.begin() as c:
+        c.execute(text("CREATE TEMP TABLE dates_before AS SELECT id, valid_from, valid_to FROM admin_units"))
+        c.execute(text("UPDATE admin_units SET valid_from = DATE '2001-02-03' + CAST(id % 7 AS int), valid_to = DATE '2030-04-05' - CAST(id % 5 AS int)"))
+    try:
+        with engine.connect() as c:
+            first, last = c.execute(text("SELECT min(valid_from), max(valid_to) FROM admin_units")).one()
+        body = get_json(client, "/ogc/collections/admin_units")
+        assert body["extent"]["temporal"]["interval"] == [[f"{first}T00:00:00Z", f"{last}T00:00:00Z"]]
+    finally:
+        with engine.begin() as c:
+            c.execute(text(
+                "UPDATE admin_units a SET valid_from = d.valid_from, valid_to = d.valid_to FROM dates_before d WHERE a.id = d.id"
+            ))
+            c.execute(text("DROP TABLE dates_before"))
 
 
 # --- detail page -------------------------------------------------------------
