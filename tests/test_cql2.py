@@ -608,6 +608,18 @@ def test_paging_with_a_filter_reaches_every_match(client):
     assert pages == -(-len(expected) // 4)
 
 
+def test_exports_take_the_same_filter(client):
+    """Exports read parameters through the same parser: a filter selects the same features there."""
+    expression = f"kind IN ('temple', 'pagoda') AND S_INTERSECTS(geometry, {CITY_WKT})"
+    expected = filtered_ids(client, "relics", expression)
+    assert expected
+    response = client.get("/export/relics?" + urlencode({"format": "geojson", "filter": expression}))
+    assert response.status_code == 200
+    assert {f["properties"]["id"] for f in response.get_json(force=True)["features"]} == expected
+    refused = client.get("/export/relics?" + urlencode({"format": "geojson", "filter": "kind = 'castle'"}))
+    assert refused.status_code == 400 and "castle" in refused.get_json()["description"]
+
+
 def test_filter_lang_and_crs_when_given(client):
     crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
     plain = filtered_ids(client, "relics", f"S_INTERSECTS(geometry, {CITY_WKT})")
@@ -652,6 +664,14 @@ def test_bad_filters_are_400(client, engine, params, fragment):
     assert set(body) == {"code", "description"} and body["code"] == "InvalidParameterValue"
     assert fragment in body["description"]
     assert table_counts(engine) == before
+
+
+def test_html_in_a_filter_stays_text(client):
+    evil = "<script>alert(1)</script>"
+    for expression in (f"kind = '{evil}'", f"name = '{evil}'", f"{evil} = 1"):
+        response = client.get("/ogc/collections/relics/items?" + urlencode({"f": "html", "filter": expression}))
+        assert response.status_code in (200, 400) and response.mimetype == "text/html"
+        assert "<script>alert" not in response.get_data(as_text=True), expression
 
 
 def test_filter_given_twice_is_400(client):
