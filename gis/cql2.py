@@ -585,7 +585,7 @@ class Translator:
         raise error("expected a condition, such as a comparison")  # a bare value where a condition belongs
 
     def comparison(self, node: Comparison) -> str:
-        q, folded = self.subject(node.left, node.right, "=")
+        q, folded = self.subject(node.left, node.right, node.op)
         if q.kind == "boolean" and node.op not in ("=", "<>"):
             raise error(f"{q.name} is true or false: compare it with = or <> only")
         left = self.operand(node.left, q, folded)
@@ -612,6 +612,8 @@ class Translator:
         q = self.queryable(node.value)
         if q.kind not in (*NUMBER_KINDS, "date"):
             raise error(f"BETWEEN compares numbers or dates, and {q.name} is {describe_kind(q)}")
+        if has_property(node.low) or has_property(node.high):
+            raise error("BETWEEN takes values as its bounds: property BETWEEN low AND high")
         low = self.operand(node.low, q, False)
         high = self.operand(node.high, q, False)
         return f"{q.column} {'NOT ' if node.negated else ''}BETWEEN {low} AND {high}"
@@ -653,6 +655,8 @@ class Translator:
                 return self.queryable(node).column
             case Literal():
                 return self.bind(self.literal_value(node, q, folded))
+            case Call(name, _) if q.kind not in TEXT_KINDS:
+                raise error(f"{name} applies to text, and {q.name} is {describe_kind(q)}")
             case Call("CASEI", arg):
                 # ICU's root collation lowers Vietnamese capitals whatever the database's locale (C would not).
                 return f'lower({self.operand(arg, q, folded)} COLLATE "und-x-icu")'
