@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run dev test setup bench bench-import lint
+.PHONY: run dev test setup bench bench-import bench-export lint
 
 setup:
 	DATABASE_URL=$(DATABASE_URL) DATABASE_URL_GIVEN=$(GIVEN_DATABASE_URL) bash scripts/setup.sh
@@ -33,3 +33,6 @@ bench: setup
 
 bench-import: setup
 	.venv/bin/python bench/imports.py $(BENCH_ARGS)
+
+bench-export: setup
+	.venv/bin/python bench/exports.py $(BENCH_ARGS)
