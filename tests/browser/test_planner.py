@@ -74,3 +74,35 @@ def test_planner_downloads_what_the_map_shows_then_sees_the_charts(
     )
     assert painted and all(n > 100 for n in painted)
     assert not page_errors
+
+
+def test_export_page_builds_the_address_and_downloads_the_filtered_file(page, live_server, client, tmp_path, page_errors):
+    page.goto(f"{live_server}/export")
+    for box in page.locator('input[name="layers"]').all():
+        if box.get_attribute("value") != "relics":
+            box.uncheck()
+    page.select_option("#export-format", "csv")
+    expect(page.locator("#csv-geometry")).to_be_visible()
+    page.select_option('select[name="geometry"]', "lonlat")
+    page.select_option('select[name="relics.kind"]', "temple")
+    expect(page.locator('fieldset[data-layer="farming_zones"]')).to_be_hidden()
+    link = page.locator("#export-link")
+    expect(link).to_contain_text("format=csv")
+    query = parse_qs(urlsplit(link.get_attribute("href")).query)
+    assert query == {"layers": ["relics"], "format": ["csv"], "geometry": ["lonlat"], "relics.kind": ["temple"]}
+
+    with page.expect_download() as download:
+        page.click('#export-form button[type="submit"]')
+    path = tmp_path / "temples.csv"
+    download.value.save_as(path)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = pyogrio.read_dataframe(path, read_geometry=False)
+    temples = client.get("/ogc/collections/relics/items?kind=temple&limit=1000").get_json()["features"]
+    assert sorted(rows["id"].astype(int)) == sorted(f["id"] for f in temples) and len(temples) > 0
+    assert {"longitude", "latitude"} <= set(rows.columns)
+
+    # Two layers in a one-layer format: the page says why instead of downloading.
+    page.check('input[name="layers"][value="craft_villages"]')
+    page.select_option("#export-format", "kml")
+    expect(page.locator("#export-error")).to_be_visible()
+    assert not page_errors
