@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from app import create_app
 from layers import REGISTRY, public_layers
+from tests.attacks import INJECTIONS
 
 PUBLIC = [layer.id for layer in public_layers()]
 ALL_TABLES = ("admin_units", "farming_zones", "aquaculture_areas", "craft_villages", "relics")
@@ -502,18 +503,6 @@ def test_q_too_long_is_400(client):
     assert_error(client, "/ogc/collections/relics/items?q=" + "a" * 201, 400)
 
 
-INJECTIONS = [
-    "' OR '1'='1",
-    "' OR 1=1 --",
-    "'; DROP TABLE relics; --",
-    "1); DELETE FROM relics; --",
-    "\"; TRUNCATE farming_zones; --",
-    "$$; DROP TABLE admin_units; $$",
-    "') UNION SELECT version() --",
-    "%' AND pg_sleep(1) IS NULL AND '%'='",
-    "\\'; DROP TABLE relics; --",
-    "E'\\x27'",
-]
 
 
 @pytest.mark.parametrize("value", INJECTIONS)
