@@ -23,6 +23,7 @@ from sqlalchemy import text
 from layers import REGISTRY
 from layers.stats import COUNT_LABEL, TABLES
 from tests.conftest import signed_in
+from tests.places import district_off_the_coast
 
 GEOD = Geod(ellps="WGS84")
 # A word no sample name holds, so `q` can single out the zones added here.
@@ -312,24 +313,11 @@ def test_xlsx_of_an_empty_table_keeps_its_headings(client, tmp_path):
 @pytest.fixture()
 def formula_district(committed, engine):
     """A district off the coast whose name looks like a spreadsheet formula, with one relic in it."""
-    with engine.connect() as conn:
-        spot = conn.execute(
-            text(
-                "SELECT ST_XMax(e) + 0.05 AS lon, (ST_YMin(e) + ST_YMax(e)) / 2 AS lat "
-                "FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE level = 'district') d"
-            )
-        ).mappings().one()
     name = '=HYPERLINK("http://example.invalid","x")'
-    committed(
-        "admin_units", "code, name, level, geom",
-        ":code, :name, 'district', ST_Multi(ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 0.01))",
-        {"code": "formula-test", "name": name, **spot},
+    return district_off_the_coast(
+        engine, committed, "formula-test", name,
+        {"name": "Đình thử", "kind": "communal_house", "rank": "unranked"},
     )
-    committed(
-        "relics", "name, kind, rank, geom",
-        "'Đình thử', 'communal_house', 'unranked', ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)", dict(spot),
-    )
-    return name
 
 
 def test_text_that_looks_like_a_formula_stays_text(client, formula_district, tmp_path):

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import text
 
 from tests.browser.conftest import PASSWORD
+from tests.places import district_off_the_coast
 
 XSS_NAME = '<img src=x onerror="window.__xss=1">Huyện<script>window.__xss=1</script>'
 
@@ -210,23 +210,10 @@ def test_phone_layout(phone_page, live_server, page_errors):
 @pytest.fixture()
 def xss_district(committed, engine):
     """A district whose name is HTML, off the coast, with one relic in it."""
-    with engine.connect() as conn:
-        spot = conn.execute(
-            text(
-                "SELECT ST_XMax(e) + 0.05 AS lon, (ST_YMin(e) + ST_YMax(e)) / 2 AS lat "
-                "FROM (SELECT ST_Extent(geom) AS e FROM admin_units WHERE level = 'district') d"
-            )
-        ).mappings().one()
-    committed(
-        "admin_units", "code, name, level, geom",
-        ":code, :name, 'district', ST_Multi(ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 0.01))",
-        {"code": "xss-test", "name": XSS_NAME, **spot},
+    return district_off_the_coast(
+        engine, committed, "xss-test", XSS_NAME,
+        {"name": "Đền thử", "kind": "temple", "rank": "provincial"},
     )
-    committed(
-        "relics", "name, kind, rank, geom",
-        "'Đền thử', 'temple', 'provincial', ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)", dict(spot),
-    )
-    return XSS_NAME
 
 
 def test_html_in_a_place_name_is_shown_as_text(page, live_server, xss_district):
