@@ -506,6 +506,22 @@ def test_every_imported_feature_has_history_with_the_user(conn, tmp_path):
     assert history == [(n, 1, "create", "nguyen.van.an", "rice") for n in names]
 
 
+def test_imported_history_holds_the_properties_the_trigger_records(conn, tmp_path):
+    do_import(conn, "farming_zones", write(zones(["Vùng so sánh"], ["Lúa"]), tmp_path / "ss.geojson"))
+    # An ordinary write after the import: its history comes from the trigger.
+    conn.execute(text("UPDATE farming_zones SET owner = 'HTX thử' WHERE name = 'Vùng so sánh'"))
+    created, updated = conn.execute(
+        text(
+            "SELECT h.properties FROM feature_history h JOIN farming_zones f ON h.layer = 'farming_zones' "
+            "AND h.feature_id = f.id WHERE f.name = 'Vùng so sánh' ORDER BY h.version"
+        )
+    ).scalars().all()
+    assert set(created) == set(updated) and "geom" not in created and "search_text" not in created
+    changed = {"owner", "version", "updated_at"}
+    assert {k: v for k, v in created.items() if k not in changed} == {k: v for k, v in updated.items() if k not in changed}
+    assert (created["owner"], updated["owner"]) == (None, "HTX thử")
+
+
 def test_area_and_place_are_derived(conn, tmp_path):
     report = do_import(conn, "farming_zones", write(zones(["Vùng đo diện tích"], ["Lúa"]), tmp_path / "dt.geojson"))
     assert report.inserted == 1
@@ -608,3 +624,12 @@ def test_overlaps_in_a_layer_that_allows_them_are_noted(conn, tmp_path):
     report = do_import(conn, "farming_zones", write(zones(["Rau vụ đông"], ["Rau màu"]), tmp_path / "b.geojson"))
     assert report.committed and report.inserted == 1
     assert any("1 row(s) overlap other zones" in note for note in report.notes)
+
+
+def test_overlaps_within_the_file_are_noted_by_row(conn, tmp_path):
+    frame = zones(["Ô một", "Ô hai", "Ô ba", "Ô bốn"], ["Lúa"] * 4)
+    frame.loc[2, "geometry"] = square(0).buffer(-0.0001)  # inside row 1
+    frame.loc[3, "geometry"] = square(1).union(square(0))  # over rows 1 and 2
+    report = do_import(conn, "farming_zones", write(frame, tmp_path / "o.geojson"))
+    assert report.committed and report.inserted == 4
+    assert any(note.startswith("2 row(s) overlap other zones") and note.endswith("rows 3, 4") for note in report.notes)
