@@ -7,14 +7,16 @@ the database as it was.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyogrio
 import shapely
 import shapely.geometry
@@ -25,7 +27,8 @@ from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs
 from importers.encodings import fix_text
 from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
 from importers.sources import ImportFileError, Source, attach_geometry, open_layer, prepare_source, read_options
-from layers.base import Layer
+from layers import REGISTRY
+from layers.base import Field, Layer
 from layers.edit import WorkingArea, geometry_rules, set_actor
 from layers.imports import (
     copy_rows,
@@ -92,50 +95,77 @@ def read_encoding(options: ImportOptions) -> str | None:
 
 def convert_row(layer: Layer, mapping: dict[str, str], record: dict, options: ImportOptions) -> tuple[dict, list[str]]:
     values, problems = {}, []
-    for column, field_name in mapping.items():
-        f = layer.field(field_name)
+    for column, f in mapped_fields(layer.id, tuple(mapping.items())):
         raw = record.get(column)
         if isinstance(raw, str) and options.encoding in LEGACY:
             raw = fix_text(raw, options.encoding)
         if isinstance(raw, float) and np.isnan(raw):
             raw = None
-        if f.kind == "enum" and raw not in (None, ""):
-            choice = map_choice(f, raw)
-            if choice is None:
-                problems.append(f"{field_name}: unknown value {str(raw)[:40]!r}")
-                continue
-            raw = choice
-        if f.kind in ("text", "longtext", "url") and raw is not None and not isinstance(raw, str):
-            raw = str(raw)
-        if f.kind == "number" and isinstance(raw, int):
-            raw = float(raw)
-        value, error = check_value(f, raw)
+        if f.kind == "enum":
+            scalar = raw is None or isinstance(raw, str | int | float)
+            value, error = (cached_enum_value if scalar else enum_value)(layer.id, f.name, raw)
+        else:
+            value, error = check_value(f, typed_raw(f, raw))
         if error:
-            problems.append(f"{field_name}: {error}")
-        values[field_name] = value
-    for f in layer.writable:
-        if f.required and values.get(f.name) is None and not any(p.startswith(f"{f.name}:") for p in problems):
+            problems.append(f"{f.name}: {error}")
+            if f.kind == "enum":
+                continue
+        values[f.name] = value
+    for f in required_fields(layer.id):
+        if values.get(f.name) is None and not any(p.startswith(f"{f.name}:") for p in problems):
             problems.append(f"{f.name}: is required")
     return values, problems
 
 
-def csv_cell(value) -> object:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    return value
+# Per-row work runs 100,000 times in a large import: what does not depend on
+# the row is looked up once (keyed by names, which hash faster than fields).
+@cache
+def mapped_fields(layer_id: str, mapping: tuple[tuple[str, str], ...]) -> tuple[tuple[str, Field], ...]:
+    layer = REGISTRY[layer_id]
+    return tuple((column, layer.field(name)) for column, name in mapping)
 
 
-def batch_csv(layer: Layer, start_row: int, rows: list[dict], geometries: np.ndarray) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    columns = stage_columns(layer)
+@cache
+def required_fields(layer_id: str) -> tuple[Field, ...]:
+    return tuple(f for f in REGISTRY[layer_id].writable if f.required)
+
+
+def enum_value(layer_id: str, field_name: str, raw) -> tuple[str | None, str | None]:
+    """A file's enum text as the stored value, or the problem; a column repeats a few values many times."""
+    f = REGISTRY[layer_id].field(field_name)
+    if raw in (None, ""):
+        return check_value(f, raw)
+    choice = map_choice(f, raw)
+    if choice is None:
+        return None, f"unknown value {str(raw)[:40]!r}"
+    return check_value(f, choice)
+
+
+cached_enum_value = lru_cache(maxsize=4096)(enum_value)
+
+
+def typed_raw(f: Field, raw):
+    if f.kind in ("text", "longtext", "url") and raw is not None and not isinstance(raw, str):
+        return str(raw)
+    if f.kind == "number" and isinstance(raw, int):
+        return float(raw)
+    return raw
+
+
+# Arrow types of the staged columns, by field kind (text, enum and url are strings).
+ARROW_KINDS = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(), "date": pa.date32()}
+CSV_OPTIONS = pa_csv.WriteOptions(include_header=False)
+
+
+def batch_csv(layer: Layer, start_row: int, rows: list[dict], geometries: np.ndarray) -> bytes:
+    """COPY input of a batch: row number, the writable fields, the shape as hex EWKB (written by Arrow, not row by row)."""
     ewkb = shapely.to_wkb(shapely.set_srid(geometries, 4326), hex=True, include_srid=True)
-    for offset, (values, geom) in enumerate(zip(rows, ewkb, strict=True)):
-        if values is None:
-            continue
-        writer.writerow([start_row + offset, *(csv_cell(values.get(c)) for c in columns), geom])
+    columns = {"row_no": pa.array(range(start_row, start_row + len(rows)), pa.int32())}
+    for f in (layer.field(c) for c in stage_columns(layer)):
+        columns[f.name] = pa.array([values.get(f.name) for values in rows], ARROW_KINDS.get(f.kind, pa.string()))
+    columns["geom"] = pa.array(ewkb, pa.string())
+    out = io.BytesIO()
+    pa_csv.write_csv(pa.table(columns), out, CSV_OPTIONS)
     return out.getvalue()
 
 
