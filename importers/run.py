@@ -38,7 +38,7 @@ from layers.imports import (
     index_stage,
     insert_staged,
     overlap_problems,
-    overlap_summary,
+    overlapping_rows,
     reject_rows,
     repair_geometries,
     stage_columns,
@@ -327,6 +327,16 @@ def stage_batch(conn, layer, batch, geometry_column, mapping, crs, options, repo
     return first_row + batch.num_rows
 
 
+OVERLAPS_NOTED = 20
+
+
+def overlap_note(rows: list[int]) -> str:
+    if len(rows) > OVERLAPS_NOTED:
+        listed = ", ".join(map(str, rows[:OVERLAPS_NOTED]))
+        return f"more than {OVERLAPS_NOTED} rows overlap other zones, which this layer allows; the first: rows {listed}, ..."
+    return f"{len(rows)} row(s) overlap other zones, which this layer allows: rows {', '.join(map(str, rows))}"
+
+
 def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> None:
     index_stage(conn)
     if options.repair:
@@ -340,10 +350,9 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
         reject_rows(conn, [p["row_no"] for p in overlaps])
         found += overlaps
     elif layer.overlap == "warn" and not layer.is_point:
-        total, first = overlap_summary(conn, layer, options.key)
-        if total:
-            listed = ", ".join(map(str, first)) + (", ..." if total > len(first) else "")
-            report.notes.append(f"{total} row(s) overlap other zones, which this layer allows: rows {listed}")
+        rows = overlapping_rows(conn, layer, options.key, OVERLAPS_NOTED + 1)
+        if rows:
+            report.notes.append(overlap_note(rows))
     if options.key:
         duplicates = duplicate_keys(conn, layer, options.key)
         reject_rows(conn, [p["row_no"] for p in duplicates])

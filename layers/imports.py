@@ -99,29 +99,31 @@ def overlap_problems(conn: Connection, layer: Layer, key: str | None = None) -> 
     return [dict(r) for r in rows]
 
 
-def overlap_summary(conn: Connection, layer: Layer, key: str | None, first: int = 20) -> tuple[int, list[int]]:
-    """How many rows overlap, and the first of them: for layers that allow overlaps.
+def overlapping_rows(conn: Connection, layer: Layer, key: str | None, first: int) -> list[int]:
+    """The first `first` rows sharing area with a feature or an earlier row: for layers that allow overlaps.
 
-    Each row stops at its first overlap (EXISTS) instead of collecting every
-    pair as the refusal's message needs: half the time on overlapping zones.
+    Only a note, so the scan stops once it has them (in row order, by the
+    stage's key) rather than testing every row: a file of much-overlapping
+    zones took 2.2 s of 100,000 rows to count them all.
     """
     same_feature = f" AND NOT (s.{key} IS NOT NULL AND t.{key} = s.{key})" if key else ""
-    rows = conn.execute(
-        text(
-            f"""
-            SELECT count(*) OVER () AS total, s.row_no FROM {STAGE} AS s
-             WHERE NOT s.rejected AND (
-               EXISTS (SELECT 1 FROM {layer.id} AS t
-                        WHERE t.geom && s.geom AND ST_Relate(t.geom, s.geom, '2********'){same_feature})
-               OR EXISTS (SELECT 1 FROM {STAGE} AS a
-                           WHERE a.row_no < s.row_no AND NOT a.rejected AND a.geom && s.geom
-                             AND ST_Relate(a.geom, s.geom, '2********')))
-             ORDER BY s.row_no LIMIT :n
-            """
-        ),
-        {"n": first},
-    ).all()
-    return (rows[0].total if rows else 0), [r.row_no for r in rows]
+    return list(
+        conn.execute(
+            text(
+                f"""
+                SELECT s.row_no FROM {STAGE} AS s
+                 WHERE NOT s.rejected AND (
+                   EXISTS (SELECT 1 FROM {layer.id} AS t
+                            WHERE t.geom && s.geom AND ST_Relate(t.geom, s.geom, '2********'){same_feature})
+                   OR EXISTS (SELECT 1 FROM {STAGE} AS a
+                               WHERE a.row_no < s.row_no AND NOT a.rejected AND a.geom && s.geom
+                                 AND ST_Relate(a.geom, s.geom, '2********')))
+                 ORDER BY s.row_no LIMIT :n
+                """
+            ),
+            {"n": first},
+        ).scalars()
+    )
 
 
 def duplicate_keys(conn: Connection, layer: Layer, key: str) -> list[dict]:

@@ -633,3 +633,12 @@ def test_overlaps_within_the_file_are_noted_by_row(conn, tmp_path):
     report = do_import(conn, "farming_zones", write(frame, tmp_path / "o.geojson"))
     assert report.committed and report.inserted == 4
     assert any(note.startswith("2 row(s) overlap other zones") and note.endswith("rows 3, 4") for note in report.notes)
+
+
+def test_many_overlaps_are_noted_by_their_first_rows(conn, tmp_path):
+    frame = zones([f"Ô trùng {i}" for i in range(23)], ["Lúa"] * 23)
+    frame["geometry"] = [square(5, 3).buffer(-0.00001 * i) for i in range(23)]  # each inside the one before
+    report = do_import(conn, "farming_zones", write(frame, tmp_path / "many.geojson"))
+    assert report.committed and report.inserted == 23
+    expected = "more than 20 rows overlap other zones, which this layer allows; the first: rows "
+    assert expected + ", ".join(str(r) for r in range(2, 22)) + ", ..." in report.notes
