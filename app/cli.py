@@ -6,8 +6,6 @@ import tempfile
 from pathlib import Path
 
 import click
-from alembic import command
-from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import create_engine, text
@@ -38,7 +36,9 @@ tokens_cli = AppGroup("tokens", help="Manage API tokens for other systems.")
 sample_cli = AppGroup("sample", help="Load the Nam Định sample or synthetic data.")
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str):
+    from alembic.config import Config  # only the db commands need Alembic: others start faster
+
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.attributes["database_url"] = url
@@ -74,6 +74,8 @@ def db_create():
 @click.argument("revision", default="head")
 def db_upgrade(revision: str):
     """Apply migrations up to REVISION (default: head)."""
+    from alembic import command
+
     command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
 
 
@@ -81,6 +83,8 @@ def db_upgrade(revision: str):
 @click.argument("revision")
 def db_downgrade(revision: str):
     """Undo migrations down to REVISION ("base" for all)."""
+    from alembic import command
+
     command.downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
 
 

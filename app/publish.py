@@ -24,7 +24,7 @@ from gis.params import ParameterError
 from layers import get_layer
 from layers.base import Layer
 from layers.params import parse_layer_queries
-from layers.publish import MAX_FEATURES, Leaflet, PublishOptions, TooManyFeatures, build_map, select_layers
+from layers.publish import MAX_FEATURES, Leaflet, PublishOptions, TooManyFeatures, select_layers
 from layers.query import ItemQuery, list_districts
 
 bp = Blueprint("publish", __name__)
@@ -108,6 +108,8 @@ def render_selection(wanted: list[tuple[Layer, ItemQuery]], options: PublishOpti
         selections = db().read(select_layers, wanted, options.lang, options.max_features)
     except TooManyFeatures as err:
         raise ApiError(str(err), code="TooManyFeatures", count=err.count, limit=err.limit) from None
+    from layers.publish_map import build_map  # folium loads only when a map is made
+
     return build_map(selections, options)
 
 

@@ -13,9 +13,6 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from flask_babel import format_decimal
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import Connection
 from werkzeug.datastructures import MultiDict
 
@@ -273,6 +270,11 @@ NUMBER_FORMATS = {"count": "#,##0", "area": "#,##0.00"}
 
 def xlsx_bytes(cols: list[dict], rows: list[list], sheet: str) -> bytes:
     """One sheet: a bold heading row, then the rows; numbers stay numbers."""
+    # Loaded here, not with the app: every command and worker start would pay for it.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     ws = book.active
     ws.title = sheet[:31]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import Connection, text
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -13,9 +14,13 @@ from layers import REGISTRY
 
 ROLES = ("admin", "editor", "viewer")
 TOKEN_PREFIX = "vung_"
-# A hash of a fixed string, checked when the user does not exist, so that a
-# wrong name costs as much time as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password")
+
+
+@cache
+def dummy_hash() -> str:
+    """A hash of a fixed string, checked when the user does not exist, so that a
+    wrong name costs as much time as a wrong password; made once, when first needed."""
+    return generate_password_hash("not a password")
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def authenticate(conn: Connection, username: str, password: str) -> User | None:
         {"u": username},
     ).mappings().one_or_none()
     if row is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(dummy_hash(), password)
         return None
     return user_from_row(row) if check_password_hash(row["password_hash"], password) else None
 
