@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from app.auth import may_read
 from app.db import db
 from app.errors import ApiError, NotFound
-from app.openapi import openapi_document, queryables_schema
+from app.openapi import described_feature_schema, openapi_document, queryables_schema
 from layers import REGISTRY, get_layer
 from layers.base import Layer
 from layers.params import CRS84, parse_item_query
@@ -163,6 +163,9 @@ def collection_info(layer: Layer, extent: Extent) -> dict:
             link(items + "?f=json", "items", GEOJSON, "Features as GeoJSON"),
             link(items + "?f=html", "items", "text/html", "Features as HTML"),
             link(queryables_href + "?f=json", QUERYABLES_REL, JSON_SCHEMA, "Properties a filter may use"),
+            # Relation names compare case-insensitively (RFC 8288); GDAL looks for this spelling.
+            link(url_for("ogc.feature_schema_of", layer_id=layer.id, _external=True), "describedBy", JSON_SCHEMA,
+                 "A feature as JSON Schema (property types)"),
             link(queryables_href + "?f=html", QUERYABLES_REL, "text/html", "Properties a filter may use, as HTML"),
         ],
     }
@@ -195,6 +198,13 @@ def collection(layer_id: str):
     info = collection_info(layer, db().read(layer_extent, layer))
     info["links"] = self_links("ogc.collection", layer_id=layer.id) + info["links"][1:]
     return render(info, "ogc/collection.html", layer=layer)
+
+
+@bp.get("/collections/<layer_id>/schema.json")
+def feature_schema_of(layer_id: str):
+    layer = find_layer(layer_id)
+    schema = described_feature_schema(layer, url_for("ogc.feature_schema_of", layer_id=layer.id, _external=True))
+    return Response(json.dumps(schema, ensure_ascii=False), mimetype=JSON_SCHEMA)
 
 
 @bp.get("/collections/<layer_id>/queryables")

@@ -61,6 +61,23 @@ def queryables_schema(layer: Layer, schema_id: str, lang: str = "en") -> dict:
     }
 
 
+SYSTEM_SCHEMAS = {
+    "created_at": {"type": "string", "format": "date-time", "title": "Created"},
+    "updated_at": {"type": "string", "format": "date-time", "title": "Updated"},
+    "version": {"type": "integer", "title": "Version"},
+}
+
+
+def described_feature_schema(layer: Layer, schema_id: str) -> dict:
+    """A feature of the layer as a JSON Schema document of its own: what GDAL reads to type its fields.
+
+    Without it a client guesses each field's type from the first page, and a
+    field empty there (households, validity dates) comes out as text.
+    """
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id, "title": layer.en,
+            **feature_schema(layer)}
+
+
 def parameter(name: str, description: str, schema: dict, style: str = "form", explode: bool = False) -> dict:
     return {"name": name, "in": "query", "required": False, "description": description,
             "schema": schema, "style": style, "explode": explode}
@@ -141,14 +158,16 @@ def layer_paths(layer: Layer) -> dict:
 
 
 def feature_schema(layer: Layer) -> dict:
+    properties = {f.name: field_schema(f) for f in layer.fields}
+    properties.update({name: SYSTEM_SCHEMAS[name] for name in layer.property_names if name in SYSTEM_SCHEMAS})
     return {
         "type": "object",
         "required": ["type", "geometry", "properties"],
         "properties": {
             "type": {"type": "string", "enum": ["Feature"]},
             "id": {"type": "integer"},
-            "geometry": {"type": "object"},
-            "properties": {"type": "object", "properties": {f.name: field_schema(f) for f in layer.fields}},
+            "geometry": {"type": "object", "format": GEOMETRY_FORMATS[layer.geometry]},
+            "properties": {"type": "object", "properties": properties},
         },
     }
 

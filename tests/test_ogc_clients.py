@@ -208,3 +208,30 @@ def test_owslib_reads_conformance_and_the_api_document(owslib):
     } <= classes
     document = owslib.api()
     assert "/collections/relics/queryables" in document["paths"]
+
+
+def test_gdal_types_fields_from_the_feature_schema_not_the_first_page(live_server):
+    # households, recognised_year and the validity dates are empty in the sample's first
+    # features: without the schema GDAL would make them text.
+    villages = run("ogrinfo", "-so", f"OAPIF:{live_server}/ogc", "craft_villages")
+    units = run("ogrinfo", "-so", f"OAPIF:{live_server}/ogc", "admin_units")
+    assert_quiet(villages)
+    types = dict(re.findall(r"^(\w+): (\w+) \(", villages.stdout + units.stdout, re.M))
+    for layer_id in ("craft_villages", "admin_units"):
+        for f in REGISTRY[layer_id].fields:
+            expected = {"integer": "Integer", "number": "Real", "date": "Date"}.get(f.kind)
+            if expected:
+                assert types[f.name] == expected, (layer_id, f.name)
+    assert types["created_at"] == "DateTime"
+
+
+def test_feature_schema_is_linked_and_describes_every_property(client):
+    collection = client.get("/ogc/collections/relics?f=json").get_json()
+    (described,) = [link for link in collection["links"] if link["rel"].lower() == "describedby"]
+    assert described["type"] == "application/schema+json"
+    response = client.get(described["href"])
+    assert response.mimetype == "application/schema+json"
+    properties = response.get_json()["properties"]["properties"]["properties"]
+    assert set(properties) == set(REGISTRY["relics"].property_names)
+    assert properties["rank"]["enum"] == list(REGISTRY["relics"].field("rank").choice_values())
+    assert client.get("/ogc/collections/nowhere/schema.json").status_code == 404
