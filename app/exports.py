@@ -33,6 +33,8 @@ bp = Blueprint("exports", __name__)
 
 # Parameters of the export itself rather than of the query.
 EXPORT_PARAMS = {"format", "geometry", "lang"}
+# /export with nothing else (the language switch adds ?lang=) is the export page.
+PAGE_ONLY_PARAMS = {"lang"}
 
 
 @bp.get("/export/<layer_id>")
@@ -45,7 +47,7 @@ def export_layer(layer_id: str):
 
 @bp.get("/export")
 def export_layers():
-    if not request.args:
+    if set(request.args) <= PAGE_ONLY_PARAMS:
         return export_page()
     fmt = export_format(request.args)
     layers = chosen_layers(request.args)

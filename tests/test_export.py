@@ -244,6 +244,8 @@ def test_spooled_files_are_removed_once_sent(app, tmp_path):
 
 
 def test_export_page_lists_layers_formats_and_filters(client):
+    english = client.get("/export?lang=en")  # the language switch: still the page, not a download
+    assert english.mimetype == "text/html" and "Export data" in english.get_data(as_text=True)
     page = client.get("/export").get_data(as_text=True)
     for layer in REGISTRY.values():
         assert f'value="{layer.id}"' in page
