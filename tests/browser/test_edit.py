@@ -183,6 +183,20 @@ def test_anonymous_is_sent_to_login_and_a_wrong_password_is_refused(page, live_s
     expect(page).to_have_url(re.compile(r"/login\?next=/edit$"))
 
 
+def test_a_shared_editor_link_keeps_its_view_through_the_login(page, live_server, editors, spot):
+    fragment = edit_hash(spot)
+    page.goto(f"{live_server}/edit{fragment}")
+    expect(page).to_have_url(re.compile(r"/login\?next=/edit#map="))
+    page.fill("#username", editors[0])
+    page.fill("#password", PASSWORD)
+    page.click(".login-submit")
+    wait_ready(page)
+    # The editor opens at the linked view (it rewrites the hash with rounded coordinates).
+    zoom, lat, lon = re.search(r"#map=([\d.]+)/([\d.]+)/([\d.]+)&layer=farming_zones", page.url).groups()
+    assert page.url.startswith(f"{live_server}/edit#")
+    assert (float(zoom), round(float(lat), 4), round(float(lon), 4)) == (ZOOM, round(spot["lat"], 4), round(spot["lon"], 4))
+
+
 def test_draw_zone_with_hole_save_and_reload(open_page, live_server, editors, spot, new_zones, engine, page_errors):
     page = open_page()
     log_in(page, live_server, editors[0], edit_hash(spot))
