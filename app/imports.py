@@ -28,7 +28,7 @@ from app.pages import current_lang
 from importers.encodings import LEGACY_ENCODINGS
 from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file
 from importers.sources import ACCEPTED, EXTENSIONS, ImportFileError, prepare_source
-from layers.imports import create_job, get_job, update_job
+from layers.imports import HEARTBEAT_SECONDS, create_job, get_job, update_job
 
 bp = Blueprint("imports", __name__)
 
@@ -221,6 +221,8 @@ def run_job(app, job_id: str, layer, path: Path, options: ImportOptions) -> None
         def on_phase(name: str, total: int | None = None) -> None:
             record(phase=name, **({"rows_total": total} if total is not None else {}))
 
+        finished = threading.Event()
+        threading.Thread(target=heartbeat, args=(record, finished), daemon=True).start()
         try:
             report = run_now(layer, path, options, progress, on_phase)
             record(state="done", phase="done", report=json.dumps(report_json(report), ensure_ascii=False, default=str))
@@ -229,6 +231,17 @@ def run_job(app, job_id: str, layer, path: Path, options: ImportOptions) -> None
         except Exception:
             app.logger.exception("import job %s failed", job_id)
             record(state="failed", error="The import failed on the server; nothing was written.")
+        finally:
+            finished.set()
+
+
+def heartbeat(record, finished: threading.Event) -> None:
+    """Touch the job while it runs: long phases send no progress, and silence must mean a lost worker."""
+    while not finished.wait(HEARTBEAT_SECONDS):
+        try:
+            record()
+        except Exception:  # a missed beat is not worth stopping the import for
+            pass
 
 
 @bp.get("/import/jobs/<job_id>")

@@ -249,11 +249,16 @@ def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer) -> Non
 def update_job(conn: Connection, job_id: str, **values) -> None:
     """Set phase, rows_done, rows_total, state, report (JSON text) or error of a job."""
     allowed = {"phase", "rows_done", "rows_total", "state", "report", "error"}
-    assignments = ", ".join(f"{k} = :{k}" if k != "report" else "report = CAST(:report AS jsonb)" for k in values if k in allowed)
-    conn.execute(text(f"UPDATE import_jobs SET {assignments}, updated_at = now() WHERE id = :id"), {**values, "id": job_id})
+    assignments = [f"{k} = :{k}" if k != "report" else "report = CAST(:report AS jsonb)" for k in values if k in allowed]
+    # With no values it only marks the job alive (the heartbeat).
+    assignments.append("updated_at = now()")
+    conn.execute(text(f"UPDATE import_jobs SET {', '.join(assignments)} WHERE id = :id"), {**values, "id": job_id})
 
 
-STALE_JOB_MINUTES = 60  # phases send no progress for long; a restart is the only silence this long
+# A running job touches its row every HEARTBEAT_SECONDS (app.imports.run_job),
+# so a silence several times as long means its worker is gone (a restart).
+HEARTBEAT_SECONDS = 20
+STALE_JOB_MINUTES = 2
 
 
 def get_job(conn: Connection, job_id: str, user_id: int) -> dict | None:

@@ -176,6 +176,44 @@ def test_a_job_whose_worker_vanished_is_reported_failed(editor, engine):
     with engine.begin() as c:
         user_id = c.execute(text("SELECT id FROM users WHERE username = 'import_api_editor'")).scalar_one()
         create_job(c, "stale-job-0123456789", user_id, REGISTRY["farming_zones"])
-        c.execute(text("UPDATE import_jobs SET updated_at = now() - interval '2 hours' WHERE id = 'stale-job-0123456789'"))
+        c.execute(text("UPDATE import_jobs SET updated_at = now() - interval '3 minutes' WHERE id = 'stale-job-0123456789'"))
     job = editor.get("/import/jobs/stale-job-0123456789").json
     assert job["state"] == "failed" and "interrupted" in job["error"]
+
+
+def test_a_running_job_beats_so_a_long_silent_phase_is_not_taken_for_a_lost_worker(editor, engine, app, monkeypatch):
+    import threading
+
+    from app import imports as import_pages
+    from importers.run import ImportFailed
+    from layers import REGISTRY
+    from layers.imports import create_job
+
+    with engine.begin() as c:
+        user_id = c.execute(text("SELECT id FROM users WHERE username = 'import_api_editor'")).scalar_one()
+        create_job(c, "beating-job-0123456789", user_id, REGISTRY["farming_zones"])
+        c.execute(text("UPDATE import_jobs SET updated_at = now() - interval '1 hour' WHERE id = 'beating-job-0123456789'"))
+    release = threading.Event()
+    monkeypatch.setattr(import_pages, "HEARTBEAT_SECONDS", 0.05)
+    def silent_import(*args):  # a phase that says nothing until released
+        release.wait(30)
+        raise ImportFailed("stopped by the test")
+
+    monkeypatch.setattr(import_pages, "run_now", silent_import)
+    worker = threading.Thread(target=import_pages.run_job, args=(app, "beating-job-0123456789", REGISTRY["farming_zones"], None, None))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and job_age(engine, "beating-job-0123456789") > 60:
+            time.sleep(0.05)
+        assert job_age(engine, "beating-job-0123456789") < 60  # touched while the phase said nothing
+    finally:
+        release.set()
+        worker.join(10)
+
+
+def job_age(engine, job_id: str) -> float:
+    with engine.connect() as c:
+        return c.execute(
+            text("SELECT extract(epoch FROM now() - updated_at) FROM import_jobs WHERE id = :id"), {"id": job_id}
+        ).scalar_one()
