@@ -23,6 +23,7 @@ from app.db import db
 from app.edit import editor_config
 from app.errors import ApiError, NotFound, ValidationFailed
 from app.features import json_body
+from app.messages import localize_report, translate_sentence
 from app.ogc import find_layer
 from app.pages import current_lang
 from importers.encodings import LEGACY_ENCODINGS
@@ -100,7 +101,7 @@ def upload():
             shutil.rmtree(folder, ignore_errors=True)
             raise ImportRejected(err.message, code=err.code) from None
     return jsonify({"upload": upload_id, "filename": sent.filename[:200], "format": source.format,
-                    "layers": source.layers, "notes": source.notes}), 201
+                    "layers": source.layers, "notes": [translate_sentence(n) for n in source.notes]}), 201
 
 
 def stored_upload(upload_id: str) -> Path:
@@ -158,6 +159,7 @@ def inspect(upload_id: str):
             result = inspect_file(layer, path, options_from(body, with_run_flags=False), Path(workdir))
         except ImportFailed as err:
             raise ImportRejected(str(err)) from None
+    result["notes"] = [translate_sentence(n) for n in result["notes"]]
     return current_app.response_class(json.dumps(result, ensure_ascii=False, default=str), mimetype="application/json")
 
 
@@ -176,7 +178,7 @@ def run(upload_id: str):
         report = run_now(layer, path, options)
     except ImportFailed as err:
         raise ImportRejected(str(err)) from None
-    return jsonify(report_json(report))
+    return jsonify(localize_report(report_json(report)))
 
 
 def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=None) -> ImportReport:
@@ -250,4 +252,7 @@ def job_status(job_id: str):
     job = db().read(get_job, job_id, current_user().id) if UPLOAD_ID.match(job_id) else None
     if job is None:
         raise NotFound("No such import job.")
+    if job.get("report"):
+        # Stored as the importer wrote it; shown in the language of whoever looks.
+        job = {**job, "report": localize_report(job["report"])}
     return jsonify(job)

@@ -1,0 +1,115 @@
+"""The importer's report in the reader's language.
+
+The importer and the checks below it write English sentences: they run
+from the command line too, and know nothing of requests. The import page
+shows them to officers in the language of the request: each sentence shape
+the importer writes is listed here once, matched, and its translation from
+the catalogue filled with the same values. A sentence not listed stays as
+it was written.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from flask_babel import gettext
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; translated when shown."""
+    return message
+
+
+# Written by gis.sql.geometry_verdict, layers.imports, layers.validate and importers.run.
+SHAPES = (
+    N_("is empty"),
+    N_("type %(type)s not accepted here; expected %(expected)s"),
+    N_("has %(count)s vertices; at most %(most)s"),
+    N_("invalid: %(reason)s"),
+    N_("longitude and latitude look swapped: longitude comes first"),
+    N_("coordinates out of range: longitude first, then latitude, in degrees (EPSG:4326)"),
+    N_("lies outside the working area of the province"),
+    N_("overlaps feature(s) %(ids)s"),
+    N_("overlaps row %(row)s of the file"),
+    N_("key %(key)s repeats row %(row)s"),
+    N_("key %(key)s matches %(count)s features; it must name one"),
+    N_("must be text"),
+    N_("must not contain NUL characters"),
+    N_("at most %(count)s characters"),
+    N_("unknown value %(value)s; expected one of %(choices)s"),
+    N_("unknown value %(value)s"),
+    N_("must be an http(s) address"),
+    N_("must be a whole number"),
+    N_("must be a number"),
+    N_("must be a date (YYYY-MM-DD)"),
+    N_("must be true or false"),
+    N_("is required"),
+    # Notes of a run (importers.run, importers.sources, importers.crs).
+    N_("%(count)s row(s) overlap other zones, which this layer allows: rows %(rows)s"),
+    N_("more than %(count)s rows overlap other zones, which this layer allows; the first: rows %(rows)s"),
+    N_("%(count)s invalid shape(s) repaired with ST_MakeValid"),
+    N_("coordinate system given: %(crs)s"),
+    N_("the file names no coordinate system: assuming WGS 84 longitude/latitude"),
+    N_("the file's VN-2000 projection has no datum shift: read as %(code)s (%(name)s)"),
+    N_("the file's VN-2000 definition has no EPSG match: its datum shift may be missing"),
+    N_("No .prj: the coordinate system must be given (for example EPSG:9209 for VN-2000)."),
+    N_("No .cpg: confirm the text encoding (UTF-8, TCVN3, VNI, Windows-1258)."),
+    N_("The CSV is not UTF-8: Vietnamese text may be garbled; save it as UTF-8."),
+    N_("Skipped tables without geometry: %(names)s."),
+    N_("Skipped sheets without coordinate columns: %(names)s."),
+    N_("Ignored other files in %(name)s: %(names)s."),
+    N_("The workbook was taken from the zip archive as is."),
+)
+# PostGIS's reasons for an invalid shape (ST_IsValidDetail), after "invalid: ".
+POSTGIS_REASONS = (
+    N_("Self-intersection"),
+    N_("Ring Self-intersection"),
+    N_("Too few points in geometry component"),
+    N_("Hole lies outside shell"),
+    N_("Interior is disconnected"),
+    N_("Nested shells"),
+    N_("Nested holes"),
+    N_("Duplicate Rings"),
+    N_("Invalid Coordinate"),
+)
+# Several problems of one row are joined by "; ", each naming its field first.
+FIELD_PROBLEM = re.compile(r"([a-z_]+): (.*)", re.S)
+NEXT_PROBLEM = re.compile(r"; (?=[a-z_]+: )")
+
+
+@cache
+def shape_patterns() -> tuple[tuple[re.Pattern, str], ...]:
+    """Each shape as a pattern matching the English sentence, its placeholders captured."""
+    out = []
+    for shape in SHAPES + POSTGIS_REASONS:
+        pieces = re.split(r"%\((\w+)\)s", shape)
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(pieces))
+        out.append((re.compile(regex + r"\Z", re.S), shape))
+    return tuple(out)
+
+
+def translate_sentence(text: str) -> str:
+    for pattern, shape in shape_patterns():
+        match = pattern.match(text)
+        if match:
+            values = {k: translate_sentence(v) if k == "reason" else v for k, v in match.groupdict().items()}
+            return gettext(shape, **values)
+    return text
+
+
+def translate_problems(text: str) -> str:
+    """`field: problem; field: problem` with each problem in the reader's language (field names stay)."""
+    parts = []
+    for part in NEXT_PROBLEM.split(text):
+        match = FIELD_PROBLEM.match(part)
+        parts.append(f"{match[1]}: {translate_sentence(match[2])}" if match else translate_sentence(part))
+    return "; ".join(parts)
+
+
+def localize_report(report: dict) -> dict:
+    """A run's report (app.imports.report_json) with its reasons and notes translated."""
+    out = dict(report)
+    out["rejected"] = [{**r, "reason": translate_problems(r["reason"])} for r in report.get("rejected") or []]
+    out["notes"] = [translate_sentence(n) for n in report.get("notes") or []]
+    return out

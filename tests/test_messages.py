@@ -1,0 +1,59 @@
+"""The import report in the reader's language: every sentence the importer writes has a translation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from shapely.geometry import Polygon, box
+
+from app.messages import POSTGIS_REASONS, SHAPES, localize_report, translate_problems, translate_sentence
+from tests.importing import do_import, square, write, zones
+
+
+def sample(shape: str) -> tuple[str, dict]:
+    """The English sentence with made-up values, and the values."""
+    values = {name: f"<{name}-{i}>" for i, name in enumerate(re.findall(r"%\((\w+)\)s", shape))}
+    return shape % values if values else shape, values
+
+
+@pytest.mark.parametrize("shape", SHAPES + POSTGIS_REASONS)
+def test_every_shape_is_translated_and_keeps_its_values(app, shape):
+    english, values = sample(shape)
+    with app.test_request_context("/?lang=vi"):
+        vietnamese = translate_sentence(english)
+    assert vietnamese != english
+    for value in values.values():
+        assert value in vietnamese
+    with app.test_request_context("/?lang=en"):
+        assert translate_sentence(english) == english
+
+
+def test_unknown_sentences_stay_as_written(app):
+    with app.test_request_context("/?lang=vi"):
+        assert translate_sentence("something new went wrong") == "something new went wrong"
+        assert translate_problems("crop: something new") == "crop: something new"
+
+
+def test_several_problems_of_a_row_are_each_translated(app):
+    with app.test_request_context("/?lang=vi"):
+        text = translate_problems("crop: unknown value 'ngô'; name: is required; geometry: invalid: Self-intersection")
+    assert text == "crop: giá trị không hợp lệ 'ngô'; name: bắt buộc phải có; geometry: không hợp lệ: tự cắt nhau"
+
+
+def test_what_the_importer_writes_is_all_known(app, conn, tmp_path):
+    """A real run's reasons and notes: if a producer's sentence changes, its shape here must follow."""
+    frame = zones(["Ô một", "Ô hai", "", "Ô bốn", "Ô năm", "Ô sáu"], ["Lúa", "Lúa", "Lúa", "ngô lai", "Lúa", "Lúa"])
+    frame.loc[1, "geometry"] = square(0).buffer(-0.00001)  # overlaps row 1
+    frame.loc[4, "geometry"] = Polygon([(106.2, 20.3), (106.21, 20.31), (106.21, 20.3), (106.2, 20.31)])  # a bow tie
+    frame.loc[5, "geometry"] = box(105.0, 19.0, 105.01, 19.01)  # outside the province
+    report = do_import(conn, "farming_zones", write(frame, tmp_path / "bad.geojson"), dry_run=True)
+    reasons = [r["reason"] for r in report.rejected]
+    assert len(reasons) >= 3 and report.notes
+    with app.test_request_context("/?lang=vi"):
+        shown = localize_report({"rejected": report.rejected, "notes": report.notes})
+        for english in reasons:
+            for problem in re.split(r"; (?=[a-z_]+: )", english):
+                assert translate_problems(problem) != problem, problem
+    assert all(entry["reason"] != english for entry, english in zip(shown["rejected"], reasons, strict=True))
+    assert all(note != english for note, english in zip(shown["notes"], report.notes, strict=True))
