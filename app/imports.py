@@ -23,7 +23,7 @@ from app.db import db
 from app.edit import editor_config
 from app.errors import ApiError, NotFound, ValidationFailed
 from app.features import json_body
-from app.messages import localize_report, translate_sentence
+from app.messages import localize_file_error, localize_report, translate_sentence
 from app.ogc import find_layer
 from app.pages import current_lang
 from importers.encodings import LEGACY_ENCODINGS
@@ -99,7 +99,7 @@ def upload():
             source = prepare_source(stored, Path(workdir))
         except ImportFileError as err:
             shutil.rmtree(folder, ignore_errors=True)
-            raise ImportRejected(err.message, code=err.code) from None
+            raise ImportRejected(localize_file_error(err.code, err.message), code=err.code) from None
     return jsonify({"upload": upload_id, "filename": sent.filename[:200], "format": source.format,
                     "layers": source.layers, "notes": [translate_sentence(n) for n in source.notes]}), 201
 

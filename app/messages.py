@@ -73,6 +73,21 @@ POSTGIS_REASONS = (
     N_("Duplicate Rings"),
     N_("Invalid Coordinate"),
 )
+# What is wrong with an uploaded file, by importers.sources.ImportFileError's code:
+# said in the reader's language before the importer's own detailed sentence.
+FILE_ERRORS = {
+    "UnsupportedFormat": N_("This kind of file cannot be imported."),
+    "FormatMismatch": N_("The file is not what its name says."),
+    "EmptyFile": N_("The file is empty."),
+    "NotGeodata": N_("The archive holds no map data the importer can read."),
+    "MissingPart": N_("A part of the shapefile is missing: upload a .zip with its .shp, .shx and .dbf."),
+    "UnsafePath": N_("The archive was refused: it holds paths that are not safe to unpack."),
+    "ZipBomb": N_("The archive was refused: it would unpack to far more than it weighs (a zip bomb)."),
+    "TooLarge": N_("The file is too large once unpacked."),
+    "BadArchive": N_("The archive is damaged or cannot be opened."),
+    "LayerRequired": N_("The file holds several layers: choose one."),
+    "UnknownLayer": N_("The file has no layer of that name."),
+}
 # Several problems of one row are joined by "; ", each naming its field first.
 FIELD_PROBLEM = re.compile(r"([a-z_]+): (.*)", re.S)
 NEXT_PROBLEM = re.compile(r"; (?=[a-z_]+: )")
@@ -113,3 +128,12 @@ def localize_report(report: dict) -> dict:
     out["rejected"] = [{**r, "reason": translate_problems(r["reason"])} for r in report.get("rejected") or []]
     out["notes"] = [translate_sentence(n) for n in report.get("notes") or []]
     return out
+
+
+def localize_file_error(code: str, message: str) -> str:
+    """The importer's sentence about a file, led by what it means in the reader's language."""
+    lead = FILE_ERRORS.get(code)
+    if lead is None:
+        return message
+    said = gettext(lead)
+    return message if said == lead else f"{said} ({message})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 
@@ -217,3 +218,19 @@ def job_age(engine, job_id: str) -> float:
         return c.execute(
             text("SELECT extract(epoch FROM now() - updated_at) FROM import_jobs WHERE id = :id"), {"id": job_id}
         ).scalar_one()
+
+
+def test_a_refused_file_is_explained_in_the_page_language_with_the_detail_kept(editor):
+    from app.messages import FILE_ERRORS
+    from importers.sources import ImportFileError
+
+    # Every code the upload checks can give has its sentence.
+    codes = set(re.findall(r"\b[A-Z][a-z]+[A-Z]\w+\b", ImportFileError.__doc__))
+    assert codes and codes <= set(FILE_ERRORS)
+    vietnamese = upload(editor, b"", "rong.geojson").json["description"]
+    english = editor.post(
+        "/import/upload?lang=en", data={"file": (io.BytesIO(b""), "rong.geojson")},
+        content_type="multipart/form-data", headers={"X-CSRF-Token": SESSION_CSRF},
+    ).json["description"]
+    assert vietnamese.startswith("Tệp trống. (") and english in vietnamese
+    assert "empty" in english and "Tệp" not in english
