@@ -158,7 +158,7 @@ def inspect(upload_id: str):
         try:
             result = inspect_file(layer, path, options_from(body, with_run_flags=False), Path(workdir))
         except ImportFailed as err:
-            raise ImportRejected(str(err)) from None
+            raise ImportRejected(translate_sentence(str(err))) from None
     result["notes"] = [translate_sentence(n) for n in result["notes"]]
     return current_app.response_class(json.dumps(result, ensure_ascii=False, default=str), mimetype="application/json")
 
@@ -177,7 +177,7 @@ def run(upload_id: str):
     try:
         report = run_now(layer, path, options)
     except ImportFailed as err:
-        raise ImportRejected(str(err)) from None
+        raise ImportRejected(translate_sentence(str(err))) from None
     return jsonify(localize_report(report_json(report)))
 
 
@@ -252,7 +252,9 @@ def job_status(job_id: str):
     job = db().read(get_job, job_id, current_user().id) if UPLOAD_ID.match(job_id) else None
     if job is None:
         raise NotFound("No such import job.")
+    # Stored as the importer wrote it; shown in the language of whoever looks.
     if job.get("report"):
-        # Stored as the importer wrote it; shown in the language of whoever looks.
         job = {**job, "report": localize_report(job["report"])}
+    if job.get("error"):
+        job = {**job, "error": translate_sentence(job["error"])}
     return jsonify(job)

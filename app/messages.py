@@ -60,6 +60,18 @@ SHAPES = (
     N_("Skipped sheets without coordinate columns: %(names)s."),
     N_("Ignored other files in %(name)s: %(names)s."),
     N_("The workbook was taken from the zip archive as is."),
+    # Why a whole run stopped (importers.run, importers.crs, importers.mapping, app.imports).
+    N_("required field(s) not found in the file: %(fields)s; use --map COLUMN=FIELD"),
+    N_("the key field %(key)s is not mapped from any column"),
+    N_("cannot read row %(row)s of %(name)s: %(detail)s"),
+    N_("cannot read %(name)s: %(detail)s"),
+    N_("unknown coordinate system %(crs)s: %(detail)s"),
+    N_(
+        "the coordinates look like metres, not degrees: name the file's coordinate system, "
+        "e.g. --crs EPSG:9209 (VN-2000 / TM-3 105-30, used in Nam Định)"
+    ),
+    N_("The import failed on the server; nothing was written."),
+    N_("The import was interrupted (the server restarted); nothing was written. Run it again."),
 )
 # PostGIS's reasons for an invalid shape (ST_IsValidDetail), after "invalid: ".
 POSTGIS_REASONS = (

@@ -178,8 +178,9 @@ def test_a_job_whose_worker_vanished_is_reported_failed(editor, engine):
         user_id = c.execute(text("SELECT id FROM users WHERE username = 'import_api_editor'")).scalar_one()
         create_job(c, "stale-job-0123456789", user_id, REGISTRY["farming_zones"])
         c.execute(text("UPDATE import_jobs SET updated_at = now() - interval '3 minutes' WHERE id = 'stale-job-0123456789'"))
-    job = editor.get("/import/jobs/stale-job-0123456789").json
+    job = editor.get("/import/jobs/stale-job-0123456789?lang=en").json
     assert job["state"] == "failed" and "interrupted" in job["error"]
+    assert "gián đoạn" in editor.get("/import/jobs/stale-job-0123456789?lang=vi").json["error"]
 
 
 def test_a_running_job_beats_so_a_long_silent_phase_is_not_taken_for_a_lost_worker(editor, engine, app, monkeypatch):

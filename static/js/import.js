@@ -235,7 +235,7 @@ function startImport(doc) {
     } catch (error) {
       showError(error, "inspect");
       // A wrong or missing coordinate system is the usual cause: go there.
-      if (/crs|epsg|coordinate|degree/i.test(error.message)) crsInput.focus();
+      if (/crs|epsg|coordinate|degree|toạ độ|tọa độ/i.test(error.message)) crsInput.focus();
       return;
     } finally {
       setBusy(false);
