@@ -125,11 +125,6 @@ def to_array(values: tuple, type_: pa.DataType) -> pa.Array:
     return pa.array(values, type=type_)
 
 
-def count_features(conn: Connection, layer: Layer, query: ItemQuery) -> int:
-    where, params = where_clause(layer, query)
-    return conn.execute(text(f"SELECT count(*) FROM {layer.id} AS t{where}"), params).scalar_one()
-
-
 def geometry_families(conn: Connection, layer: Layer, query: ItemQuery) -> list[str]:
     """Point and/or Polygon: what a mixed layer holds under this filter (a Shapefile takes one)."""
     where, params = where_clause(layer, query)
