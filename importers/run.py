@@ -24,7 +24,7 @@ from pyogrio.raw import open_arrow
 from sqlalchemy import Connection
 
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
-from importers.encodings import fix_text
+from importers.encodings import LEGACY_ENCODINGS, fix_text
 from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
 from importers.sources import ImportFileError, Source, attach_geometry, open_layer, prepare_source, read_options
 from layers import REGISTRY
@@ -45,8 +45,6 @@ from layers.imports import (
     update_by_key,
 )
 from layers.validate import check_value
-
-LEGACY = ("tcvn3", "vni")
 
 
 class ImportFailed(ValueError):
@@ -90,14 +88,14 @@ class ImportReport:
 
 def read_encoding(options: ImportOptions) -> str | None:
     # Legacy Vietnamese encodings have no codec: read bytes as latin-1, convert afterwards.
-    return "latin1" if options.encoding in LEGACY else options.encoding
+    return "latin1" if options.encoding in LEGACY_ENCODINGS else options.encoding
 
 
 def convert_row(layer: Layer, mapping: dict[str, str], record: dict, options: ImportOptions) -> tuple[dict, list[str]]:
     values, problems = {}, []
     for column, f in mapped_fields(layer.id, tuple(mapping.items())):
         raw = record.get(column)
-        if isinstance(raw, str) and options.encoding in LEGACY:
+        if isinstance(raw, str) and options.encoding in LEGACY_ENCODINGS:
             raw = fix_text(raw, options.encoding)
         if isinstance(raw, float) and np.isnan(raw):
             raw = None
@@ -176,6 +174,12 @@ def file_info(path: Path, options: ImportOptions) -> dict:
         raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
 
 
+def feature_count(info: dict) -> int | None:
+    """The file's number of features, or None where the driver cannot tell without reading it all (-1)."""
+    count = info["features"]
+    return int(count) if count is not None and count >= 0 else None
+
+
 def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, list[str], Mapping]:
     """The file's CRS (checked against its coordinates), its columns, and how they map to fields."""
     try:
@@ -195,7 +199,7 @@ def run_import(
 ) -> ImportReport:
     phase = on_phase or (lambda name, total=None: None)
     info = file_info(path, options)
-    phase("reading", info["features"] if info["features"] is not None and info["features"] >= 0 else None)
+    phase("reading", feature_count(info))
     report = ImportReport(dry_run=options.dry_run)
     choice, columns, mapping = plan(layer, info, options)
     report.notes += choice.notes
@@ -266,15 +270,13 @@ def arrow_batches(path: Path, options: ImportOptions):
 
 def table_batches(path: Path, options: ImportOptions):
     """Spreadsheets have no geometry in GDAL: build it from their coordinate columns."""
-    import pyarrow
-
     frame = pyogrio.read_dataframe(path, layer=options.source_layer, read_geometry=False, **options.open_options)
     table = attach_geometry(frame, options.table_geometry)
     for start in range(0, len(table), options.batch_size):
         part = table.iloc[start:start + options.batch_size]
         columns = {c: part[c].tolist() for c in part.columns if c != "geometry"}
         columns["wkb_geometry"] = list(shapely.to_wkb(part.geometry.to_numpy()))
-        yield "wkb_geometry", pyarrow.RecordBatch.from_pydict(columns)
+        yield "wkb_geometry", pa.RecordBatch.from_pydict(columns)
 
 
 def stage_file(conn, layer, path, options, mapping, crs, report, progress) -> None:
@@ -375,7 +377,7 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
     info = file_info(source.path, options)
     choice, columns, mapping = plan(layer, info, options)
     return {
-        "count": int(info["features"]) if info["features"] is not None and info["features"] >= 0 else None,
+        "count": feature_count(info),
         "format": source.format, "layers": source.layers, "source_layer": options.source_layer,
         "columns": columns, "mapping": mapping.columns, "unknown": mapping.unknown,
         "missing_required": mapping.missing_required,
@@ -400,7 +402,7 @@ def preview_collection(path: Path, options: ImportOptions, crs) -> dict:
 
 
 def preview_value(value, options: ImportOptions):
-    if isinstance(value, str) and options.encoding in LEGACY:
+    if isinstance(value, str) and options.encoding in LEGACY_ENCODINGS:
         return fix_text(value, options.encoding)
     if isinstance(value, float) and not np.isfinite(value):
         return None
