@@ -76,20 +76,25 @@ def geometry_problems(conn: Connection, rules: dict) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def overlaps_sql(layer: Layer, key: str | None) -> str:
-    """Rows sharing area with a feature of the layer, or with an earlier row of the file.
+def shares_area(a: str, b: str) -> str:
+    """Whether two shapes share area (touching edges do not), index first."""
+    return f"{a}.geom && {b}.geom AND ST_Relate({a}.geom, {b}.geom, '2********')"
 
-    With a key, a row does not conflict with the feature it is about to update.
-    """
-    same_feature = f" AND NOT (s.{key} IS NOT NULL AND t.{key} = s.{key})" if key else ""
+
+def not_same_feature(key: str | None) -> str:
+    """With a key, a staged row `s` does not conflict with the feature `t` it is about to update."""
+    return f" AND NOT (s.{key} IS NOT NULL AND t.{key} = s.{key})" if key else ""
+
+
+def overlaps_sql(layer: Layer, key: str | None) -> str:
+    """Rows sharing area with a feature of the layer, or with an earlier row of the file."""
     return f"""
         SELECT s.row_no, 'geometry: overlaps feature(s) ' || string_agg(t.id::text, ', ' ORDER BY t.id) AS reason
-          FROM {STAGE} s JOIN {layer.id} t ON t.geom && s.geom AND ST_Relate(t.geom, s.geom, '2********')
-         WHERE NOT s.rejected{same_feature} GROUP BY s.row_no
+          FROM {STAGE} s JOIN {layer.id} t ON {shares_area("t", "s")}
+         WHERE NOT s.rejected{not_same_feature(key)} GROUP BY s.row_no
         UNION ALL
         SELECT b.row_no, 'geometry: overlaps row ' || min(a.row_no) || ' of the file'
-          FROM {STAGE} a JOIN {STAGE} b ON a.row_no < b.row_no AND a.geom && b.geom
-               AND ST_Relate(a.geom, b.geom, '2********')
+          FROM {STAGE} a JOIN {STAGE} b ON a.row_no < b.row_no AND {shares_area("a", "b")}
          WHERE NOT a.rejected AND NOT b.rejected GROUP BY b.row_no
     """
 
@@ -106,18 +111,15 @@ def overlapping_rows(conn: Connection, layer: Layer, key: str | None, first: int
     stage's key) rather than testing every row: a file of much-overlapping
     zones took 2.2 s of 100,000 rows to count them all.
     """
-    same_feature = f" AND NOT (s.{key} IS NOT NULL AND t.{key} = s.{key})" if key else ""
     return list(
         conn.execute(
             text(
                 f"""
                 SELECT s.row_no FROM {STAGE} AS s
                  WHERE NOT s.rejected AND (
-                   EXISTS (SELECT 1 FROM {layer.id} AS t
-                            WHERE t.geom && s.geom AND ST_Relate(t.geom, s.geom, '2********'){same_feature})
+                   EXISTS (SELECT 1 FROM {layer.id} AS t WHERE {shares_area("t", "s")}{not_same_feature(key)})
                    OR EXISTS (SELECT 1 FROM {STAGE} AS a
-                               WHERE a.row_no < s.row_no AND NOT a.rejected AND a.geom && s.geom
-                                 AND ST_Relate(a.geom, s.geom, '2********')))
+                               WHERE a.row_no < s.row_no AND NOT a.rejected AND {shares_area("a", "s")}))
                  ORDER BY s.row_no LIMIT :n
                 """
             ),
@@ -234,9 +236,6 @@ def insert_staged(conn: Connection, layer: Layer) -> int:
     ).rowcount
     conn.execute(text("SELECT set_config('vung.bulk', '', true)"))
     return inserted
-
-
-
 
 
 def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer) -> None:
