@@ -74,13 +74,17 @@ def checked_write(conn, layer: Layer, body: dict, partial: bool, self_id: int | 
     unknown = set(body) - {"type", "geometry", "properties", "id", "links"}
     for name in sorted(unknown):
         problems.add(name, "unknown member of a feature")
-    all_problems = Problems(problems.errors + check.problems.errors)
-    if all_problems:
-        raise ValidationFailed(
-            "The feature was not saved: " + "; ".join(f"{e['field']}: {e['message']}" for e in all_problems.errors),
-            errors=all_problems.errors, repaired=check.repaired,
-        )
+    refuse("The feature was not saved", Problems(problems.errors + check.problems.errors), check.repaired)
     return values, geometry, check
+
+
+def refuse(why: str, problems: Problems, repaired: dict | None) -> None:
+    """ValidationFailed listing every problem, by field, if there are any."""
+    if problems:
+        raise ValidationFailed(
+            f"{why}: " + "; ".join(f"{e['field']}: {e['message']}" for e in problems.errors),
+            errors=problems.errors, repaired=repaired,
+        )
 
 
 def feature_response(conn, layer: Layer, feature_id: int, status: int, warnings: list[dict]) -> Response:
@@ -212,11 +216,5 @@ def restore(layer_id: str, raw_id: str):
 def restorable(conn, layer: Layer, feature_id: int, geometry: dict) -> GeometryCheck:
     """An old shape meets today's rules too: another feature may have been drawn over it since."""
     check = check_geometry(conn, layer, geometry, working_area(), feature_id)
-    if check.problems:
-        raise ValidationFailed(
-            "This version cannot be restored: " + "; ".join(f"{e['field']}: {e['message']}" for e in check.problems.errors),
-            errors=check.problems.errors, repaired=check.repaired,
-        )
+    refuse("This version cannot be restored", check.problems, check.repaired)
     return check
-
-
