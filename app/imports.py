@@ -139,21 +139,22 @@ def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
     return options
 
 
-def target_layer(body: dict):
+def upload_step(upload_id: str):
+    """The user's upload, the step's JSON body and the layer it names, which the user must be able to edit."""
+    require_importer()
+    path = stored_upload(upload_id)
+    body = json_body()
     layer_id = body.get("layer")
     if not isinstance(layer_id, str):
         raise ValidationFailed("Name the target layer.", errors=[{"field": "layer", "message": "is required"}])
     layer = find_layer(layer_id)
     require_editor(layer)
-    return layer
+    return path, body, layer
 
 
 @bp.post("/import/<upload_id>/inspect")
 def inspect(upload_id: str):
-    require_importer()
-    path = stored_upload(upload_id)
-    body = json_body()
-    layer = target_layer(body)
+    path, body, layer = upload_step(upload_id)
     with tempfile.TemporaryDirectory(prefix="vung-inspect-") as workdir:
         try:
             result = inspect_file(layer, path, options_from(body, with_run_flags=False), Path(workdir))
@@ -165,10 +166,7 @@ def inspect(upload_id: str):
 
 @bp.post("/import/<upload_id>/run")
 def run(upload_id: str):
-    require_importer()
-    path = stored_upload(upload_id)
-    body = json_body()
-    layer = target_layer(body)
+    path, body, layer = upload_step(upload_id)
     options = options_from(body, with_run_flags=True)
     if options.key and options.key not in {f.name for f in layer.writable}:
         raise ValidationFailed(f"unknown key field {options.key!r}", errors=[{"field": "key", "message": "unknown field"}])
@@ -183,7 +181,7 @@ def run(upload_id: str):
 
 def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=None) -> ImportReport:
     with tempfile.TemporaryDirectory(prefix="vung-import-") as workdir:
-        with current_app.extensions["vung_db"].begin() as conn:
+        with db().begin() as conn:
             return import_file(conn, layer, path, options, Path(workdir), progress, on_phase)
 
 
@@ -199,8 +197,7 @@ def report_json(report: ImportReport) -> dict:
 def start_job(layer, path: Path, options: ImportOptions):
     """Run a real import beside the request (a large file outlasts a worker's timeout); poll its job."""
     job_id = secrets.token_urlsafe(18)
-    database = current_app.extensions["vung_db"]
-    with database.begin() as conn:
+    with db().begin() as conn:
         create_job(conn, job_id, current_user().id, layer)
     app = current_app._get_current_object()
     threading.Thread(target=run_job, args=(app, job_id, layer, path, options), daemon=True).start()
@@ -209,7 +206,7 @@ def start_job(layer, path: Path, options: ImportOptions):
 
 def run_job(app, job_id: str, layer, path: Path, options: ImportOptions) -> None:
     with app.app_context():
-        database = app.extensions["vung_db"]
+        database = db()  # held here: the heartbeat's thread has no app context
         done = {"rows": 0}
 
         def record(**values) -> None:
