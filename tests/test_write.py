@@ -425,6 +425,32 @@ def test_two_concurrent_writers_through_test_clients_exactly_one_wins(app, engin
         assert len(history_of(engine, LAYER, target)) == len(history_before) + 1
 
 
+def wait_for_lock_waiters(engine, count: int, timeout: float = 15) -> int:
+    deadline = time.monotonic() + timeout
+    with engine.connect() as watcher:
+        while True:
+            waiting = watcher.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+            ).scalar_one()
+            if waiting >= count or time.monotonic() > deadline:
+                return waiting
+            time.sleep(0.02)
+
+
+def both_held_then_released(engine, hold: str, send) -> None:
+    """send(0) and send(1) in two threads, both made to wait on the lock `hold` takes, then let go together."""
+    with engine.connect() as blocker:
+        blocking = blocker.begin()
+        blocker.execute(text(hold))
+        threads = [threading.Thread(target=send, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        assert wait_for_lock_waiters(engine, 2) >= 2, "both writers should be waiting on the lock"
+        blocking.rollback()
+    for t in threads:
+        t.join(30)
+
+
 def test_two_writers_queued_on_the_row_lock_exactly_one_wins(app, engine, people, target):
     """Both requests are made to wait on the row, so they really overlap inside the transaction."""
     writers = [people["admin"]["token"], people["editor"]["session"]]
@@ -436,25 +462,7 @@ def test_two_writers_queued_on_the_row_lock_exactly_one_wins(app, engine, people
                                     headers={"If-Match": current})
         results[i] = response.status_code
 
-    with engine.connect() as blocker:
-        blocking = blocker.begin()
-        blocker.execute(text(f"SELECT 1 FROM {LAYER} WHERE id = :id FOR UPDATE"), {"id": target})
-        threads = [threading.Thread(target=send, args=(i,)) for i in (0, 1)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 15
-        with engine.connect() as watcher:
-            while time.monotonic() < deadline:
-                waiting = watcher.execute(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
-                ).scalar_one()
-                if waiting >= 2:
-                    break
-                time.sleep(0.02)
-        assert waiting >= 2, "both writers should be waiting on the row lock"
-        blocking.rollback()
-    for t in threads:
-        t.join(30)
+    both_held_then_released(engine, f"SELECT 1 FROM {LAYER} WHERE id = {int(target)} FOR UPDATE", send)
     assert sorted(results) == [200, 412], results
     winner = results.index(200)
     row = row_of(engine, LAYER, target)
@@ -494,18 +502,6 @@ def test_two_concurrent_writers_over_real_http(app, engine, people, target):
     assert len(history_of(engine, LAYER, target)) == 3
 
 
-def wait_for_lock_waiters(engine, count: int, timeout: float = 15) -> int:
-    deadline = time.monotonic() + timeout
-    with engine.connect() as watcher:
-        while True:
-            waiting = watcher.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
-            ).scalar_one()
-            if waiting >= count or time.monotonic() > deadline:
-                return waiting
-            time.sleep(0.02)
-
-
 def test_two_overlapping_aquaculture_areas_saved_at_once_cannot_both_win(engine, people):
     """The overlap rule holds under concurrency: the second writer sees the first."""
     writers = [people["admin"]["token"], people["admin"]["session"]]
@@ -517,17 +513,8 @@ def test_two_overlapping_aquaculture_areas_saved_at_once_cannot_both_win(engine,
     def send(i):
         results[i] = writers[i].post(items_url("aquaculture_areas"), json=bodies[i]).status_code
 
-    with engine.connect() as blocker:
-        blocking = blocker.begin()
-        # Writes wait here, after any check that only reads.
-        blocker.execute(text("LOCK TABLE aquaculture_areas IN EXCLUSIVE MODE"))
-        threads = [threading.Thread(target=send, args=(i,)) for i in (0, 1)]
-        for t in threads:
-            t.start()
-        assert wait_for_lock_waiters(engine, 2) >= 2
-        blocking.rollback()
-    for t in threads:
-        t.join(30)
+    # Writes wait here, after any check that only reads.
+    both_held_then_released(engine, "LOCK TABLE aquaculture_areas IN EXCLUSIVE MODE", send)
     assert sorted(results) == [201, 422], results
     assert layer_state(engine, "aquaculture_areas")[0][0] == before[0][0] + 1
 
@@ -543,16 +530,7 @@ def test_two_restores_of_a_deleted_feature_at_once(engine, people, target):
         response = writers[i].post(items_url(LAYER, target, "/restore"), json={"version": 1 + i})
         results[i] = (response.status_code, response.get_json())
 
-    with engine.connect() as blocker:
-        blocking = blocker.begin()
-        blocker.execute(text(f"LOCK TABLE {LAYER} IN EXCLUSIVE MODE"))  # both wait before looking for the row
-        threads = [threading.Thread(target=send, args=(i,)) for i in (0, 1)]
-        for t in threads:
-            t.start()
-        assert wait_for_lock_waiters(engine, 2) >= 2
-        blocking.rollback()
-    for t in threads:
-        t.join(30)
+    both_held_then_released(engine, f"LOCK TABLE {LAYER} IN EXCLUSIVE MODE", send)  # both wait before looking for the row
     assert sorted(s for s, _ in results) == [201, 409], results
     winner = next(i for i, (s, _) in enumerate(results) if s == 201)
     assert next(b for s, b in results if s == 409)["code"] == "Conflict"
