@@ -42,8 +42,7 @@ def check_rate(username: str, address: str) -> None:
 
 def login_form(error: str | None = None, status: int = 200):
     page = render_template(
-        "login.html", error=error, next=safe_next(request.values.get("next")),
-        csrf_token=csrf_token(), lang=current_lang(),
+        "login.html", error=error, next=safe_next(request.values.get("next")), lang=current_lang(),
     )
     return page, status
 
