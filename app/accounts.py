@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request
 from flask_babel import gettext
 
-from app.auth import csrf_token, current_user, log_in, log_out, require_user
+from app.auth import csrf_token, log_in, log_out, require_user
 from app.db import db
 from app.errors import ApiError
 from app.pages import current_lang
@@ -80,5 +80,6 @@ def me():
         "username": user.username, "role": user.role,
         "layers": list(user.layers) if user.layers is not None else None,
         "districts": list(user.districts) if user.districts is not None else None,
-        "csrfToken": None if current_user() is None else csrf_token(),
+        # A token needs no CSRF token, and making one would hand its client a session cookie.
+        "csrfToken": None if g.via_token else csrf_token(),
     })

@@ -213,8 +213,12 @@ def test_logout_needs_csrf_and_ends_the_session(client, editor, engine, zone):
 
 def test_auth_me_is_401_for_anonymous_and_answers_for_a_token(client, app, editor, engine):
     error_of(client.get("/auth/me"), 401, "Unauthorized")
-    me = token_actor(app, new_token(engine, "a-editor")).get("/auth/me").get_json()
+    answer = token_actor(app, new_token(engine, "a-editor")).get("/auth/me")
+    me = answer.get_json()
     assert (me["username"], me["role"], me["layers"], me["districts"]) == ("a-editor", "editor", [LAYER], [INSIDE])
+    # A token client writes without CSRF, so it gets no CSRF token and no session cookie.
+    assert me["csrfToken"] is None
+    assert "Set-Cookie" not in answer.headers
 
 
 def test_a_deleted_user_loses_their_session(client, app, editor, engine):
