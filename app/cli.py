@@ -214,10 +214,11 @@ def split_list(raw: str | None) -> list[str] | None:
     return [part.strip() for part in raw.split(",") if part.strip()] if raw else None
 
 
-def account_command(fn, *args) -> None:
+def account_command(fn, *args):
+    """fn(conn, *args) in a transaction; its refusal becomes the command's error message."""
     try:
         with current_app.extensions["vung_db"].begin() as conn:
-            fn(conn, *args)
+            return fn(conn, *args)
     except AccountError as err:
         raise click.ClickException(str(err)) from None
 
@@ -267,22 +268,14 @@ def users_list():
 @click.option("--name", required=True, help="What the token is for, e.g. the system using it.")
 def tokens_create(username, name):
     """Make an API token for USERNAME; it is shown once."""
-    try:
-        with current_app.extensions["vung_db"].begin() as conn:
-            token = create_token(conn, username, name)
-    except AccountError as err:
-        raise click.ClickException(str(err)) from None
-    click.echo(token)
+    click.echo(account_command(create_token, username, name))
 
 
 @tokens_cli.command("revoke")
 @click.argument("prefix")
 def tokens_revoke(prefix):
     """Revoke the token whose first 12 characters are PREFIX."""
-    with current_app.extensions["vung_db"].begin() as conn:
-        count = revoke_token(conn, prefix)
-    if not count:
-        raise click.ClickException(f"no active token starts with {prefix!r}")
+    account_command(revoke_token, prefix)
     click.echo("revoked")
 
 

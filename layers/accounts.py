@@ -160,10 +160,12 @@ def create_token(conn: Connection, username: str, name: str) -> str:
     return token
 
 
-def revoke_token(conn: Connection, prefix: str) -> int:
-    return conn.execute(
+def revoke_token(conn: Connection, prefix: str) -> None:
+    revoked = conn.execute(
         text("UPDATE api_tokens SET revoked_at = now() WHERE prefix = :p AND revoked_at IS NULL"), {"p": prefix}
     ).rowcount
+    if not revoked:
+        raise AccountError(f"no active token starts with {prefix!r}")
 
 
 def list_tokens(conn: Connection) -> list[dict]:

@@ -97,6 +97,9 @@ def test_tokens_are_shown_once_and_revocable(admin_client, app, make_user):
     assert api.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).json["username"] == "portal_owner"
     admin_client.post("/admin/tokens/revoke", data={"csrf_token": CSRF, "prefix": token[:12]})
     assert api.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    # A second revoke (a form sent twice, a stale page) says why nothing happened.
+    admin_client.post("/admin/tokens/revoke", data={"csrf_token": CSRF, "prefix": token[:12]})
+    assert "no active token starts with" in admin_client.get("/admin").get_data(as_text=True)
 
 
 def test_names_are_shown_as_text(admin_client, make_user):
