@@ -12,14 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from gis import sql
 from layers.base import Field, Layer
-from layers.query import ItemQuery, where_clause
+from layers.query import ItemQuery, items_statement, where_clause
 
 # A page with more than this many features grows slow to open and to use.
 MAX_FEATURES = 5000
@@ -128,13 +127,8 @@ def count_selection(conn: Connection, layer: Layer, query: ItemQuery) -> tuple[i
 
 def select_features(conn: Connection, layer: Layer, query: ItemQuery, limit: int) -> list[dict]:
     """The matching features as GeoJSON, built by PostGIS, with only what the popups need."""
-    where, params = where_clause(layer, query)
-    inner = (
-        f"SELECT t.id, {sql.feature_object('t', published_properties(layer))} AS feature "
-        f"FROM {layer.id} AS t{where} ORDER BY t.id LIMIT :limit"
-    )
-    params["limit"] = limit
-    return json.loads(conn.execute(text(sql.feature_array(inner)), params).one().features)
+    statement, params = items_statement(layer, replace(query, limit=limit, offset=0), published_properties(layer))
+    return json.loads(conn.execute(text(statement), params).one().features)
 
 
 def select_layers(

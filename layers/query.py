@@ -89,10 +89,11 @@ def layer_queryables(layer: Layer) -> dict[str, Queryable]:
     return out
 
 
-def items_statement(layer: Layer, query: ItemQuery) -> tuple[str, dict]:
+def items_statement(layer: Layer, query: ItemQuery, properties: tuple[str, ...] | None = None) -> tuple[str, dict]:
+    """A page of features as one JSON array; `properties` narrows what each carries (default: all)."""
     where, params = where_clause(layer, query)
     inner = (
-        f"SELECT t.id, {sql.feature_object('t', layer.property_names)} AS feature "
+        f"SELECT t.id, {sql.feature_object('t', layer.property_names if properties is None else properties)} AS feature "
         f"FROM {layer.id} AS t{where} ORDER BY t.id LIMIT :limit OFFSET :offset"
     )
     params.update(limit=query.limit, offset=query.offset)
