@@ -5,6 +5,7 @@ from __future__ import annotations
 from gis.cql2 import MAX_LENGTH as MAX_FILTER_LENGTH
 from layers import public_layers
 from layers.base import Field, Layer
+from layers.params import CRS84, DEFAULT_LIMIT, FILTER_LANG, MAX_LIMIT, MAX_Q
 
 SCHEMA_TYPES = {
     "text": {"type": "string"},
@@ -90,9 +91,9 @@ def common_parameters() -> dict:
             "bbox", "minLon,minLat,maxLon,maxLat in CRS84.",
             {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
         ),
-        "limit": parameter("limit", "Features per page.", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}),
+        "limit": parameter("limit", "Features per page.", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
         "offset": parameter("offset", "Features to skip.", {"type": "integer", "minimum": 0, "default": 0}),
-        "q": parameter("q", "Free-text search in names, ignoring case and diacritics.", {"type": "string", "maxLength": 200}),
+        "q": parameter("q", "Free-text search in names, ignoring case and diacritics.", {"type": "string", "maxLength": MAX_Q}),
         "datetime": parameter("datetime", "Instant or interval (RFC 3339), where the collection is temporal.", {"type": "string"}),
         "filter": parameter(
             "filter",
@@ -101,10 +102,10 @@ def common_parameters() -> dict:
             "e.g. kind IN ('temple','pagoda') AND S_INTERSECTS(geometry, BBOX(106.1,20.3,106.3,20.5)).",
             {"type": "string", "maxLength": MAX_FILTER_LENGTH},
         ),
-        "filter-lang": parameter("filter-lang", "Language of `filter`.", {"type": "string", "enum": ["cql2-text"], "default": "cql2-text"}),
+        "filter-lang": parameter("filter-lang", "Language of `filter`.", {"type": "string", "enum": [FILTER_LANG], "default": FILTER_LANG}),
         "filter-crs": parameter(
             "filter-crs", "Coordinate system of geometries in `filter`.",
-            {"type": "string", "format": "uri", "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]},
+            {"type": "string", "format": "uri", "enum": [CRS84]},
         ),
         "featureId": {"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
     }

@@ -17,6 +17,7 @@ from layers.query import ItemQuery, layer_queryables
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 MAX_OFFSET = 10_000_000
+MAX_Q = 200
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 QUERY_PARAMS = {"bbox", "bbox-crs", "limit", "offset", "datetime", "q", "filter", "filter-lang", "filter-crs"}
 FILTER_LANG = "cql2-text"
@@ -83,8 +84,8 @@ def parse_item_query(layer: Layer, args: MultiMapping, ignored: Collection[str] 
     if datetime_raw and not layer.temporal:
         raise ParameterError("datetime", "this collection has no temporal property")
     q = args.get("q", "").strip()
-    if len(q) > 200:
-        raise ParameterError("q", "at most 200 characters")
+    if len(q) > MAX_Q:
+        raise ParameterError("q", f"at most {MAX_Q} characters")
     return ItemQuery(
         limit=parse_int("limit", args["limit"], 1, MAX_LIMIT) if "limit" in args else DEFAULT_LIMIT,
         offset=parse_int("offset", args["offset"], 0, MAX_OFFSET) if "offset" in args else 0,
