@@ -10,12 +10,10 @@ import { debounce, el } from "./dom.js";
 import { initI18n, t } from "./i18n.js";
 import { createLayerView } from "./layers.js";
 import { createRequests } from "./requests.js";
-import { embeddedState, fullMapUrl, sanitizeState } from "./state.js";
+import { MAX_FEATURES, embeddedState, fullMapUrl, layerItemsParams, sanitizeState } from "./state.js";
 
 const L = window.L;
 
-// As on the public map.
-const MAX_FEATURES = 5000;
 const RELOAD_DELAY_MS = 250;
 
 function readConfig(doc) {
@@ -64,12 +62,7 @@ function startEmbed(doc) {
   async function reloadLayer(view) {
     const key = `layer:${view.id}`;
     const request = requests.start(key);
-    const params = {
-      bbox: bboxParam(map.getBounds().pad(0.1)),
-      limit: MAX_FEATURES,
-      q: state.q,
-      ...state.filters[view.id],
-    };
+    const params = layerItemsParams(state, view.id, bboxParam(map.getBounds().pad(0.1)));
     try {
       const collection = await fetchItems(config.apiBase, view.id, params, request.signal);
       if (!requests.isCurrent(key, request)) return;

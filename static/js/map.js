@@ -9,12 +9,12 @@ import { createLayerView } from "./layers.js";
 import { addLocateControl } from "./locate.js";
 import { createRequests } from "./requests.js";
 import { createSearchBox } from "./search.js";
-import { embedUrl, exportUrl, formatHash, parseHash, publishUrl, sanitizeState } from "./state.js";
+import {
+  MAX_FEATURES, embedUrl, exportUrl, formatHash, layerItemsParams, parseHash, publishUrl, sanitizeState,
+} from "./state.js";
 
 const L = window.L;
 
-// The API's own maximum is 10 000; a view rarely needs more than this.
-const MAX_FEATURES = 5000;
 const SEARCH_LIMIT = 20;
 const RELOAD_DELAY_MS = 250;
 const SMALL_SCREEN = "(max-width: 720px)";
@@ -207,12 +207,7 @@ function startMap(doc) {
   }
 
   function layerParams(layerId) {
-    return {
-      bbox: bboxParam(map.getBounds().pad(0.1)),
-      limit: MAX_FEATURES,
-      q: state.q,
-      ...state.filters[layerId],
-    };
+    return layerItemsParams(state, layerId, bboxParam(map.getBounds().pad(0.1)));
   }
 
   async function reloadLayer(view) {

@@ -93,6 +93,14 @@ function isAllowedFilter(layer, name, value, config) {
   return value.length <= 200;
 }
 
+// The public map and the embeddable map ask the same of the items endpoint
+// for a layer in view (the API's own maximum is 10 000; a view rarely needs more).
+export const MAX_FEATURES = 5000;
+
+export function layerItemsParams(state, layerId, bbox) {
+  return { bbox, limit: MAX_FEATURES, q: state.q, ...state.filters[layerId] };
+}
+
 // The embeddable map reads the same description from its query
 // (/embed?map=...&layers=...), or from its hash when there is one.
 export function embeddedState(location) {
