@@ -186,8 +186,9 @@ def instant(day) -> str | None:
 
 @bp.get("/collections")
 def collections():
-    extents = db().read(layer_extents, readable_layers())
-    infos = [collection_info(layer, extents[layer.id]) for layer in readable_layers()]
+    layers = readable_layers()
+    extents = db().read(layer_extents, layers)
+    infos = [collection_info(layer, extents[layer.id]) for layer in layers]
     data = {"links": self_links("ogc.collections"), "collections": infos}
     return render(data, "ogc/collections.html")
 
