@@ -70,6 +70,11 @@ def check_scope(role: str, layers: list[str] | None, districts: list[str] | None
         raise AccountError("district codes must not be empty")
 
 
+def check_password(password: str) -> None:
+    if len(password) < 8:
+        raise AccountError("a password has at least 8 characters")
+
+
 def create_user(
     conn: Connection, username: str, password: str, role: str,
     layers: list[str] | None = None, districts: list[str] | None = None,
@@ -78,9 +83,10 @@ def create_user(
     username = username.strip()  # stored stripped, so compared stripped too
     if not username or len(username) > 80:
         raise AccountError("a username has 1 to 80 characters")
-    if len(password) < 8:
-        raise AccountError("a password has at least 8 characters")
-    if find_user(conn, username):
+    check_password(password)
+    # Deactivated users keep their name (the unique index covers them), so look at every row.
+    taken = conn.execute(text("SELECT 1 FROM users WHERE lower(username) = lower(:u)"), {"u": username}).first()
+    if taken:
         raise AccountError(f"user {username!r} exists already")
     row = conn.execute(
         text(
@@ -128,8 +134,7 @@ def set_role(conn: Connection, username: str, role: str, layers: list[str] | Non
 
 
 def set_password(conn: Connection, username: str, password: str) -> None:
-    if len(password) < 8:
-        raise AccountError("a password has at least 8 characters")
+    check_password(password)
     result = conn.execute(
         text("UPDATE users SET password_hash = :h WHERE lower(username) = lower(:u)"),
         {"u": username, "h": generate_password_hash(password)},

@@ -349,6 +349,14 @@ def test_cli_refuses_a_duplicate_user(cli, duplicate):
     assert users_listed(cli)["cli-dup"].split("\t")[1] == "viewer"
 
 
+def test_cli_refuses_the_name_of_a_deactivated_user(cli, engine):
+    run(cli, "users", "create", "cli-gone", "--role", "viewer", "--password", "long enough")
+    with engine.begin() as c:
+        c.execute(text("UPDATE users SET active = false WHERE username = 'cli-gone'"))
+    result = run(cli, "users", "create", "cli-gone", "--role", "admin", "--password", "long enough", ok=False)
+    assert "exists already" in result.output and "Traceback" not in result.output
+
+
 def test_cli_short_password_reset_is_refused_and_changes_nothing(cli, app):
     run(cli, "users", "create", "cli-keep", "--role", "viewer", "--password", "long enough")
     result = run(cli, "users", "password", "cli-keep", "--password", "short", ok=False)
