@@ -14,6 +14,7 @@ from app.cli import alembic_config, ensure_database
 from app.config import sqlalchemy_url
 from importers.sample import load_sample
 from tests.live import serving
+from tests.writing import PASSWORD
 
 DEFAULT_TEST_URL = "postgresql://postgres@127.0.0.1:5432/vung_test"
 
@@ -98,22 +99,26 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture()
-def make_user(engine):
-    """Create committed users for a test; removed afterwards with their tokens."""
+def dropped_users(engine):
+    """Names of users to remove (with their tokens) after the test, however they were created."""
+    names: list[str] = []
+    yield names
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM users WHERE username = ANY(:u)"), {"u": names})
+
+
+@pytest.fixture()
+def make_user(engine, dropped_users):
+    """Create committed users for a test; removed afterwards."""
     from layers.accounts import create_user
 
-    made: list[str] = []
-
-    def make(username: str, role: str, password: str = "correct horse", layers=None, districts=None):
+    def make(username: str, role: str, password: str = PASSWORD, layers=None, districts=None):
         with engine.begin() as c:
             user = create_user(c, username, password, role, layers, districts)
-        made.append(user.username)
+        dropped_users.append(user.username)
         return user
 
-    yield make
-    with engine.begin() as c:
-        for username in made:
-            c.execute(text("DELETE FROM users WHERE username = :u"), {"u": username})
+    return make
 
 
 SESSION_CSRF = "test-session-csrf"

@@ -8,24 +8,13 @@ import pytest
 from sqlalchemy import text
 
 from layers.accounts import authenticate, find_user
-from tests.conftest import SESSION_CSRF, signed_in
-
-CSRF = SESSION_CSRF
+from tests.conftest import SESSION_CSRF as CSRF
+from tests.conftest import signed_in
 
 
 @pytest.fixture()
 def admin_client(app, make_user):
-    client = signed_in(app, make_user("adm_test", "admin"))
-    return client
-
-
-@pytest.fixture()
-def cleanup_users(engine):
-    names: list[str] = []
-    yield names
-    with engine.begin() as c:
-        for name in names:
-            c.execute(text("DELETE FROM users WHERE username = :u"), {"u": name})
+    return signed_in(app, make_user("adm_test", "admin"))
 
 
 def test_anonymous_visitors_are_sent_to_login(client):
@@ -42,8 +31,8 @@ def test_only_admins_may_administer(app, make_user, role):
     assert response.status_code == 403
 
 
-def test_admin_creates_a_scoped_editor(admin_client, engine, cleanup_users):
-    cleanup_users.append("lan_admin_test")
+def test_admin_creates_a_scoped_editor(admin_client, engine, dropped_users):
+    dropped_users.append("lan_admin_test")
     response = admin_client.post(
         "/admin/users",
         data={"csrf_token": CSRF, "username": "lan_admin_test", "password": "good password", "role": "editor",
