@@ -12,7 +12,7 @@ from flask_babel import gettext
 from app.auth import Forbidden, page_for_users, require_user
 from app.db import db
 from app.pages import current_lang
-from layers import REGISTRY
+from layers import editable_layers
 from layers.accounts import (
     ROLES,
     AccountError,
@@ -46,7 +46,7 @@ def admin_page():
     require_admin()
     return render_template(
         "admin.html", users=db().read(list_users), tokens=db().read(list_tokens), roles=ROLES,
-        layers=[layer for layer in REGISTRY.values() if layer.editable], districts=db().read(list_districts),
+        layers=editable_layers(), districts=db().read(list_districts),
         lang=current_lang(),
     )
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from importers.run import ImportFailed, ImportOptions, import_file
 from importers.sample import load_sample, sample_is_loaded
 from importers.synthetic import generate_zones
-from layers import REGISTRY
+from layers import REGISTRY, editable_layers
 from layers.accounts import (
     ROLES,
     AccountError,
@@ -136,7 +136,8 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, key, d
     """Import PATH (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ, CSV, XLSX) into LAYER_ID."""
     layer = REGISTRY.get(layer_id)
     if layer is None or not layer.editable:
-        raise click.ClickException(f"no editable layer {layer_id!r}; choose one of {', '.join(x.id for x in REGISTRY.values() if x.editable)}")
+        choices = ", ".join(x.id for x in editable_layers())
+        raise click.ClickException(f"no editable layer {layer_id!r}; choose one of {choices}")
     options = ImportOptions(
         source_layer=source_layer, crs=crs, encoding=encoding, mapping=parse_mappings(mappings), key=key,
         dry_run=dry_run, skip_invalid=skip_invalid, repair=repair, username=username,

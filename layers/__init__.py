@@ -22,3 +22,7 @@ def get_layer(layer_id: str) -> Layer | None:
 
 def public_layers() -> list[Layer]:
     return [layer for layer in REGISTRY.values() if layer.public]
+
+
+def editable_layers() -> list[Layer]:
+    return [layer for layer in REGISTRY.values() if layer.editable]
