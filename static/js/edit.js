@@ -13,6 +13,7 @@ import { createForm } from "./editor/form.js";
 import { createHistoryPanel, formatDateTime } from "./editor/history.js";
 import { createMessages } from "./editor/messages.js";
 import { createProblems } from "./editor/problems.js";
+import { parseHash as parseMapHash } from "./state.js";
 
 const L = window.L;
 
@@ -25,16 +26,15 @@ function readConfig(doc) {
 }
 
 // #map=<zoom>/<lat>/<lon>&layer=<id>&feature=<id>: a reload reopens the
-// same feature in the same place.
+// same feature in the same place. The view is read as the public map reads it.
 function parseHash(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
-  const parts = (params.get("map") || "").split("/").map(Number);
-  const view = parts.length === 3 && parts.every(Number.isFinite) &&
-    parts[0] >= 0 && parts[0] <= 22 && Math.abs(parts[1]) <= 90 && Math.abs(parts[2]) <= 180
-    ? { zoom: parts[0], lat: parts[1], lon: parts[2] }
-    : null;
   const feature = params.get("feature");
-  return { view, layer: params.get("layer"), feature: feature && /^[\w-]{1,64}$/.test(feature) ? feature : null };
+  return {
+    view: parseMapHash(hash).view,
+    layer: params.get("layer"),
+    feature: feature && /^[\w-]{1,64}$/.test(feature) ? feature : null,
+  };
 }
 
 function formatHash(map, layerId, feature) {
