@@ -13,7 +13,7 @@ import { createForm } from "./editor/form.js";
 import { createHistoryPanel, formatDateTime } from "./editor/history.js";
 import { createMessages } from "./editor/messages.js";
 import { createProblems } from "./editor/problems.js";
-import { parseHash as parseMapHash } from "./state.js";
+import { formatView, parseHash as parseMapHash } from "./state.js";
 
 const L = window.L;
 
@@ -40,8 +40,7 @@ function parseHash(hash) {
 function formatHash(map, layerId, feature) {
   const center = map.getCenter();
   const zoom = map.getZoom();
-  const digits = Math.max(1, Math.ceil(Math.log10(2 ** zoom)));
-  const parts = [`map=${zoom}/${center.lat.toFixed(digits)}/${center.lng.toFixed(digits)}`];
+  const parts = [formatView({ zoom, lat: center.lat, lon: center.lng })];
   if (layerId) parts.push(`layer=${encodeURIComponent(layerId)}`);
   if (feature !== null && feature !== undefined) parts.push(`feature=${encodeURIComponent(feature)}`);
   return `#${parts.join("&")}`;

@@ -10,6 +10,7 @@ import { createMappingTable } from "./importer/mapping.js";
 import { createPreview } from "./importer/preview.js";
 import { createReport } from "./importer/report.js";
 import { createMessages } from "./editor/messages.js";
+import { formatView } from "./state.js";
 
 const MAX_LINK_ZOOM = 17;
 
@@ -26,8 +27,7 @@ function viewFragment(map, bounds) {
   if (!bounds) return "";
   const zoom = Math.min(map.getBoundsZoom(bounds), MAX_LINK_ZOOM);
   const center = bounds.getCenter();
-  const digits = Math.max(1, Math.ceil(Math.log10(2 ** zoom)));
-  return `map=${zoom}/${center.lat.toFixed(digits)}/${center.lng.toFixed(digits)}&`;
+  return `${formatView({ zoom, lat: center.lat, lon: center.lng })}&`;
 }
 
 function startImport(doc) {

@@ -40,13 +40,16 @@ function parseView(text) {
   return valid ? { zoom, lat, lon } : null;
 }
 
+// "map=<zoom>/<lat>/<lon>", as precise as the zoom can show: the one way
+// every page (map, editor, importer) writes a view into a link.
+export function formatView({ zoom, lat, lon }) {
+  const digits = Math.max(1, Math.ceil(Math.log10(2 ** zoom)));
+  return `map=${zoom}/${lat.toFixed(digits)}/${lon.toFixed(digits)}`;
+}
+
 export function formatHash(state) {
   const parts = [];
-  if (state.view) {
-    const { zoom, lat, lon } = state.view;
-    const digits = Math.max(0, Math.ceil(Math.log10(2 ** zoom)) - 1);
-    parts.push(`map=${zoom}/${lat.toFixed(digits + 1)}/${lon.toFixed(digits + 1)}`);
-  }
+  if (state.view) parts.push(formatView(state.view));
   parts.push(`layers=${[...state.layers].map(encodePart).join(",")}`);
   if (state.q) parts.push(`q=${encodePart(state.q)}`);
   for (const [layerId, fields] of Object.entries(state.filters)) {
