@@ -12,7 +12,9 @@ import io
 from sqlalchemy import Connection, text
 
 from gis import sql
+from layers import REGISTRY
 from layers.base import Layer
+from layers.query import in_force
 from layers.store import stored_geometry
 
 STAGE = "import_stage"
@@ -183,11 +185,11 @@ def stage_places(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ON import_points USING gist (pt)"))
     conn.execute(text("ANALYZE import_points"))
     conn.execute(text(
-        """
+        f"""
         CREATE TEMP TABLE import_places ON COMMIT DROP AS
         SELECT DISTINCT ON (p.row_no, u.level) p.row_no, u.level, u.name, u.code
           FROM admin_units u JOIN import_points p ON u.geom && p.pt AND ST_Intersects(u.geom, p.pt)
-         WHERE u.level IN ('district', 'commune') AND (u.valid_to IS NULL OR u.valid_to > current_date)
+         WHERE u.level IN ('district', 'commune') AND {in_force(REGISTRY['admin_units'], 'u.')}
          ORDER BY p.row_no, u.level, u.id
         """
     ))

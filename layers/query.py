@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from gis import sql
 from gis.cql2 import GEOMETRY, Queryable, SqlFilter
 from gis.params import Bbox, Interval
+from layers import REGISTRY
 from layers.base import Layer
 
 MAX_SEARCH_WORDS = 8
@@ -213,11 +214,17 @@ def layer_extents(conn: Connection, layers: list[Layer]) -> dict[str, Extent]:
     return {layer.id: layer_extent(conn, layer) for layer in layers}
 
 
+def in_force(layer: Layer, alias: str = "") -> str:
+    """Rows of a layer with a validity period that hold today: units change, none is forever."""
+    end = f"{alias}{layer.temporal[1]}"
+    return f"({end} IS NULL OR {end} > current_date)"
+
+
 def list_districts(conn: Connection) -> list[dict]:
     rows = conn.execute(
         text(
             "SELECT code, name, name_en FROM admin_units WHERE level = 'district' "
-            "AND (valid_to IS NULL OR valid_to > current_date) ORDER BY name"
+            f"AND {in_force(REGISTRY['admin_units'])} ORDER BY name"
         )
     ).mappings()
     return [dict(r) for r in rows]

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, text
 
 from layers import REGISTRY
 from layers.base import Field, Layer
-from layers.query import ItemQuery, where_clause
+from layers.query import ItemQuery, in_force, where_clause
 
 Measure = Literal["area", "count"]
 PlaceLevel = Literal["district", "commune"]
@@ -186,7 +186,7 @@ def communes_approximate(conn: Connection) -> bool:
         conn.execute(
             text(
                 "SELECT coalesce(bool_or(approximate), false) FROM admin_units WHERE level = 'commune' "
-                "AND (valid_to IS NULL OR valid_to > current_date)"
+                f"AND {in_force(REGISTRY['admin_units'])}"
             )
         ).scalar_one()
     )
