@@ -93,6 +93,14 @@ def geometry_report_sql() -> str:
     """
 
 
+def shares_area(a: str, b: str) -> str:
+    """Whether the shapes of aliases `a` and `b` share area (touching edges do not), index first.
+
+    The one overlap rule of single writes and imports.
+    """
+    return f"{a}.geom && {b}.geom AND ST_Relate({a}.geom, {b}.geom, '2********')"
+
+
 def overlap_sql(table: str) -> str:
     """Features of `table` sharing area (not just a border) with `:geometry`, and the shared part."""
     return f"""
@@ -100,5 +108,5 @@ def overlap_sql(table: str) -> str:
         SELECT coalesce(array_agg(t.id ORDER BY t.id), '{{}}') AS ids,
                ST_AsGeoJSON(ST_Union(ST_Intersection(t.geom, g.geom)), 7) AS overlap
           FROM {table} AS t, g
-         WHERE t.geom && g.geom AND ST_Relate(t.geom, g.geom, '2********') AND t.id <> :self_id
+         WHERE {shares_area('t', 'g')} AND t.id <> :self_id
     """

@@ -78,11 +78,6 @@ def geometry_problems(conn: Connection, rules: dict) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def shares_area(a: str, b: str) -> str:
-    """Whether two shapes share area (touching edges do not), index first."""
-    return f"{a}.geom && {b}.geom AND ST_Relate({a}.geom, {b}.geom, '2********')"
-
-
 def not_same_feature(key: str | None) -> str:
     """With a key, a staged row `s` does not conflict with the feature `t` it is about to update."""
     return f" AND NOT (s.{key} IS NOT NULL AND t.{key} = s.{key})" if key else ""
@@ -92,11 +87,11 @@ def overlaps_sql(layer: Layer, key: str | None) -> str:
     """Rows sharing area with a feature of the layer, or with an earlier row of the file."""
     return f"""
         SELECT s.row_no, 'geometry: overlaps feature(s) ' || string_agg(t.id::text, ', ' ORDER BY t.id) AS reason
-          FROM {STAGE} s JOIN {layer.id} t ON {shares_area("t", "s")}
+          FROM {STAGE} s JOIN {layer.id} t ON {sql.shares_area("t", "s")}
          WHERE NOT s.rejected{not_same_feature(key)} GROUP BY s.row_no
         UNION ALL
         SELECT b.row_no, 'geometry: overlaps row ' || min(a.row_no) || ' of the file'
-          FROM {STAGE} a JOIN {STAGE} b ON a.row_no < b.row_no AND {shares_area("a", "b")}
+          FROM {STAGE} a JOIN {STAGE} b ON a.row_no < b.row_no AND {sql.shares_area("a", "b")}
          WHERE NOT a.rejected AND NOT b.rejected GROUP BY b.row_no
     """
 
@@ -119,9 +114,9 @@ def overlapping_rows(conn: Connection, layer: Layer, key: str | None, first: int
                 f"""
                 SELECT s.row_no FROM {STAGE} AS s
                  WHERE NOT s.rejected AND (
-                   EXISTS (SELECT 1 FROM {layer.id} AS t WHERE {shares_area("t", "s")}{not_same_feature(key)})
+                   EXISTS (SELECT 1 FROM {layer.id} AS t WHERE {sql.shares_area("t", "s")}{not_same_feature(key)})
                    OR EXISTS (SELECT 1 FROM {STAGE} AS a
-                               WHERE a.row_no < s.row_no AND NOT a.rejected AND {shares_area("a", "s")}))
+                               WHERE a.row_no < s.row_no AND NOT a.rejected AND {sql.shares_area("a", "s")}))
                  ORDER BY s.row_no LIMIT :n
                 """
             ),
