@@ -49,6 +49,7 @@ SHAPES = (
     N_("%(count)s row(s) overlap other zones, which this layer allows: rows %(rows)s"),
     N_("more than %(count)s rows overlap other zones, which this layer allows; the first: rows %(rows)s"),
     N_("%(count)s invalid shape(s) repaired with ST_MakeValid"),
+    N_("a load this large goes in faster without the layer's indexes: they were built again after it"),
     N_("coordinate system given: %(crs)s"),
     N_("the file names no coordinate system: assuming WGS 84 longitude/latitude"),
     N_("the file's VN-2000 projection has no datum shift: read as %(code)s (%(name)s)"),

@@ -373,7 +373,7 @@ def insert_variants(url: str, rounds: int) -> list[dict]:
                     if role:
                         conn.execute(text(f"SET LOCAL session_replication_role = {role}"))
                     cpu0, start = backend_cpu(pid), time.perf_counter()
-                    rows = insert_staged(conn, layer) if kind == "app" else conn.execute(text(PLAIN_INSERT)).rowcount
+                    rows = insert_staged(conn, layer)[0] if kind == "app" else conn.execute(text(PLAIN_INSERT)).rowcount
                     seconds, cpu1 = time.perf_counter() - start, backend_cpu(pid)
                     history = conn.execute(
                         text(f"SELECT count(*) FROM feature_history WHERE layer = '{LAYER}'")

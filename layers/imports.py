@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 
 from gis import sql
 from layers import REGISTRY
@@ -199,8 +200,82 @@ def history_columns(layer: Layer) -> tuple[str, ...]:
     return ("id", *layer.property_names)
 
 
-def insert_staged(conn: Connection, layer: Layer) -> int:
-    """Insert the accepted rows with their derived values and history, set-based."""
+# A load at least this big, and at least as big as the layer already is, goes
+# in without the layer's secondary indexes, which are built again afterwards:
+# 100,000 zones took 3.3 s more with the indexes kept than without them,
+# while building them anew takes under a second.
+BULK_ROWS = 10_000
+LOCK_WAIT = "2s"  # readers still busy with the layer after this: keep the indexes
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def staged_count(conn: Connection) -> int:
+    return conn.execute(text(f"SELECT count(*) FROM {STAGE} WHERE NOT rejected")).scalar_one()
+
+
+def layer_reaches(conn: Connection, layer: Layer, rows: int) -> bool:
+    """Whether the layer holds at least `rows` features (counting no further)."""
+    return conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {layer.id} LIMIT :n) AS s"), {"n": rows}).scalar_one() >= rows
+
+
+def secondary_indexes(conn: Connection, layer: Layer) -> list[tuple[str, str]]:
+    """(name, definition) of the layer's indexes that no constraint owns."""
+    rows = conn.execute(
+        text(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index AS i "
+            "WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary AND NOT i.indisunique "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)"
+        ),
+        {"table": layer.id},
+    )
+    return [(name, definition) for name, definition in rows]
+
+
+def drop_indexes_for_load(conn: Connection, layer: Layer) -> list[str]:
+    """Drop the layer's secondary indexes for a big load; their definitions, or [] if it is not worth it.
+
+    Dropping locks the layer against readers until the import commits: the
+    lock is only waited for briefly, and a busy layer keeps its indexes.
+    """
+    incoming = staged_count(conn)
+    if incoming < BULK_ROWS or layer_reaches(conn, layer, incoming + 1):
+        return []
+    indexes = secondary_indexes(conn, layer)
+    savepoint = conn.begin_nested()
+    try:
+        previous = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
+        conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": LOCK_WAIT})
+        conn.execute(text(f"LOCK TABLE {layer.id} IN ACCESS EXCLUSIVE MODE"))
+        conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": previous})
+    except OperationalError as err:
+        savepoint.rollback()
+        if getattr(err.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+        return []
+    savepoint.commit()
+    for name, _ in indexes:
+        conn.execute(text(f"DROP INDEX {name}"))
+    return [definition for _, definition in indexes]
+
+
+def build_indexes(conn: Connection, definitions: list[str]) -> None:
+    conn.execute(text("SELECT set_config('maintenance_work_mem', '256MB', true)"))
+    for definition in definitions:
+        conn.execute(text(definition))
+
+
+def insert_staged(conn: Connection, layer: Layer) -> tuple[int, bool]:
+    """Insert the accepted rows with their derived values and history, set-based.
+
+    Also says whether the layer's indexes were built again after the load.
+    """
+    rebuilt = drop_indexes_for_load(conn, layer)
+    inserted = insert_rows(conn, layer)
+    build_indexes(conn, rebuilt)
+    return inserted, bool(rebuilt)
+
+
+def insert_rows(conn: Connection, layer: Layer) -> int:
     columns = stage_columns(layer)
     targets, values, joins = list(columns), [f"s.{c}" for c in columns], []
     if layer.derive_area:

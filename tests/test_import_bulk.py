@@ -1,0 +1,92 @@
+"""A load at least as big as its layer goes in without the layer's indexes, built again after it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+import layers.imports as imports
+from importers.run import INDEXES_REBUILT
+from tests.importing import do_import, write, zones
+
+LAYER = "farming_zones"
+
+
+def indexes(conn) -> dict[str, tuple[int, str]]:
+    """name -> (oid, definition) of the layer's indexes: a rebuilt index has a new oid."""
+    rows = conn.execute(
+        text(
+            "SELECT c.relname, c.oid, pg_get_indexdef(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = CAST(:t AS regclass) AND i.indisvalid AND i.indisready"
+        ),
+        {"t": LAYER},
+    )
+    return {name: (oid, definition) for name, oid, definition in rows}
+
+
+@pytest.fixture()
+def bulk_from_four(monkeypatch):
+    """Four rows count as a big load (10,000 otherwise): the rule, not the size, is under test."""
+    monkeypatch.setattr(imports, "BULK_ROWS", 4)
+
+
+def empty_layer(conn) -> None:
+    conn.execute(text(f"DELETE FROM {LAYER}"))
+
+
+def load(conn, tmp_path, count: int, name: str = "Vùng nạp lớn"):
+    names = [f"{name} {i}" for i in range(count)]
+    return do_import(conn, LAYER, write(zones(names, ["Lúa"] * count), tmp_path / "bulk.geojson")), names
+
+
+def test_a_big_load_into_an_empty_layer_rebuilds_the_same_indexes(conn, tmp_path, bulk_from_four):
+    before = indexes(conn)
+    empty_layer(conn)
+    report, names = load(conn, tmp_path, 6)
+    assert report.inserted == 6 and INDEXES_REBUILT in report.notes
+    after = indexes(conn)
+    assert {k: v[1] for k, v in after.items()} == {k: v[1] for k, v in before.items()}
+    rebuilt = {k for k in after if after[k][0] != before[k][0]}
+    assert f"{LAYER}_pkey" not in rebuilt and {f"ix_{LAYER}_geom", f"ix_{LAYER}_search"} <= rebuilt
+    # What the skipped row triggers would have set, set all the same.
+    derived = conn.execute(
+        text(
+            f"SELECT bool_and(version = 1 AND created_at = now() AND updated_at = now() AND area_ha > 0 "
+            f"AND district = 'Nam Trực'), count(*) FROM {LAYER} WHERE name = ANY(:n)"
+        ),
+        {"n": names},
+    ).one()
+    assert tuple(derived) == (True, 6)
+    history = conn.execute(
+        text(f"SELECT count(*) FROM feature_history h JOIN {LAYER} f ON h.feature_id = f.id AND h.layer = '{LAYER}' "
+             "WHERE f.name = ANY(:n) AND h.operation = 'create' AND h.version = 1"),
+        {"n": names},
+    ).scalar_one()
+    assert history == 6
+    # The rebuilt search index answers.
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    found = conn.execute(text(f"SELECT count(*) FROM {LAYER} WHERE search_text LIKE '%vung nap lon%'")).scalar_one()
+    assert found == 6
+
+
+def test_a_load_smaller_than_the_layer_keeps_its_indexes(conn, tmp_path, bulk_from_four):
+    before = indexes(conn)
+    existing = conn.execute(text(f"SELECT count(*) FROM {LAYER}")).scalar_one()
+    assert existing > 5, "the sample's zones"
+    report, _ = load(conn, tmp_path, 5)
+    assert report.inserted == 5 and INDEXES_REBUILT not in report.notes
+    assert indexes(conn) == before
+
+
+def test_a_layer_being_read_keeps_its_indexes_and_the_load_goes_on(engine, conn, tmp_path, bulk_from_four):
+    before = indexes(conn)
+    empty_layer(conn)
+    with engine.connect() as reader:
+        reader.begin()
+        reader.execute(text(f"SELECT id FROM {LAYER} LIMIT 1")).all()  # holds its lock until it ends
+        report, _ = load(conn, tmp_path, 6)
+        reader.rollback()
+    assert report.inserted == 6 and INDEXES_REBUILT not in report.notes
+    assert indexes(conn) == before
+    # The short lock wait ended with the savepoint: it does not linger in the transaction.
+    assert conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one() in ("0", "0ms")
