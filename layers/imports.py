@@ -7,8 +7,6 @@ triggers derive area, place and history as for any other write.
 
 from __future__ import annotations
 
-import io
-
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
@@ -38,12 +36,12 @@ def create_stage(conn: Connection, layer: Layer) -> None:
     )
 
 
-def copy_rows(conn: Connection, layer: Layer, csv_data: bytes) -> None:
-    """COPY CSV rows (row_no, writable fields..., geom as hex EWKB) into the stage."""
+def copy_rows(conn: Connection, layer: Layer, source) -> None:
+    """COPY CSV rows (row_no, writable fields..., geom as hex EWKB) into the stage from a file-like `source`."""
     columns = ", ".join(["row_no", *stage_columns(layer), "geom"])
     cursor = conn.connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)", io.BytesIO(csv_data))
+        cursor.copy_expert(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)", source)
     finally:
         cursor.close()
 
