@@ -352,7 +352,8 @@ def insert_variants(url: str, rounds: int) -> list[dict]:
     from sqlalchemy import create_engine, text
 
     from layers import REGISTRY
-    from layers.edit import set_actor
+    from importers.run import ImportOptions
+    from layers.edit import WorkingArea, geometry_rules, set_actor
     from layers.imports import create_stage, insert_staged
 
     layer = REGISTRY[LAYER]
@@ -365,7 +366,7 @@ def insert_variants(url: str, rounds: int) -> list[dict]:
                 try:
                     pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
                     set_actor(conn, "bench")
-                    create_stage(conn, layer)
+                    create_stage(conn, layer, geometry_rules(layer, WorkingArea(*ImportOptions().working_area)))
                     conn.execute(text(STAGE_SQL.format(fields=", ".join(FIELDS), ogr=OGR_TABLE)))
                     conn.execute(text("ANALYZE import_stage"))
                     for statement in before:

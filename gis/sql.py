@@ -67,7 +67,7 @@ def geometry_verdict(geom: str) -> str:
       WHEN GeometryType({geom}) <> ALL(:accepted)
         THEN 'type ' || GeometryType({geom}) || ' not accepted here; expected ' || :accepted_text
       WHEN ST_NPoints({geom}) > :max_vertices
-        THEN 'has ' || ST_NPoints({geom}) || ' vertices; at most ' || :max_vertices
+        THEN 'has ' || ST_NPoints({geom})::text || ' vertices; at most ' || CAST(:max_vertices AS text)
       WHEN NOT ST_IsValid({geom}) THEN 'invalid: ' || (ST_IsValidDetail({geom})).reason
       WHEN NOT ST_Within({geom}, {area}) AND ST_Within(ST_FlipCoordinates({geom}), {area})
         THEN 'longitude and latitude look swapped: longitude comes first'
@@ -75,6 +75,11 @@ def geometry_verdict(geom: str) -> str:
         THEN 'coordinates out of range: longitude first, then latitude, in degrees (EPSG:4326)'
       WHEN NOT ST_Within({geom}, {area}) THEN 'lies outside the working area of the province'
     END"""
+
+
+def area_ha(geom: str) -> str:
+    """The area of `geom` in hectares on the spheroid, to 4 decimals, as the area trigger stores it."""
+    return f"round((ST_Area({geom}::geography) / 10000.0)::numeric, 4)"
 
 
 def invalid_location(geom: str) -> str:

@@ -245,7 +245,7 @@ def run_import(
     savepoint = conn.begin_nested()
     try:
         set_actor(conn, options.username)
-        create_stage(conn, layer)
+        create_stage(conn, layer, geometry_rules(layer, WorkingArea(*options.working_area, options.max_vertices)))
         stage_file(conn, layer, path, options, mapping.columns, choice.crs, report, progress)
         phase("checking")
         check_staged(conn, layer, options, report)
@@ -410,7 +410,7 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
         repaired = repair_geometries(conn, layer)
         if repaired:
             report.notes.append(f"{repaired} invalid shape(s) repaired with ST_MakeValid")
-    found = geometry_problems(conn, geometry_rules(layer, WorkingArea(*options.working_area, options.max_vertices)))
+    found = geometry_problems(conn)
     reject_rows(conn, [p["row_no"] for p in found])
     if layer.overlap == "reject" and not layer.is_point:
         overlaps = overlap_problems(conn, layer, options.key)

@@ -7,6 +7,8 @@ triggers derive area, place and history as for any other write.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
@@ -23,17 +25,41 @@ def stage_columns(layer: Layer) -> list[str]:
     return [f.name for f in layer.writable]
 
 
-def create_stage(conn: Connection, layer: Layer) -> None:
+def create_stage(conn: Connection, layer: Layer, rules: dict) -> None:
+    """The stage, whose rows PostGIS judges (and measures) as COPY brings them in.
+
+    The verdict (gis.sql.geometry_verdict by `rules`) and the area are stored
+    generated columns: computed row by row while the importer reads on, not
+    in a pass of their own afterwards.
+    """
     columns = ", ".join(stage_columns(layer))
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
     conn.execute(text(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {columns}, geom FROM {layer.id} WITH NO DATA"))
-    # Any geometry may arrive: the checks below say what is wrong with it.
-    conn.execute(
-        text(
-            f"ALTER TABLE {STAGE} ALTER COLUMN geom TYPE geometry(Geometry, 4326), "
-            "ADD COLUMN row_no integer PRIMARY KEY, ADD COLUMN rejected boolean NOT NULL DEFAULT false"
+    verdict = with_literals(conn, sql.geometry_verdict("geom"), rules)
+    # Any geometry may arrive: the verdict says what is wrong with it.
+    added = [
+        "ALTER COLUMN geom TYPE geometry(Geometry, 4326)",
+        "ADD COLUMN row_no integer PRIMARY KEY",
+        "ADD COLUMN rejected boolean NOT NULL DEFAULT false",
+        f"ADD COLUMN problem text GENERATED ALWAYS AS ({verdict}) STORED",
+    ]
+    if layer.derive_area:
+        # Only shapes in degrees can be measured on the spheroid; the others are refused anyway.
+        measurable = "ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90"
+        added.append(
+            f"ADD COLUMN area_ha double precision GENERATED ALWAYS AS (CASE WHEN {measurable} THEN {sql.area_ha('geom')} END) STORED"
         )
-    )
+    conn.execute(text(f"ALTER TABLE {STAGE} {', '.join(added)}"))
+
+
+def with_literals(conn: Connection, statement: str, params: dict) -> str:
+    """`statement` with its :params written in as SQL literals (by the driver): a generated column takes no parameters."""
+    cursor = conn.connection.cursor()
+    try:
+        names = "|".join(re.escape(name) for name in sorted(params, key=len, reverse=True))
+        return re.sub(rf"(?<![:\w]):({names})\b", lambda m: cursor.mogrify("%s", (params[m[1]],)).decode(), statement)
+    finally:
+        cursor.close()
 
 
 def copy_rows(conn: Connection, layer: Layer, source) -> None:
@@ -60,19 +86,13 @@ def repair_geometries(conn: Connection, layer: Layer) -> int:
     ).rowcount
 
 
-def geometry_problems(conn: Connection, rules: dict) -> list[dict]:
-    """Rows whose geometry cannot go in, by the same rules as any write (layers.edit.geometry_rules)."""
+def geometry_problems(conn: Connection) -> list[dict]:
+    """Rows whose geometry cannot go in, by the same rules as any write (the stage's verdict)."""
     rows = conn.execute(
         text(
-            f"""
-            SELECT row_no, 'geometry: ' || problem AS reason, {sql.invalid_location("geom")} AS location FROM (
-              SELECT row_no, geom, {sql.geometry_verdict("geom")} AS problem FROM {STAGE}
-            ) AS checked
-            -- Where a shape goes wrong only for the refused: validity is not tested twice on every row.
-            WHERE problem IS NOT NULL ORDER BY row_no
-            """
-        ),
-        rules,
+            f"SELECT row_no, 'geometry: ' || problem AS reason, {sql.invalid_location('geom')} AS location "
+            f"FROM {STAGE} WHERE problem IS NOT NULL ORDER BY row_no"
+        )
     ).mappings()
     return [dict(r) for r in rows]
 
@@ -278,7 +298,7 @@ def insert_rows(conn: Connection, layer: Layer) -> int:
     targets, values, joins = list(columns), [f"s.{c}" for c in columns], []
     if layer.derive_area:
         targets.append("area_ha")
-        values.append("round((ST_Area(s.geom::geography) / 10000.0)::numeric, 4)")
+        values.append("s.area_ha")
     if layer.derive_place:
         stage_places(conn)
         for level in ("district", "commune"):
