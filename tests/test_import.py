@@ -444,6 +444,18 @@ def test_aquaculture_overlaps_are_rejected(conn, tmp_path):
     ]
 
 
+def test_aquaculture_areas_that_only_touch_are_accepted(conn, tmp_path):
+    x, y = X0 + 8 * SIDE, Y0
+    gdf = gpd.GeoDataFrame(
+        {"name": ["Ao bờ tây", "Ao bờ đông", "Ao trùm bờ"], "species": ["Tôm"] * 3, "water_type": ["Nước lợ"] * 3},
+        geometry=[square(4), square(4).envelope.union(square(5)).envelope.difference(square(4)), square(4).buffer(0.0001)],
+        crs=4326,
+    )
+    assert gdf.geometry[0].touches(gdf.geometry[1]) and (x, y) == tuple(gdf.geometry[0].bounds[:2])
+    report = do_import(conn, "aquaculture_areas", write(gdf, tmp_path / "bo.geojson"))
+    assert reasons(report) == {3: "geometry: overlaps row 1 of the file"}
+
+
 def test_reimport_by_key_updates_instead_of_duplicating(conn, tmp_path):
     first = zones(["Vùng A", "Vùng B"], ["Lúa", "Lúa"], status=["planned", "planned"])
     do_import(conn, "farming_zones", write(first, tmp_path / "v1.geojson"), username="lan")
