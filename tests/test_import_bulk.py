@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
+import geopandas as gpd
 import pytest
+from shapely.geometry import box
 from sqlalchemy import text
 
 import layers.imports as imports
@@ -90,3 +94,34 @@ def test_a_layer_being_read_keeps_its_indexes_and_the_load_goes_on(engine, conn,
     assert indexes(conn) == before
     # The short lock wait ended with the savepoint: it does not linger in the transaction.
     assert conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one() in ("0", "0ms")
+
+
+def test_derived_values_are_the_triggers_own(conn, tmp_path, bulk_from_four):
+    """Area, district and commune of a bulk load equal what the row triggers give the same shapes.
+
+    Random zones over the whole province, many across unit borders, where the
+    point on the surface decides; the triggers then run on each (an update that
+    keeps the shape) and must change nothing they derive.
+    """
+    rng = random.Random(20261126)
+    centres = conn.execute(
+        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM admin_units WHERE level = 'commune') c")
+    ).all()
+    shapes = []
+    for _ in range(300):
+        cx, cy = rng.choice(centres)
+        x, y = cx + rng.uniform(-0.02, 0.01), cy + rng.uniform(-0.02, 0.01)
+        w, h = rng.uniform(0.001, 0.03), rng.uniform(0.001, 0.03)
+        shapes.append(box(x, y, x + w, y + h).buffer(rng.uniform(0, 0.004), quad_segs=rng.randint(1, 6)))
+    names = [f"Vùng đối chiếu {i}" for i in range(len(shapes))]
+    frame = gpd.GeoDataFrame({"name": names, "crop": ["Lúa"] * len(shapes)}, geometry=shapes, crs=4326)
+    empty_layer(conn)
+    report = do_import(conn, LAYER, write(frame, tmp_path / "doi_chieu.gpkg"))
+    assert report.inserted == len(shapes) and INDEXES_REBUILT in report.notes
+    derived = "area_ha, district, district_code, commune, commune_code"
+    query = text(f"SELECT name, {derived} FROM {LAYER} WHERE name = ANY(:n) ORDER BY name")
+    imported = conn.execute(query, {"n": names}).all()
+    assert sum(1 for r in imported if r.commune) > 250, "most shapes lie in a commune"
+    assert len({r.district for r in imported}) >= 5
+    conn.execute(text(f"UPDATE {LAYER} SET geom = geom WHERE name = ANY(:n)"), {"n": names})
+    assert conn.execute(query, {"n": names}).all() == imported
