@@ -289,7 +289,7 @@ timed(run, "check_staged", "checks in PostGIS (stage)")
 timed(imports, "stage_places", "district/commune join")
 timed(imports, "drop_indexes_for_load", "_drop")
 timed(imports, "build_indexes", "index builds after a big load")
-timed(run, "insert_staged", "_insert")
+timed(run, "save_staged", "_insert")
 timed(run, "run_import", "_run_import")
 timed(run, "import_file", "_import_file")
 import app.cli as app_cli
@@ -335,7 +335,7 @@ SECONDARY = (
 BARE_TABLE = [f"ALTER TABLE {LAYER} DROP CONSTRAINT ck_{LAYER}_geom_valid", f"DROP INDEX {', '.join(SECONDARY)}"]
 # (label, what to run, statements first in the same transaction, session_replication_role)
 VARIANTS = [
-    ("app: insert_staged (places join, history; an empty layer's indexes dropped and built again)", "app", [], ""),
+    ("app: save_staged (places join, history; an empty layer's indexes dropped and built again)", "app", [], ""),
     ("the same with every row trigger off (session_replication_role = replica)", "app", [], "replica"),
     ("bare INSERT of the rows: no triggers, no area/place/history", "plain", [], "replica"),
     ("bare INSERT, the table without its 6 secondary indexes and CHECK", "plain", BARE_TABLE, "replica"),
@@ -367,7 +367,7 @@ def insert_variants(url: str, rounds: int) -> list[dict]:
     from layers import REGISTRY
     from importers.run import ImportOptions
     from layers.edit import WorkingArea, geometry_rules, set_actor
-    from layers.imports import create_stage, insert_staged
+    from layers.imports import create_stage, save_staged
 
     layer = REGISTRY[LAYER]
     engine = create_engine(url)
@@ -387,7 +387,7 @@ def insert_variants(url: str, rounds: int) -> list[dict]:
                     if role:
                         conn.execute(text(f"SET LOCAL session_replication_role = {role}"))
                     cpu0, start = backend_cpu(pid), time.perf_counter()
-                    rows = insert_staged(conn, layer)[0] if kind == "app" else conn.execute(text(PLAIN_INSERT)).rowcount
+                    rows = save_staged(conn, layer)[1] if kind == "app" else conn.execute(text(PLAIN_INSERT)).rowcount
                     seconds, cpu1 = time.perf_counter() - start, backend_cpu(pid)
                     history = conn.execute(
                         text(f"SELECT count(*) FROM feature_history WHERE layer = '{LAYER}'")

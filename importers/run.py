@@ -37,13 +37,12 @@ from layers.imports import (
     duplicate_keys,
     geometry_problems,
     index_stage,
-    insert_staged,
     overlap_problems,
     overlapping_rows,
     reject_rows,
     repair_geometries,
+    save_staged,
     stage_columns,
-    update_by_key,
 )
 from layers.validate import check_value
 
@@ -253,9 +252,7 @@ def run_import(
             savepoint.rollback()
             return report
         phase("saving")
-        if options.key:
-            report.updated = update_by_key(conn, layer, options.key)
-        report.inserted, rebuilt = insert_staged(conn, layer)
+        report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key)
         if rebuilt:
             report.notes.append(INDEXES_REBUILT)
         savepoint.commit()

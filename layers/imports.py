@@ -209,21 +209,6 @@ def reject_rows(conn: Connection, row_numbers: list[int]) -> None:
         conn.execute(text(f"UPDATE {STAGE} SET rejected = true WHERE row_no = ANY(:rows)"), {"rows": row_numbers})
 
 
-def update_by_key(conn: Connection, layer: Layer, key: str) -> int:
-    """Existing features whose `key` matches a staged row take its values and shape."""
-    assignments = ", ".join(f"{c} = s.{c}" for c in stage_columns(layer))
-    result = conn.execute(
-        text(
-            f"UPDATE {layer.id} AS t SET {assignments}, geom = {stored_geometry(layer, 's.geom')} FROM {STAGE} AS s "
-            f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key}"
-        )
-    )
-    conn.execute(
-        text(f"UPDATE {STAGE} AS s SET rejected = true FROM {layer.id} AS t WHERE t.{key} = s.{key}")
-    )  # loaded by the update: keep them out of the insert
-    return result.rowcount
-
-
 def stage_places(conn: Connection) -> None:
     """District and commune of every staged row, as the place trigger would find them.
 
@@ -324,50 +309,71 @@ def build_indexes(conn: Connection, definitions: list[str]) -> None:
         conn.execute(text(definition))
 
 
-def insert_staged(conn: Connection, layer: Layer) -> tuple[int, bool]:
-    """Insert the accepted rows with their derived values and history, set-based.
+def save_staged(conn: Connection, layer: Layer, key: str | None = None) -> tuple[int, int, bool]:
+    """Update the features whose `key` a staged row names, insert the other accepted rows.
 
-    Also says whether the layer's indexes were built again after the load.
+    Set-based, with the place, area, version and history the row triggers
+    would give (they stand aside while vung.bulk is on). Returns (updated,
+    inserted, whether the layer's indexes were built again after the load).
     """
-    rebuilt = drop_indexes_for_load(conn, layer)
-    inserted = insert_rows(conn, layer)
-    build_indexes(conn, rebuilt)
-    return inserted, bool(rebuilt)
-
-
-def insert_rows(conn: Connection, layer: Layer) -> int:
-    columns = stage_columns(layer)
-    targets, values, joins = list(columns), [f"s.{c}" for c in columns], []
-    if layer.derive_area:
-        targets.append("area_ha")
-        values.append("s.area_ha")
     if layer.derive_place:
         stage_places(conn)
-        for level in ("district", "commune"):
-            targets += [level, f"{level}_code"]
-            values += [f"{level}.name", f"{level}.code"]
-            joins.append(f"LEFT JOIN import_places AS {level} ON {level}.row_no = s.row_no AND {level}.level = '{level}'")
+    rebuilt = drop_indexes_for_load(conn, layer)
     conn.execute(text("SELECT set_config('vung.bulk', 'on', true)"))
-    inserted = conn.execute(
-        text(
-            f"""
-            WITH inserted AS (
-              INSERT INTO {layer.id} ({', '.join(targets)}, geom)
-              SELECT {', '.join(values)}, {stored_geometry(layer, 's.geom')}
-                FROM {STAGE} AS s {' '.join(joins)}
-               WHERE NOT s.rejected ORDER BY s.row_no
-              RETURNING {', '.join(dict.fromkeys(('id', 'version', 'geom', *history_columns(layer))))}
-            )
-            INSERT INTO feature_history (layer, feature_id, version, operation, username, properties, geom)
-            SELECT :layer, i.id, i.version, 'create', nullif(current_setting('vung.user', true), ''),
-                   to_jsonb(p), i.geom
-              FROM inserted AS i, LATERAL (SELECT {', '.join(f"i.{c}" for c in history_columns(layer))}) AS p
-            """
-        ),
-        {"layer": layer.id},
-    ).rowcount
+    updated = update_rows(conn, layer, key) if key else 0
+    inserted = insert_rows(conn, layer, key)
     conn.execute(text("SELECT set_config('vung.bulk', '', true)"))
-    return inserted
+    build_indexes(conn, rebuilt)
+    return updated, inserted, bool(rebuilt)
+
+
+def derived(layer: Layer) -> tuple[list[tuple[str, str]], str]:
+    """(column, value) pairs the importer derives for a staged row `s`, and the joins they need."""
+    pairs = [("area_ha", "s.area_ha")] if layer.derive_area else []
+    joins = []
+    if layer.derive_place:
+        for level in ("district", "commune"):
+            pairs += [(level, f"{level}.name"), (f"{level}_code", f"{level}.code")]
+            joins.append(f"LEFT JOIN import_places AS {level} ON {level}.row_no = s.row_no AND {level}.level = '{level}'")
+    return pairs, " ".join(joins)
+
+
+def with_history(layer: Layer, write: str, operation: str) -> str:
+    """`write` (an INSERT or UPDATE of the layer as `t`), then a history row for every feature it wrote."""
+    returned = ", ".join(f"t.{c}" for c in dict.fromkeys(("id", "version", "geom", *history_columns(layer))))
+    properties = ", ".join(f"w.{c}" for c in history_columns(layer))
+    return f"""
+        WITH written AS ({write} RETURNING {returned})
+        INSERT INTO feature_history (layer, feature_id, version, operation, username, properties, geom)
+        SELECT :layer, w.id, w.version, '{operation}', nullif(current_setting('vung.user', true), ''), to_jsonb(p), w.geom
+          FROM written AS w, LATERAL (SELECT {properties}) AS p
+    """
+
+
+def update_rows(conn: Connection, layer: Layer, key: str) -> int:
+    """Features whose `key` matches a staged row take its values, shape and derived values; a new version each."""
+    pairs, joins = derived(layer)
+    assignments = [f"{c} = s.{c}" for c in stage_columns(layer)] + [f"{c} = {v}" for c, v in pairs]
+    assignments += [f"geom = {stored_geometry(layer, 's.geom')}", "version = t.version + 1", "updated_at = now()"]
+    write = (
+        f"UPDATE {layer.id} AS t SET {', '.join(assignments)} FROM {STAGE} AS s {joins} "
+        f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key}"
+    )
+    return conn.execute(text(with_history(layer, write, "update")), {"layer": layer.id}).rowcount
+
+
+def insert_rows(conn: Connection, layer: Layer, key: str | None) -> int:
+    """The accepted rows no feature's `key` matched (the update took those) as new features, in file order."""
+    pairs, joins = derived(layer)
+    columns = stage_columns(layer)
+    targets = [*columns, *(c for c, _ in pairs), "geom"]
+    values = [*(f"s.{c}" for c in columns), *(v for _, v in pairs), stored_geometry(layer, "s.geom")]
+    updated = f" AND NOT (s.{key} IS NOT NULL AND EXISTS (SELECT 1 FROM {layer.id} AS k WHERE k.{key} = s.{key}))" if key else ""
+    write = (
+        f"INSERT INTO {layer.id} AS t ({', '.join(targets)}) SELECT {', '.join(values)} "
+        f"FROM {STAGE} AS s {joins} WHERE NOT s.rejected{updated} ORDER BY s.row_no"
+    )
+    return conn.execute(text(with_history(layer, write, "create")), {"layer": layer.id}).rowcount
 
 
 def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer) -> None:

@@ -125,3 +125,42 @@ def test_derived_values_are_the_triggers_own(conn, tmp_path, bulk_from_four):
     assert len({r.district for r in imported}) >= 5
     conn.execute(text(f"UPDATE {LAYER} SET geom = geom WHERE name = ANY(:n)"), {"n": names})
     assert conn.execute(query, {"n": names}).all() == imported
+
+
+@pytest.mark.parametrize("big", [True, False], ids=["bulk", "small"])
+def test_a_reimport_by_key_derives_and_records_what_the_triggers_would(conn, tmp_path, monkeypatch, big):
+    """Features updated by key: new values and shape, place, area, version and history as a single edit gives."""
+    if big:
+        monkeypatch.setattr(imports, "BULK_ROWS", 4)
+        empty_layer(conn)
+    rng = random.Random(7)
+    names = [f"Vùng cập nhật {i}" for i in range(30)]
+    first = [box(x, y, x + 0.005, y + 0.005) for x, y in ((rng.uniform(106.0, 106.4), rng.uniform(20.1, 20.4)) for _ in names)]
+    moved = [shape.buffer(0.003) if i % 2 else shape.centroid.buffer(0.01) for i, shape in enumerate(first)]
+    do_import(conn, LAYER, write(gpd.GeoDataFrame({"name": names, "crop": ["Lúa"] * 30}, geometry=first, crs=4326),
+                                 tmp_path / "v1.gpkg"))
+    second = gpd.GeoDataFrame({"name": names, "crop": ["Rau màu"] * 30}, geometry=moved, crs=4326)
+    report = do_import(conn, LAYER, write(second, tmp_path / "v2.gpkg"), key="name", username="lan")
+    assert (report.updated, report.inserted) == (30, 0)
+    assert (INDEXES_REBUILT in report.notes) is big
+    current = text(
+        f"SELECT name, crop, version, area_ha, district, district_code, commune, commune_code, "
+        f"to_jsonb(f) - 'geom' - 'search_text' AS props FROM {LAYER} AS f WHERE name = ANY(:n) ORDER BY name"
+    )
+    updated = conn.execute(current, {"n": names}).all()
+    assert {(r.crop, r.version) for r in updated} == {("vegetables", 2)}
+    history = dict(
+        conn.execute(
+            text(
+                f"SELECT f.name, h.properties FROM feature_history h JOIN {LAYER} f ON h.layer = '{LAYER}' "
+                "AND h.feature_id = f.id AND h.version = 2 AND h.operation = 'update' AND h.username = 'lan' "
+                "WHERE f.name = ANY(:n)"
+            ),
+            {"n": names},
+        ).all()
+    )
+    assert history == {r.name: r.props for r in updated}
+    # The row triggers, run on the same shapes, derive the same place and area.
+    conn.execute(text(f"UPDATE {LAYER} SET geom = geom WHERE name = ANY(:n)"), {"n": names})
+    again = conn.execute(current, {"n": names}).all()
+    assert [r[3:8] for r in again] == [r[3:8] for r in updated]
