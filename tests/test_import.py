@@ -639,11 +639,12 @@ def test_overlaps_in_a_layer_that_allows_them_are_noted(conn, tmp_path):
     assert any("1 row(s) overlap other zones" in note for note in report.notes)
 
 
-@pytest.fixture(params=["early", "clustered"])
+@pytest.fixture(params=["early", "split", "clustered"])
 def overlap_scan(request, monkeypatch):
-    """Overlaps found among the file's first rows, or (none there) among the rows that touch another."""
-    if request.param == "clustered":
-        monkeypatch.setattr(layers.imports, "EARLY_ROWS", 1)
+    """Overlaps found among the file's first rows, or (too few there) among the later rows that touch another."""
+    early_rows = {"split": 3, "clustered": 1}.get(request.param)
+    if early_rows:
+        monkeypatch.setattr(layers.imports, "EARLY_ROWS", early_rows)
     return request.param
 
 
