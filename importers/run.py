@@ -177,13 +177,15 @@ ARROW_KINDS = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False)
 
 
-def batch_csv(layer: Layer, start_row: int, values: dict[str, list], geometries: np.ndarray) -> bytes:
-    """COPY input of a batch: row number, the writable fields, the shape as hex EWKB (written by Arrow, not row by row)."""
+def batch_csv(layer: Layer, start_row: int, values: dict[str, list], geometries: np.ndarray, refused) -> bytes:
+    """COPY input of a batch (written by Arrow, not row by row): row number, the writable fields,
+    the shape as hex EWKB, and whether the row is already refused (offsets in `refused`)."""
     count = len(geometries)
     columns = {"row_no": pa.array(range(start_row, start_row + count), pa.int32())}
     for f in (layer.field(c) for c in stage_columns(layer)):
         columns[f.name] = pa.array(values.get(f.name) or [None] * count, ARROW_KINDS.get(f.kind, pa.string()))
     columns["geom"] = hex_ewkb(geometries)
+    columns["rejected"] = pa.array(np.isin(np.arange(count), list(refused)), pa.bool_())
     out = io.BytesIO()
     pa_csv.write_csv(pa.table(columns), out, CSV_OPTIONS)
     return out.getvalue()
@@ -387,7 +389,7 @@ def stage_batch(layer, batch, geometry_column, mapping, crs, options, report, fi
     for offset in sorted(problems):
         report.rejected.append({"row": first_row + offset, "reason": "; ".join(problems[offset])})
     report.rows_read += batch.num_rows
-    return batch_csv(layer, first_row, values, geometries)
+    return batch_csv(layer, first_row, values, geometries, problems)
 
 
 OVERLAPS_NOTED = 20
@@ -421,7 +423,6 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
         duplicates = duplicate_keys(conn, layer, options.key)
         reject_rows(conn, [p["row_no"] for p in duplicates])
         found += duplicates
-    reject_rows(conn, [r["row"] for r in report.rejected])
     for problem in found:
         entry = {"row": problem["row_no"], "reason": problem["reason"]}
         if problem.get("location"):

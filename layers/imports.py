@@ -65,8 +65,12 @@ def with_literals(conn: Connection, statement: str, params: dict) -> str:
 
 
 def copy_rows(conn: Connection, layer: Layer, source) -> None:
-    """COPY CSV rows (row_no, writable fields..., geom as hex EWKB) into the stage from a file-like `source`."""
-    columns = ", ".join(["row_no", *stage_columns(layer), "geom"])
+    """COPY CSV rows (row_no, writable fields..., geom as hex EWKB, rejected) into the stage from a file-like `source`.
+
+    A row refused for its values arrives rejected, so that no check across
+    rows (overlaps, repeated keys) counts it.
+    """
+    columns = ", ".join(["row_no", *stage_columns(layer), "geom", "rejected"])
     cursor = conn.connection.cursor()
     try:
         cursor.copy_expert(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)", source)

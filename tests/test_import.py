@@ -456,6 +456,23 @@ def test_aquaculture_areas_that_only_touch_are_accepted(conn, tmp_path):
     assert reasons(report) == {3: "geometry: overlaps row 1 of the file"}
 
 
+def test_a_row_refused_for_its_values_does_not_stand_in_the_way_of_others(conn, tmp_path):
+    """With --skip-invalid, a refused row is not loaded: it neither overlaps later rows nor repeats their key."""
+    gdf = gpd.GeoDataFrame(
+        {
+            "name": ["Ao hỏng", "Ao tốt", "Ao trùng tên"],
+            "species": ["Cá voi", "Tôm", "Cá"],
+            "water_type": ["Nước lợ", "Nước lợ", "Nước ngọt"],
+        },
+        geometry=[square(6), square(6).buffer(-0.0005), square(7)],
+        crs=4326,
+    )
+    gdf.loc[2, "name"] = "Ao hỏng"  # the same key as the refused row 1
+    report = do_import(conn, "aquaculture_areas", write(gdf, tmp_path / "hong.geojson"), skip_invalid=True, key="name")
+    assert list(reasons(report)) == [1] and "species" in reasons(report)[1]
+    assert report.inserted == 2
+
+
 def test_reimport_by_key_updates_instead_of_duplicating(conn, tmp_path):
     first = zones(["Vùng A", "Vùng B"], ["Lúa", "Lúa"], status=["planned", "planned"])
     do_import(conn, "farming_zones", write(first, tmp_path / "v1.geojson"), username="lan")
