@@ -240,7 +240,9 @@ def download(table_id: str, fmt: str):
     table = get_table(table_id)
     if fmt not in DOWNLOADS or table is None or not may_read(table.layer):
         raise NotFound(f"There is no statistics download {f'{table_id}.{fmt}'[:80]!r}.")
-    by, _args, queries = parse_request([table], DOWNLOAD_PARAMS)
+    # Every table's link carries all the page's filters: parse them as the page does, against
+    # the page's layers; the table then takes its own layer's query.
+    by, _args, queries = parse_request(readable_tables(), DOWNLOAD_PARAMS)
     lang = current_lang()
     results, _ = db().read(read_figures, [table], by, queries)
     result = results[0]

@@ -284,6 +284,25 @@ def test_csv_in_english(client):
     assert rows[1:] and all(r[1] in ranks for r in rows[1:])
 
 
+def test_downloads_take_the_filters_of_the_whole_page(client, farming, engine):
+    """Each table's links carry every filter of the page; another layer's filter leaves the table as it is."""
+    unfiltered = read_csv(client.get("/stats/relics_rank.csv"))
+    assert len(unfiltered) > 2
+    for params in ({"farming_zones.crop": "rice"}, {"crop": "rice"}):
+        assert read_csv(client.get("/stats/relics_rank.csv", query_string=params)) == unfiltered, params
+        # The links the page itself gives, for every table.
+        for table in figures(client, **params)["tables"]:
+            for link in table["links"].values():
+                assert client.get(link).status_code == 200, link
+    # A filter on the table's own layer still filters.
+    relics = read_layer(engine, "relics")
+    national = relics[relics["rank"] == "national"]
+    assert 0 < len(national) < len(relics)
+    rows = read_csv(client.get("/stats/relics_rank.csv", query_string={"farming_zones.crop": "rice", "relics.rank": "national"}))
+    assert {r[1] for r in rows[1:]} == {"Quốc gia"}
+    assert sum(int(r[3]) for r in rows[1:]) == len(national)
+
+
 def test_xlsx_reads_back(client, farming, tmp_path):
     table = tables_of(figures(client))["aquaculture_species"]
     response = client.get("/stats/aquaculture_species.xlsx")
