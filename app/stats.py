@@ -35,6 +35,7 @@ from layers.stats import (
     communes_approximate,
     get_table,
     pick,
+    table_figures,
 )
 
 bp = Blueprint("stats", __name__)
@@ -244,8 +245,7 @@ def download(table_id: str, fmt: str):
     # the page's layers; the table then takes its own layer's query.
     by, _args, queries = parse_request(readable_tables(), DOWNLOAD_PARAMS)
     lang = current_lang()
-    results, _ = db().read(read_figures, [table], by, queries)
-    result = results[0]
+    result = db().read(table_figures, table, by, queries[table.layer_id])
     cols = columns(table, by, lang)
     rows = display_rows(result, lang)
     name = f"{table.id}-{by}.{fmt}"
