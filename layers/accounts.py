@@ -84,24 +84,30 @@ def create_user(
     if not username or len(username) > 80:
         raise AccountError("a username has 1 to 80 characters")
     check_password(password)
-    # Deactivated users keep their name (the unique index covers them), so look at every row.
-    taken = conn.execute(text("SELECT 1 FROM users WHERE lower(username) = lower(:u)"), {"u": username}).first()
-    if taken:
-        raise AccountError(f"user {username!r} exists already")
+    # The unique index on lower(username) covers deactivated users too, so their
+    # names stay taken; a clash, even with a concurrent create, inserts nothing.
     row = conn.execute(
         text(
             "INSERT INTO users (username, password_hash, role, layers, districts) "
-            f"VALUES (:u, :h, :r, :l, :d) RETURNING {USER_COLUMNS}"
+            "VALUES (:u, :h, :r, :l, :d) ON CONFLICT (lower(username)) DO NOTHING "
+            f"RETURNING {USER_COLUMNS}"
         ),
         {"u": username, "h": generate_password_hash(password), "r": role, "l": layers, "d": districts},
-    ).mappings().one()
+    ).mappings().one_or_none()
+    if row is None:
+        raise AccountError(f"user {username!r} exists already")
     return user_from_row(row)
 
 
-def find_user(conn: Connection, username: str) -> User | None:
-    row = conn.execute(
-        text(f"SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower(:u) AND active"), {"u": username}
+def active_user_row(conn: Connection, username: str, columns: str = USER_COLUMNS):
+    """The active user's row by name, in any case, with `columns`; None if there is none."""
+    return conn.execute(
+        text(f"SELECT {columns} FROM users WHERE lower(username) = lower(:u) AND active"), {"u": username}
     ).mappings().one_or_none()
+
+
+def find_user(conn: Connection, username: str) -> User | None:
+    row = active_user_row(conn, username)
     return user_from_row(row) if row else None
 
 
@@ -113,10 +119,7 @@ def get_user(conn: Connection, user_id: int) -> User | None:
 
 
 def authenticate(conn: Connection, username: str, password: str) -> User | None:
-    row = conn.execute(
-        text(f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower(:u) AND active"),
-        {"u": username},
-    ).mappings().one_or_none()
+    row = active_user_row(conn, username, f"{USER_COLUMNS}, password_hash")
     if row is None:
         check_password_hash(dummy_hash(), password)
         return None

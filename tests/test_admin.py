@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 from sqlalchemy import text
 
-from layers.accounts import authenticate, find_user
+from layers.accounts import AccountError, authenticate, create_user, find_user
 from tests.conftest import SESSION_CSRF as CSRF
 from tests.conftest import signed_in
 
@@ -56,6 +58,42 @@ def test_bad_input_is_reported_and_changes_nothing(admin_client, engine):
     assert "at least 8 characters" in page and "unknown role" in page
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM users")).scalar_one() == before
+
+
+def test_a_taken_name_in_any_case_is_refused_on_the_page(admin_client, make_user, engine):
+    make_user("taken_name_test", "viewer")
+    with engine.begin() as c:
+        c.execute(text("UPDATE users SET active = false WHERE username = 'taken_name_test'"))
+        before = c.execute(text("SELECT count(*) FROM users")).scalar_one()
+    for name in ("taken_name_test", "Taken_Name_TEST"):
+        response = admin_client.post("/admin/users", data={"csrf_token": CSRF, "username": name, "password": "long enough", "role": "admin"})
+        assert response.status_code == 303
+        assert "exists already" in admin_client.get("/admin").get_data(as_text=True)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM users")).scalar_one() == before
+        assert find_user(c, "taken_name_test") is None  # still deactivated, not replaced
+
+
+def test_a_create_racing_another_for_the_same_name_is_refused(engine, dropped_users):
+    """The second of two concurrent creates waits on the unique index, then says why."""
+    dropped_users.append("race_name_test")
+    outcome: list[object] = []
+
+    def second_create():
+        try:
+            with engine.begin() as c:
+                outcome.append(create_user(c, "RACE_name_test", "long enough", "viewer"))
+        except Exception as err:  # noqa: BLE001  (whatever it raises is the answer)
+            outcome.append(err)
+
+    with engine.begin() as first:
+        create_user(first, "race_name_test", "long enough", "viewer")
+        racer = threading.Thread(target=second_create)
+        racer.start()  # passes any look-up, since the first row is not committed yet
+        time.sleep(0.5)
+    racer.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], AccountError), outcome
+    assert "exists already" in str(outcome[0])
 
 
 def test_changes_need_the_csrf_token(admin_client, engine):
