@@ -12,7 +12,6 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,6 @@ from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs
 from importers.encodings import LEGACY_ENCODINGS, fix_text
 from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
 from importers.sources import ImportFileError, Source, attach_geometry, open_layer, prepare_source, read_options
-from layers import REGISTRY
 from layers.base import Field, Layer
 from layers.edit import WorkingArea, geometry_rules, set_actor
 from layers.imports import (
@@ -91,7 +89,7 @@ def read_encoding(options: ImportOptions) -> str | None:
     return "latin1" if options.encoding in LEGACY_ENCODINGS else options.encoding
 
 
-def convert_column(layer_id: str, f: Field, raw: list, encoding: str | None) -> tuple[list, dict[int, str]]:
+def convert_column(f: Field, raw: list, encoding: str | None) -> tuple[list, dict[int, str]]:
     """A file column's values as the field stores them, and the problem of each offending row (by offset).
 
     Each distinct value is converted once: a column of 100,000 rows holds a
@@ -109,7 +107,7 @@ def convert_column(layer_id: str, f: Field, raw: list, encoding: str | None) -> 
         except TypeError:  # a list or a map from the file: no key, checked as it is
             key, converted = None, None
         if converted is None:
-            converted = convert_value(layer_id, f, fix_text(value, encoding) if legacy and isinstance(value, str) else value)
+            converted = convert_value(f, fix_text(value, encoding) if legacy and isinstance(value, str) else value)
             if key is not None:
                 done[key] = converted
         value, error = converted
@@ -119,49 +117,29 @@ def convert_column(layer_id: str, f: Field, raw: list, encoding: str | None) -> 
     return values, problems
 
 
-def convert_value(layer_id: str, f: Field, raw) -> tuple[object, str | None]:
-    if f.kind == "enum":
-        return enum_value(layer_id, f.name, raw)
-    return check_value(f, typed_raw(f, raw))
+def convert_value(f: Field, raw) -> tuple[object, str | None]:
+    """A file's value as the field stores it, or the problem; enum text is matched to a choice first."""
+    if f.kind != "enum" or raw in (None, ""):
+        return check_value(f, typed_raw(f, raw))
+    choice = map_choice(f, raw)
+    if choice is None:
+        return None, f"unknown value {str(raw)[:40]!r}"
+    return check_value(f, choice)
 
 
 def convert_batch(layer: Layer, mapping: dict[str, str], batch: pa.RecordBatch, encoding: str | None):
     """The batch's writable values column by column, and each offending row's problems (by offset), in field order."""
     values: dict[str, list] = {}
     problems: dict[int, list[str]] = {}
-    for column, f in mapped_fields(layer.id, tuple(mapping.items())):
-        values[f.name], errors = convert_column(layer.id, f, batch.column(column).to_pylist(), encoding)
+    for column, name in mapping.items():
+        values[name], errors = convert_column(layer.field(name), batch.column(column).to_pylist(), encoding)
         for offset, error in errors.items():
-            problems.setdefault(offset, []).append(f"{f.name}: {error}")
-    for f in required_fields(layer.id):
+            problems.setdefault(offset, []).append(f"{name}: {error}")
+    for f in (f for f in layer.writable if f.required):
         for offset, value in enumerate(values.get(f.name) or [None] * batch.num_rows):
             if value is None and not any(p.startswith(f"{f.name}:") for p in problems.get(offset, ())):
                 problems.setdefault(offset, []).append(f"{f.name}: is required")
     return values, problems
-
-
-# Per-row work runs 100,000 times in a large import: what does not depend on
-# the row is looked up once (keyed by names, which hash faster than fields).
-@cache
-def mapped_fields(layer_id: str, mapping: tuple[tuple[str, str], ...]) -> tuple[tuple[str, Field], ...]:
-    layer = REGISTRY[layer_id]
-    return tuple((column, layer.field(name)) for column, name in mapping)
-
-
-@cache
-def required_fields(layer_id: str) -> tuple[Field, ...]:
-    return tuple(f for f in REGISTRY[layer_id].writable if f.required)
-
-
-def enum_value(layer_id: str, field_name: str, raw) -> tuple[str | None, str | None]:
-    """A file's enum text as the stored value, or the problem; a column repeats a few values many times."""
-    f = REGISTRY[layer_id].field(field_name)
-    if raw in (None, ""):
-        return check_value(f, raw)
-    choice = map_choice(f, raw)
-    if choice is None:
-        return None, f"unknown value {str(raw)[:40]!r}"
-    return check_value(f, choice)
 
 
 def typed_raw(f: Field, raw):
