@@ -10,7 +10,7 @@ from app.errors import ValidationFailed
 from app.features import checked_write, json_body
 from app.ogc import find_layer
 from app.pages import current_lang, layer_config, map_config
-from layers import REGISTRY
+from layers import REGISTRY, editable_layers
 from layers.query import list_districts
 
 bp = Blueprint("edit", __name__)
@@ -21,7 +21,7 @@ def editor_config(lang: str) -> dict:
     config = map_config(db().read(list_districts), lang)
     # Every layer the user may edit, public or not.
     config["layers"] = [
-        layer_config(layer, lang) for layer in REGISTRY.values() if layer.editable and user.may_edit_layer(layer.id)
+        layer_config(layer, lang) for layer in editable_layers() if user.may_edit_layer(layer.id)
     ]
     for entry in config["layers"]:
         declared = REGISTRY[entry["id"]]

@@ -10,7 +10,7 @@ from functools import cache
 from sqlalchemy import Connection, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from layers import REGISTRY
+from layers import REGISTRY, editable_layers
 
 ROLES = ("admin", "editor", "viewer")
 TOKEN_PREFIX = "vung_"
@@ -37,7 +37,7 @@ class User:
         return self.role == "editor" and (self.layers is None or layer_id in self.layers)
 
     def may_edit_some_layer(self) -> bool:
-        return self.role == "admin" or (self.role == "editor" and self.layers != ())
+        return any(self.may_edit_layer(layer.id) for layer in editable_layers())
 
     def may_edit_district(self, district_code: str | None) -> bool:
         if self.role == "admin" or self.districts is None:

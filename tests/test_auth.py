@@ -416,6 +416,25 @@ def test_edit_shows_an_admin_every_editable_layer(app, make_user):
     assert {layer["id"] for layer in config["layers"]} == {"farming_zones", "aquaculture_areas", "craft_villages", "relics"}
 
 
+IMPORT_LINK = 'href="/import"'
+
+
+@pytest.mark.parametrize("layers", [["admin_units"], []], ids=["not-editable", "none"])
+def test_an_editor_of_no_editable_layer_may_not_import(app, make_user, layers):
+    make_user("a-no-layers", "editor", layers=layers)
+    actor = session_login(app, "a-no-layers")
+    assert actor.get("/import").status_code == 403
+    page = actor.get("/edit")
+    assert page.status_code == 200 and editor_config(page)["layers"] == []
+    assert IMPORT_LINK not in page.get_data(as_text=True)
+
+
+def test_an_editor_of_a_layer_is_offered_the_importer(app, editor):
+    actor = session_login(app, "a-editor")
+    assert actor.get("/import").status_code == 200
+    assert IMPORT_LINK in actor.get("/edit").get_data(as_text=True)
+
+
 def test_edit_validate_answers_valid_and_invalid(app, editor, engine):
     actor = session_login(app, "a-editor")
     url = "/edit/validate/farming_zones"
