@@ -828,20 +828,26 @@ def test_temporal_extent_of_a_temporal_collection(client, old_unit):
 
 def test_temporal_extent_with_every_unit_dated(client, engine):
     """When every unit has both dates the interval is closed: its ends are the earliest start and latest end."""
-    with engine.begin() as c:
-        c.execute(text("CREATE TEMP TABLE dates_before AS SELECT id, valid_from, valid_to FROM admin_units"))
-        c.execute(text("UPDATE admin_units SET valid_from = DATE '2001-02-03' + CAST(id % 7 AS int), valid_to = DATE '2030-04-05' - CAST(id % 5 AS int)"))
+    with engine.connect() as c:
+        before = c.execute(text("SELECT id, valid_from, valid_to FROM admin_units ORDER BY id")).all()
     try:
+        with engine.begin() as c:
+            c.execute(text("UPDATE admin_units SET valid_from = DATE '2001-02-03' + CAST(id % 7 AS int), valid_to = DATE '2030-04-05' - CAST(id % 5 AS int)"))
         with engine.connect() as c:
             first, last = c.execute(text("SELECT min(valid_from), max(valid_to) FROM admin_units")).one()
         body = get_json(client, "/ogc/collections/admin_units")
         assert body["extent"]["temporal"]["interval"] == [[f"{first}T00:00:00Z", f"{last}T00:00:00Z"]]
     finally:
+        # The saved rows are kept here, not in a temporary table: the pool may hand back another session.
         with engine.begin() as c:
-            c.execute(text(
-                "UPDATE admin_units a SET valid_from = d.valid_from, valid_to = d.valid_to FROM dates_before d WHERE a.id = d.id"
-            ))
-            c.execute(text("DROP TABLE dates_before"))
+            c.execute(
+                text(
+                    "UPDATE admin_units a SET valid_from = d.valid_from, valid_to = d.valid_to "
+                    "FROM unnest(CAST(:ids AS bigint[]), CAST(:froms AS date[]), CAST(:tos AS date[])) AS d(id, valid_from, valid_to) "
+                    "WHERE a.id = d.id"
+                ),
+                {"ids": [r.id for r in before], "froms": [r.valid_from for r in before], "tos": [r.valid_to for r in before]},
+            )
 
 
 # --- detail page -------------------------------------------------------------
