@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,7 +40,8 @@ PAGE_ONLY_PARAMS = {"lang"}
 def export_layer(layer_id: str):
     layer = find_layer(layer_id)
     fmt = export_format(request.args)
-    query = whole_selection(parse_item_query(layer, request.args, EXPORT_PARAMS), request.args)
+    # Every match unless a limit is asked for (the items endpoint pages by 100).
+    query = parse_item_query(layer, request.args, EXPORT_PARAMS, default_limit=None)
     return send_export(((layer, query),), fmt, layer.id)
 
 
@@ -54,8 +54,8 @@ def export_layers():
     if len(layers) > 1 and not fmt.multi_layer:
         multi = ", ".join(f.id for f in FORMATS.values() if f.multi_layer)
         raise ParameterError("format", f"{fmt.id} holds one layer; for several use {multi}")
-    queries = parse_layer_queries(layers, request.args, EXPORT_PARAMS | {"layers"})
-    parts = tuple((layer, whole_selection(queries[layer.id], request.args)) for layer in layers)
+    queries = parse_layer_queries(layers, request.args, EXPORT_PARAMS | {"layers"}, default_limit=None)
+    parts = tuple((layer, queries[layer.id]) for layer in layers)
     return send_export(parts, fmt, layers[0].id if len(layers) == 1 else "vung")
 
 
@@ -81,11 +81,6 @@ def chosen_layers(args: MultiDict) -> list[Layer]:
     if unknown:
         raise ParameterError("layers", f"unknown layer {unknown[0][:60]!r}")
     return [REGISTRY[n] for n in dict.fromkeys(names)]
-
-
-def whole_selection(query: ItemQuery, args: MultiDict | ParamDict) -> ItemQuery:
-    """Exports take every match unless a limit is asked for (the items endpoint pages by 100)."""
-    return query if "limit" in args else replace(query, limit=None, offset=query.offset)
 
 
 def send_export(parts: tuple[tuple[Layer, ItemQuery], ...], fmt: Format, name: str):
@@ -157,10 +152,10 @@ def export_command(layer_ids: str, path: Path, format_id: str | None, filters: t
         raise click.ClickException(f"{fmt.id} holds one layer; for several use gpkg or shp")
     args = ParamDict(parse_filters(filters))
     try:
-        queries = parse_layer_queries(layers, args)
+        queries = parse_layer_queries(layers, args, default_limit=None)
     except ParameterError as err:
         raise click.ClickException(str(err)) from None
-    parts = tuple((layer, whole_selection(queries[layer.id], args)) for layer in layers)
+    parts = tuple((layer, queries[layer.id]) for layer in layers)
     now = datetime.now(UTC)
     metadata = Metadata("Vùng, flask export " + " ".join([layer_ids, *filters]), now,
                         tuple(current_app.config["DATA_ATTRIBUTION"]), " ".join(filters))

@@ -66,12 +66,8 @@ def requested_layers(raw: str | None, readable=may_read) -> list[Layer]:
 
 
 def selection_queries(layers: list[Layer], args) -> list[tuple[Layer, ItemQuery]]:
-    """The filters of exports, without paging: a published map holds the whole selection."""
-    for name in ("limit", "offset"):
-        if name in args:
-            raise ParameterError(name, "not accepted here: the map holds the whole selection (at most "
-                                 f"{MAX_FEATURES:,} features); narrow it with filters or bbox")
-    queries = parse_layer_queries(layers, args, PAGE_PARAMS)
+    """The filters of exports, without paging: a published map holds the whole selection (at most MAX_FEATURES)."""
+    queries = parse_layer_queries(layers, args, PAGE_PARAMS, default_limit=MAX_FEATURES, paging=False)
     return [(layer, queries[layer.id]) for layer in layers]
 
 

@@ -20,6 +20,7 @@ MAX_OFFSET = 10_000_000
 MAX_Q = 200
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 QUERY_PARAMS = {"bbox", "bbox-crs", "limit", "offset", "datetime", "q", "filter", "filter-lang", "filter-crs"}
+PAGING_PARAMS = {"limit", "offset"}
 FILTER_LANG = "cql2-text"
 
 
@@ -67,8 +68,14 @@ def parse_cql_filter(layer: Layer, args: MultiMapping) -> cql2.SqlFilter | None:
     return cql2.compile_filter(raw, layer_queryables(layer))
 
 
-def parse_item_query(layer: Layer, args: MultiMapping, ignored: Collection[str] = ()) -> ItemQuery:
-    """Items parameters into a typed query; any unknown parameter is an error."""
+def parse_item_query(
+    layer: Layer, args: MultiMapping, ignored: Collection[str] = (), default_limit: int | None = DEFAULT_LIMIT
+) -> ItemQuery:
+    """Items parameters into a typed query; any unknown parameter is an error.
+
+    Without `limit` the query takes `default_limit` features; None takes every
+    match, and then an `offset` (which pages) is refused rather than dropped.
+    """
     filterable = {f.name for f in layer.filterable}
     for name in args:
         if name not in QUERY_PARAMS and name not in filterable and name not in ignored:
@@ -86,9 +93,13 @@ def parse_item_query(layer: Layer, args: MultiMapping, ignored: Collection[str] 
     q = args.get("q", "").strip()
     if len(q) > MAX_Q:
         raise ParameterError("q", f"at most {MAX_Q} characters")
+    limit = parse_int("limit", args["limit"], 1, MAX_LIMIT) if "limit" in args else default_limit
+    offset = parse_int("offset", args["offset"], 0, MAX_OFFSET) if "offset" in args else 0
+    if limit is None and offset:
+        raise ParameterError("offset", "needs a limit: without one every match is taken")
     return ItemQuery(
-        limit=parse_int("limit", args["limit"], 1, MAX_LIMIT) if "limit" in args else DEFAULT_LIMIT,
-        offset=parse_int("offset", args["offset"], 0, MAX_OFFSET) if "offset" in args else 0,
+        limit=limit,
+        offset=offset,
         bbox=parse_bbox(args["bbox"]) if "bbox" in args else None,
         filters={n: parse_filter_value(layer, n, args[n]) for n in args if n in filterable},
         q=q or None,
@@ -97,12 +108,20 @@ def parse_item_query(layer: Layer, args: MultiMapping, ignored: Collection[str] 
     )
 
 
-def parse_layer_queries(layers: list[Layer], args: MultiMapping, ignored: Collection[str] = ()) -> dict[str, ItemQuery]:
+def parse_layer_queries(
+    layers: list[Layer],
+    args: MultiMapping,
+    ignored: Collection[str] = (),
+    default_limit: int | None = DEFAULT_LIMIT,
+    paging: bool = True,
+) -> dict[str, ItemQuery]:
     """One query per layer from the parameters of a request that spans several layers (exports, statistics).
 
     `layer.field=value` filters that layer only. Plain parameters apply to every
     layer that understands them (`district=` to each layer with a district,
     `bbox=` and `q=` to all); one that no layer understands is an error.
+    `default_limit` is as for parse_item_query; with `paging` false, `limit` and
+    `offset` (plain or for one layer) are refused and every query takes `default_limit`.
     """
     ids = {layer.id for layer in layers}
     own: dict[str, dict[str, list[str]]] = {layer.id: {} for layer in layers}
@@ -111,6 +130,8 @@ def parse_layer_queries(layers: list[Layer], args: MultiMapping, ignored: Collec
             continue
         values = args.getlist(name)
         prefix, dot, field_name = name.partition(".")
+        if not paging and (field_name if dot else name) in PAGING_PARAMS:
+            raise ParameterError(name, "not accepted here: the whole selection is taken; narrow it with filters or bbox")
         if dot:
             if prefix not in ids:
                 raise ParameterError(name, f"unknown layer {prefix[:60]!r}; asked for: {', '.join(sorted(ids))}")
@@ -121,7 +142,7 @@ def parse_layer_queries(layers: list[Layer], args: MultiMapping, ignored: Collec
             raise ParameterError(name, "unknown parameter for the layers asked for")
         for layer in takers:
             own[layer.id].setdefault(name, values)
-    return {layer.id: parse_item_query(layer, ParamDict(own[layer.id])) for layer in layers}
+    return {layer.id: parse_item_query(layer, ParamDict(own[layer.id]), default_limit=default_limit) for layer in layers}
 
 
 def understands(layer: Layer, name: str) -> bool:

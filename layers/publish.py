@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection, text
@@ -125,9 +125,12 @@ def count_selection(conn: Connection, layer: Layer, query: ItemQuery) -> tuple[i
     return row.n, bounds
 
 
-def select_features(conn: Connection, layer: Layer, query: ItemQuery, limit: int) -> list[dict]:
-    """The matching features as GeoJSON, built by PostGIS, with only what the popups need."""
-    statement, params = items_statement(layer, replace(query, limit=limit, offset=0), published_properties(layer))
+def select_features(conn: Connection, layer: Layer, query: ItemQuery) -> list[dict]:
+    """The matching features as GeoJSON, built by PostGIS, with only what the popups need.
+
+    The query's own limit caps them (app.publish gives every layer MAX_FEATURES and no offset).
+    """
+    statement, params = items_statement(layer, query, published_properties(layer))
     return json.loads(conn.execute(text(statement), params).one().features)
 
 
@@ -141,7 +144,7 @@ def select_layers(
         raise TooManyFeatures(total, limit)
     out = []
     for layer, query, n, bounds in counted:
-        features = select_features(conn, layer, query, limit) if n else []
+        features = select_features(conn, layer, query) if n else []
         for feature in features:
             localize(layer, feature["properties"], lang)
         out.append(LayerSelection(layer, layer.title(lang), features, bounds))

@@ -111,6 +111,54 @@ def test_several_layers_in_one_geopackage_with_per_layer_filters(client, engine,
     assert "Licences" in metadata.get("ABSTRACT", "") and "OpenStreetMap" in metadata["ABSTRACT"]
 
 
+def test_an_export_takes_every_match_unless_a_limit_is_given(client, engine, tmp_path):
+    # More relics than the items endpoint's default page of 100.
+    with engine.begin() as conn:
+        made = conn.execute(
+            text(
+                "INSERT INTO relics (name, kind, rank, geom) SELECT 'Bulk ' || n, 'other', 'unranked', "
+                "ST_SetSRID(ST_MakePoint(106.0 + n * 0.004, 20.3), 4326) FROM generate_series(1, 100) AS n RETURNING id"
+            )
+        ).scalars().all()
+    try:
+        with engine.connect() as conn:
+            relic_ids = sorted(database_rows(conn, "relics"))
+        assert len(relic_ids) > 100
+        _, path = download(client, "/export/relics?format=geojson", tmp_path, "all.geojson")
+        assert sorted(pyogrio.read_dataframe(path)["id"].astype(int)) == relic_ids
+        _, path = download(client, "/export/relics?format=geojson&limit=3", tmp_path, "three.geojson")
+        assert sorted(pyogrio.read_dataframe(path)["id"].astype(int)) == relic_ids[:3]
+        _, path = download(client, "/export/relics?format=geojson&limit=2&offset=3", tmp_path, "paged.geojson")
+        assert sorted(pyogrio.read_dataframe(path)["id"].astype(int)) == relic_ids[3:5]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM relics WHERE id = ANY(:ids)"), {"ids": made})
+
+
+def test_a_layer_limit_in_a_multi_layer_export_limits_that_layer_only(client, engine, tmp_path):
+    _, path = download(client, "/export?format=gpkg&layers=relics,craft_villages&relics.limit=2", tmp_path, "two.gpkg")
+    with engine.connect() as conn:
+        relic_ids = sorted(database_rows(conn, "relics"))
+        villages = conn.execute(text("SELECT count(*) FROM craft_villages")).scalar_one()
+    assert villages > 2
+    assert sorted(pyogrio.read_dataframe(path, layer="relics")["id"].astype(int)) == relic_ids[:2]
+    assert len(pyogrio.read_dataframe(path, layer="craft_villages")) == villages
+    _, path = download(client, "/export?format=gpkg&layers=relics,craft_villages&relics.limit=2&relics.offset=1",
+                       tmp_path, "paged.gpkg")
+    assert sorted(pyogrio.read_dataframe(path, layer="relics")["id"].astype(int)) == relic_ids[1:3]
+    assert len(pyogrio.read_dataframe(path, layer="craft_villages")) == villages
+
+
+@pytest.mark.parametrize(
+    "url, name",
+    [("/export/relics?offset=5", "offset"), ("/export?layers=relics,craft_villages&relics.offset=5", "offset")],
+)
+def test_an_offset_without_a_limit_is_refused_not_dropped(client, url, name):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.get_json()["description"].startswith(f"{name}: needs a limit")
+
+
 def test_default_multi_layer_export_has_every_map_layer(client, tmp_path):
     _, path = download(client, "/export?format=gpkg", tmp_path, "default.gpkg")
     names = {name for name, _ in pyogrio.list_layers(path)}

@@ -218,6 +218,23 @@ def test_bad_requests_get_a_clear_error(client, engine, query, status):
     assert scalar(engine, "SELECT count(*) FROM relics") == before
 
 
+@pytest.mark.parametrize("name", ["limit", "offset", "relics.limit", "relics.offset", "craft_villages.offset"])
+def test_paging_is_refused_plain_or_for_one_layer(client, name):
+    query = {"layers": "relics,craft_villages", name: "5"}
+    body = publish(client, 400, **query).get_json()
+    assert body["code"] == "InvalidParameterValue"
+    assert body["description"].startswith(f"{name}: not accepted here")
+
+
+def test_the_command_line_refuses_paging_too(app, tmp_path):
+    out = tmp_path / "paged.html"
+    result = app.test_cli_runner().invoke(
+        args=["publish", str(out), "--layers", "relics", "--filter", "relics.limit=5"],
+    )
+    assert result.exit_code != 0 and "relics.limit" in result.output
+    assert not out.exists()
+
+
 def test_layers_a_visitor_may_not_read_are_refused(app, client, make_user, monkeypatch):
     monkeypatch.setitem(REGISTRY, "relics", dataclasses.replace(REGISTRY["relics"], public=False))
     assert publish(client, 404, layers="relics").get_json()["code"] == "NotFound"
