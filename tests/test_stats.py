@@ -226,15 +226,54 @@ def test_empty_form_fields_are_no_filter(client):
     assert figures(client, **{"district": "", "q": " ", "farming_zones.crop": ""}) == figures(client) | {"filters": {}}
 
 
-def test_commune_figures_say_they_are_approximate(client, engine):
+@pytest.fixture()
+def communes(engine):
+    """Changes the communes' rows for one test (committed, so the app sees them); puts back their flags and ends after."""
     with engine.connect() as conn:
-        approximate = conn.execute(
-            text("SELECT coalesce(bool_or(approximate), false) FROM admin_units WHERE level = 'commune'")
-        ).scalar_one()
-    assert figures(client, by="commune")["approximate_places"] is approximate
-    assert figures(client)["approximate_places"] is False
+        before = conn.execute(
+            text("SELECT id, approximate, valid_to FROM admin_units WHERE level = 'commune' ORDER BY id")
+        ).all()
+    assert before
+
+    def change(sql: str, **params) -> None:
+        with engine.begin() as conn:
+            conn.execute(text(sql), params)
+
+    try:
+        yield change
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE admin_units a SET approximate = b.approximate, valid_to = b.valid_to "
+                    "FROM unnest(CAST(:ids AS bigint[]), CAST(:flags AS boolean[]), CAST(:ends AS date[])) "
+                    "AS b(id, approximate, valid_to) WHERE a.id = b.id"
+                ),
+                {
+                    "ids": [r.id for r in before],
+                    "flags": [r.approximate for r in before],
+                    "ends": [r.valid_to for r in before],
+                },
+            )
+
+
+def says_approximate(client) -> bool:
+    flag = figures(client, by="commune")["approximate_places"]
     page = client.get("/stats?by=commune").get_data(as_text=True)
-    assert ("stats-approximate" in page) is approximate
+    assert ("stats-approximate" in page) is flag
+    assert figures(client)["approximate_places"] is False  # per district, never
+    return flag
+
+
+def test_commune_figures_say_whether_they_are_approximate(client, communes):
+    first = "(SELECT min(id) FROM admin_units WHERE level = 'commune')"
+    communes(f"UPDATE admin_units SET approximate = (id = {first}) WHERE level = 'commune'")
+    assert says_approximate(client) is True  # one approximate commune is enough
+    communes("UPDATE admin_units SET approximate = false WHERE level = 'commune'")
+    assert says_approximate(client) is False
+    # A commune no longer in force does not count, approximate or not.
+    communes(f"UPDATE admin_units SET approximate = true, valid_to = DATE '2001-01-01' WHERE id = {first}")
+    assert says_approximate(client) is False
 
 
 def read_csv(response) -> list[list[str]]:
