@@ -43,7 +43,6 @@ NUMBER_KINDS = ("integer", "number")
 GEOMETRY = "geometry"
 
 KEYWORDS = {"AND", "OR", "NOT", "LIKE", "BETWEEN", "IN", "IS", "NULL", "TRUE", "FALSE"}
-COMPARISONS = ("=", "<>", "<", ">", "<=", ">=")
 # CQL2 name -> PostGIS function; both operands are geometries.
 SPATIAL_FUNCTIONS = {
     "S_INTERSECTS": "ST_Intersects",

@@ -13,7 +13,7 @@ import unicodedata
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from shapely.geometry import Point, Polygon, box, shape
+from shapely.geometry import box, shape
 from sqlalchemy import text
 
 from gis.cql2 import MAX_DEPTH, MAX_LENGTH, compile_filter
@@ -965,9 +965,3 @@ def test_every_queryable_can_be_filtered_on(client):
             response = client.get(f"/ogc/collections/{layer_id}/items?{urlencode({'filter': expression, 'limit': 1})}")
             assert response.status_code == 200, (layer_id, name, response.get_data(as_text=True)[:200])
         assert set(schema["properties"]) == {*layer.field_names, "id", "geometry"}
-
-
-def test_polygon_helpers_agree_with_the_constants():
-    # The WKT constants above describe the boxes the Python side uses.
-    assert shape_of(CITY_WKT).equals(box(*CITY))
-    assert isinstance(shape_of(COAST_WKT), Polygon) and shape_of(COAST_WKT).contains(Point(106.5, 20.2))
