@@ -71,10 +71,15 @@ def geometry_verdict(geom: str) -> str:
       WHEN NOT ST_IsValid({geom}) THEN 'invalid: ' || (ST_IsValidDetail({geom})).reason
       WHEN NOT ST_Within({geom}, {area}) AND ST_Within(ST_FlipCoordinates({geom}), {area})
         THEN 'longitude and latitude look swapped: longitude comes first'
-      WHEN ST_XMin({geom}) < -180 OR ST_XMax({geom}) > 180 OR ST_YMin({geom}) < -90 OR ST_YMax({geom}) > 90
+      WHEN NOT {in_degrees(geom)}
         THEN 'coordinates out of range: longitude first, then latitude, in degrees (EPSG:4326)'
       WHEN NOT ST_Within({geom}, {area}) THEN 'lies outside the working area of the province'
     END"""
+
+
+def in_degrees(geom: str) -> str:
+    """Whether `geom` lies within longitude -180..180 and latitude -90..90 (what the spheroid can measure)."""
+    return f"(ST_XMin({geom}) >= -180 AND ST_XMax({geom}) <= 180 AND ST_YMin({geom}) >= -90 AND ST_YMax({geom}) <= 90)"
 
 
 def area_ha(geom: str) -> str:

@@ -51,10 +51,25 @@ class GeometryCheck:
 
 def set_actor(conn: Connection, username: str | None, operation: str | None = None) -> None:
     """Who is writing, for the history trigger; local to the transaction."""
-    conn.execute(
-        text("SELECT set_config('vung.user', :u, true), set_config('vung.operation', :op, true)"),
-        {"u": username or "", "op": operation or ""},
-    )
+    set_local(conn, "vung.user", username or "")
+    set_local(conn, "vung.operation", operation or "")
+
+
+def set_local(conn: Connection, name: str, value: str) -> str:
+    """Set a server setting until the transaction ends (a rolled-back savepoint undoes it); returns the old value."""
+    return conn.execute(
+        text("SELECT current_setting(:name, true), set_config(:name, :value, true)"), {"name": name, "value": value}
+    ).first()[0]
+
+
+def lock_overlap_checks(conn: Connection, layer: Layer) -> None:
+    """One checked writer at a time per layer refusing overlaps, until commit.
+
+    Two overlapping shapes saved at once (by the API or an import) would
+    otherwise each pass without seeing the other.
+    """
+    if layer.overlap == "reject":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:layer))"), {"layer": layer.id})
 
 
 def geometry_sql(layer: Layer, param: str = ":geometry") -> str:
@@ -111,13 +126,10 @@ def numbers_only(coordinates) -> bool:
     return True
 
 
-GEOMETRY_TYPE_NAMES = {"Point": "POINT", "Polygon": "POLYGON", "MultiPolygon": "MULTIPOLYGON"}
-
-
 def geometry_rules(layer: Layer, area: WorkingArea) -> dict:
     """The parameters of gis.sql.geometry_verdict for this layer and working area."""
     return {
-        "accepted": [GEOMETRY_TYPE_NAMES[t] for t in layer.accepted_geometries],
+        "accepted": [t.upper() for t in layer.accepted_geometries],  # as PostGIS's GeometryType() names them
         "accepted_text": " or ".join(layer.accepted_geometries),
         "max_vertices": area.max_vertices,
         "wa_minx": area.minx, "wa_miny": area.miny, "wa_maxx": area.maxx, "wa_maxy": area.maxy,
@@ -125,10 +137,7 @@ def geometry_rules(layer: Layer, area: WorkingArea) -> dict:
 
 
 def add_overlaps(conn: Connection, layer: Layer, geometry: dict, self_id: int | None, check: GeometryCheck) -> None:
-    if layer.overlap == "reject":
-        # One checked writer at a time per layer, until commit: two overlapping
-        # shapes saved at once would otherwise each pass without seeing the other.
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:layer))"), {"layer": layer.id})
+    lock_overlap_checks(conn, layer)
     row = conn.execute(
         text(sql.overlap_sql(layer.id)), {"geometry": json.dumps(geometry), "self_id": self_id or 0}
     ).one()

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from gis import sql
 from layers import REGISTRY
 from layers.base import Layer
+from layers.edit import lock_overlap_checks, set_local
 from layers.query import in_force
 from layers.store import stored_geometry
 
@@ -47,9 +48,9 @@ def create_stage(conn: Connection, layer: Layer, rules: dict) -> None:
     ]
     if layer.derive_area:
         # Only shapes in degrees can be measured on the spheroid; the others are refused anyway.
-        measurable = "ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90"
         added.append(
-            f"ADD COLUMN area_ha double precision GENERATED ALWAYS AS (CASE WHEN {measurable} THEN {sql.area_ha('geom')} END) STORED"
+            f"ADD COLUMN area_ha double precision GENERATED ALWAYS AS "
+            f"(CASE WHEN {sql.in_degrees('geom')} THEN {sql.area_ha('geom')} END) STORED"
         )
     conn.execute(text(f"ALTER TABLE {STAGE} {', '.join(added)}"))
 
@@ -123,6 +124,7 @@ def overlaps_sql(layer: Layer, key: str | None) -> str:
 
 
 def overlap_problems(conn: Connection, layer: Layer, key: str | None = None) -> list[dict]:
+    lock_overlap_checks(conn, layer)
     find_touching(conn)
     rows = conn.execute(text(overlaps_sql(layer, key) + " ORDER BY 1")).mappings()
     return [dict(r) for r in rows]
@@ -229,7 +231,7 @@ def stage_places(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ON import_points USING gist (pt)"))
     conn.execute(text("ANALYZE import_points"))
     # Two places a row: with the default 4 MB this sort of 200,000 went to disk.
-    conn.execute(text("SELECT set_config('work_mem', '64MB', true)"))
+    set_local(conn, "work_mem", "64MB")
     conn.execute(text(
         f"""
         CREATE TEMP TABLE import_places ON COMMIT DROP AS
@@ -293,10 +295,9 @@ def drop_indexes_for_load(conn: Connection, layer: Layer) -> list[str]:
     indexes = secondary_indexes(conn, layer)
     savepoint = conn.begin_nested()
     try:
-        previous = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
-        conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": LOCK_WAIT})
+        previous = set_local(conn, "lock_timeout", LOCK_WAIT)
         conn.execute(text(f"LOCK TABLE {layer.id} IN ACCESS EXCLUSIVE MODE"))
-        conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": previous})
+        set_local(conn, "lock_timeout", previous)
     except OperationalError as err:
         savepoint.rollback()
         if getattr(err.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
@@ -309,7 +310,7 @@ def drop_indexes_for_load(conn: Connection, layer: Layer) -> list[str]:
 
 
 def build_indexes(conn: Connection, definitions: list[str]) -> None:
-    conn.execute(text("SELECT set_config('maintenance_work_mem', '256MB', true)"))
+    set_local(conn, "maintenance_work_mem", "256MB")
     for definition in definitions:
         conn.execute(text(definition))
 
@@ -324,10 +325,10 @@ def save_staged(conn: Connection, layer: Layer, key: str | None = None) -> tuple
     if layer.derive_place:
         stage_places(conn)
     rebuilt = drop_indexes_for_load(conn, layer)
-    conn.execute(text("SELECT set_config('vung.bulk', 'on', true)"))
+    set_local(conn, "vung.bulk", "on")  # the row triggers stand aside (migrations 0003, 0006)
     updated = update_rows(conn, layer, key) if key else 0
     inserted = insert_rows(conn, layer, key)
-    conn.execute(text("SELECT set_config('vung.bulk', '', true)"))
+    set_local(conn, "vung.bulk", "")
     build_indexes(conn, rebuilt)
     return updated, inserted, bool(rebuilt)
 

@@ -456,6 +456,15 @@ def test_aquaculture_areas_that_only_touch_are_accepted(conn, tmp_path):
     assert reasons(report) == {3: "geometry: overlaps row 1 of the file"}
 
 
+def test_an_import_into_a_layer_refusing_overlaps_holds_the_writers_lock(conn, tmp_path):
+    """The lock single writes take: an API write cannot slip an overlapping shape in before the import commits."""
+    held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted")
+    assert conn.execute(held).scalar_one() == 0
+    gdf = gpd.GeoDataFrame({"name": ["Ao khoá"], "species": ["Tôm"], "water_type": ["Nước lợ"]}, geometry=[square(8)], crs=4326)
+    assert do_import(conn, "aquaculture_areas", write(gdf, tmp_path / "khoa.geojson")).inserted == 1
+    assert conn.execute(held).scalar_one() == 1
+
+
 def test_a_row_refused_for_its_values_does_not_stand_in_the_way_of_others(conn, tmp_path):
     """With --skip-invalid, a refused row is not loaded: it neither overlaps later rows nor repeats their key."""
     gdf = gpd.GeoDataFrame(
