@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, text
@@ -26,12 +26,6 @@ DESCRIPTION_LIMIT = 280
 POINT_FILL_OPACITY = 0.8
 # Fields with a place of their own in the popup, or none: photos are outside links.
 SPECIAL_FIELDS = frozenset({"name", "name_en", "photo", "illustrative"})
-DEFAULT_STRINGS = {
-    "details": "View details",
-    "illustrative": "Illustrative sketch: this shape is approximate, not a surveyed boundary.",
-    "yes": "Yes",
-    "no": "No",
-}
 
 
 class TooManyFeatures(Exception):
@@ -71,6 +65,8 @@ class Leaflet:
 @dataclass(frozen=True)
 class PublishOptions:
     leaflet: Leaflet
+    # The popups' words in the page's language: details, illustrative, yes, no (app.publish.popup_strings).
+    strings: dict[str, str]
     lang: str = "vi"
     title: str = ""
     tile_url: str = ""
@@ -82,7 +78,6 @@ class PublishOptions:
     detail_base: str | None = None
     # Where to look when the selection is empty: (minx, miny, maxx, maxy).
     fallback_bounds: tuple[float, float, float, float] | None = None
-    strings: dict[str, str] = field(default_factory=dict)
     max_features: int = MAX_FEATURES
 
 

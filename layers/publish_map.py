@@ -13,7 +13,7 @@ from folium.utilities import JsCode
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import escape
 
-from layers.publish import DEFAULT_STRINGS, POINT_FILL_OPACITY, LayerSelection, PublishOptions, popup_spec
+from layers.publish import POINT_FILL_OPACITY, LayerSelection, PublishOptions, popup_spec
 
 
 def default_title(selections: list[LayerSelection]) -> str:
@@ -111,7 +111,7 @@ class Attribution(MacroElement):
 def popup_script(selections: list[LayerSelection], options: PublishOptions) -> str:
     config = {
         "lang": options.lang,
-        "strings": {**DEFAULT_STRINGS, **options.strings},
+        "strings": options.strings,
         "detailBase": options.detail_base,
         "layers": {s.layer.id: popup_spec(s.layer, options.lang) for s in selections},
     }
