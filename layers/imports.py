@@ -162,7 +162,8 @@ def overlapping_rows(conn: Connection, layer: Layer, key: str | None, first: int
     of the file (1.3 s down to 0.4 s for 100,000).
     """
     found = rows_overlapping(conn, layer, key, first, f"s.row_no <= {EARLY_ROWS}", "true")
-    if len(found) >= first:
+    later = conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {STAGE} WHERE row_no > {EARLY_ROWS})")).scalar_one()
+    if len(found) >= first or not later:  # enough, or a small file already tested whole
         return found
     find_touching(conn)
     touching = f"s.row_no IN (SELECT row_no FROM {TOUCHING})"

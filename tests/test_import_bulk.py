@@ -82,7 +82,8 @@ def test_a_load_smaller_than_the_layer_keeps_its_indexes(conn, tmp_path, bulk_fr
     assert indexes(conn) == before
 
 
-def test_a_layer_being_read_keeps_its_indexes_and_the_load_goes_on(engine, conn, tmp_path, bulk_from_four):
+def test_a_layer_being_read_keeps_its_indexes_and_the_load_goes_on(engine, conn, tmp_path, bulk_from_four, monkeypatch):
+    monkeypatch.setattr(imports, "LOCK_WAIT", "200ms")  # the rule, not the length of the wait
     before = indexes(conn)
     empty_layer(conn)
     with engine.connect() as reader:

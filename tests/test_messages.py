@@ -8,6 +8,7 @@ import pytest
 from shapely.geometry import Polygon, box
 
 from app.messages import POSTGIS_REASONS, SHAPES, localize_report, translate_problems, translate_sentence
+from importers.run import INDEXES_REBUILT, overlap_note
 from tests.importing import do_import, square, write, zones
 
 
@@ -57,3 +58,10 @@ def test_what_the_importer_writes_is_all_known(app, conn, tmp_path):
                 assert translate_problems(problem) != problem, problem
     assert all(entry["reason"] != english for entry, english in zip(shown["rejected"], reasons, strict=True))
     assert all(note != english for note, english in zip(shown["notes"], report.notes, strict=True))
+
+
+@pytest.mark.parametrize("note", [INDEXES_REBUILT, overlap_note([3, 4]), overlap_note(list(range(2, 40)))])
+def test_the_importers_own_notes_are_known_shapes(app, note):
+    """Notes written from constants and helpers of importers.run: a change there must reach app/messages.py."""
+    with app.test_request_context("/?lang=vi"):
+        assert translate_sentence(note) != note

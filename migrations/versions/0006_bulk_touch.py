@@ -1,10 +1,11 @@
 """The importer's bulk path skips the touch trigger too.
 
 A new feature's created_at, updated_at and version are the columns'
-defaults (now(), now(), 1), which is what vung_touch() sets on an insert.
-Calling that PL/pgSQL function for every row cost about a second of a
-100,000-row import, so in a transaction with vung.bulk = 'on' (set only by
-layers/imports.py, around its INSERT) the defaults do the work.
+defaults (now(), now(), 1), which is what vung_touch() sets on an insert;
+an update by key sets version + 1 and updated_at itself. Calling that
+PL/pgSQL function for every row cost about a second of a 100,000-row
+import, so in a transaction with vung.bulk = 'on' (set only by
+layers/imports.py, around its INSERT and UPDATE) the importer does the work.
 
 Revision ID: 0006
 Revises: 0005
