@@ -404,6 +404,8 @@ def test_edit_shows_an_editor_only_their_layers(app, editor):
     config = editor_config(response)
     assert [layer["id"] for layer in config["layers"]] == [LAYER]
     assert config["csrfToken"] == actor.headers["X-CSRF-Token"]
+    # The logout form in the header carries the same token.
+    assert HIDDEN_CSRF.search(response.get_data(as_text=True)).group(1) == actor.headers["X-CSRF-Token"]
     assert config["user"] == {"username": "a-editor", "role": "editor", "districts": [INSIDE]}
     fields = {f["name"]: f for f in config["layers"][0]["fields"]}
     assert fields["area_ha"]["computed"] and fields["name"]["required"] and fields["name"]["maxLength"] == 200
