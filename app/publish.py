@@ -84,7 +84,6 @@ def publish_options(lang: str, title: str, detail_base: str | None) -> PublishOp
         detail_base=detail_base,
         fallback_bounds=cfg["MAP_BOUNDS"],
         strings=popup_strings(),
-        max_features=MAX_FEATURES,
     )
 
 
@@ -101,7 +100,7 @@ def popup_strings() -> dict[str, str]:
 def render_selection(wanted: list[tuple[Layer, ItemQuery]], options: PublishOptions) -> str:
     """The HTML file, or ApiError when the selection is too large."""
     try:
-        selections = db().read(select_layers, wanted, options.lang, options.max_features)
+        selections = db().read(select_layers, wanted, options.lang)
     except TooManyFeatures as err:
         raise ApiError(str(err), code="TooManyFeatures", count=err.count, limit=err.limit) from None
     from layers.publish_map import build_map  # folium loads only when a map is made

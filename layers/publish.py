@@ -78,7 +78,6 @@ class PublishOptions:
     detail_base: str | None = None
     # Where to look when the selection is empty: (minx, miny, maxx, maxy).
     fallback_bounds: tuple[float, float, float, float] | None = None
-    max_features: int = MAX_FEATURES
 
 
 @dataclass
