@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run dev test setup bench bench-import bench-export lint
+.PHONY: run dev test setup bench bench-import bench-export
 
 setup:
 	DATABASE_URL=$(DATABASE_URL) DATABASE_URL_GIVEN=$(GIVEN_DATABASE_URL) bash scripts/setup.sh
