@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import unicodedata
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -766,6 +768,25 @@ def test_queryables_in_english_and_html(client):
     for f in REGISTRY["relics"].fields:
         assert f"<code>{f.name}</code>" in page
     assert "<code>communal_house</code>" in page
+
+
+def queryables_example(client, layer_id: str) -> str:
+    page = client.get(f"/ogc/collections/{layer_id}/queryables?f=html").get_data(as_text=True)
+    found = re.search(r"<code>filter</code> \(CQL2\):\s*<code>([^<]*)</code>", page)
+    assert found, page
+    return html.unescape(found.group(1))
+
+
+def test_queryables_page_gives_a_working_example_in_the_working_area(app, client, monkeypatch):
+    example = queryables_example(client, "relics")
+    response = client.get(f"/ogc/collections/relics/items?{urlencode({'filter': example})}")
+    assert response.status_code == 200, (example, response.get_data(as_text=True)[:200])
+    minx, miny, maxx, maxy = app.config["WORKING_AREA"]
+    x1, y1, x2, y2 = map(float, re.search(r"BBOX\(([^)]*)\)", example).group(1).split(","))
+    assert minx < x1 < x2 < maxx and miny < y1 < y2 < maxy
+    # The box follows the configured area: places are data, not code.
+    monkeypatch.setitem(app.config, "WORKING_AREA", (100.0, 10.0, 101.0, 11.0))
+    assert "BBOX(100.38, 10.38, 100.62, 10.62)" in queryables_example(client, "relics")
 
 
 def test_queryables_asked_for_as_json_schema(client):
