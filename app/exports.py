@@ -122,11 +122,9 @@ def export_page():
     layers = [layer for layer in REGISTRY.values() if may_read(layer)]
     config = {
         "layers": [
-            {"id": layer.id, "title": layer.title(lang), "visible": layer.visible,
-             "fields": [field_config(f, lang) for f in layer.filterable]}
+            {"id": layer.id, "title": layer.title(lang), "fields": [field_config(f, lang) for f in layer.filterable]}
             for layer in layers
         ],
-        "formats": [{"id": f.id, "title": f.title, "multi": f.multi_layer} for f in FORMATS.values()],
         "districts": db().read(list_districts),
     }
     return render_template("export.html", config=config, layers=layers, formats=FORMATS.values(), lang=lang)
