@@ -87,19 +87,19 @@ def area_ha(geom: str) -> str:
     return f"round((ST_Area({geom}::geography) / 10000.0)::numeric, 4)"
 
 
-def invalid_location(geom: str) -> str:
-    """Where an invalid shape goes wrong, as GeoJSON, or NULL."""
-    return f"CASE WHEN NOT ST_IsValid({geom}) THEN ST_AsGeoJSON((ST_IsValidDetail({geom})).location, 7) END"
+def invalid_location(geom: str, problem: str) -> str:
+    """Where a shape goes wrong, as GeoJSON, when its verdict `problem` is that it is invalid; else NULL."""
+    return f"CASE WHEN {problem} LIKE 'invalid: %' THEN ST_AsGeoJSON((ST_IsValidDetail({geom})).location, 7) END"
 
 
 def geometry_report_sql() -> str:
-    """The verdict on `:geometry` (GeoJSON text), where it is invalid, and a repaired shape."""
+    """The verdict on `:geometry` (GeoJSON text), and where it is invalid and a repaired shape, when that is the verdict."""
     return f"""
-        WITH g AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326) AS geom)
-        SELECT {geometry_verdict("geom")} AS problem, {invalid_location("geom")} AS location,
-               CASE WHEN NOT ST_IsEmpty(geom) AND NOT ST_IsValid(geom) THEN ST_AsGeoJSON(ST_MakeValid(geom), 7) END
-                 AS repaired
-          FROM g
+        WITH g AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326) AS geom),
+             judged AS (SELECT geom, {geometry_verdict("geom")} AS problem FROM g)
+        SELECT problem, {invalid_location("geom", "problem")} AS location,
+               CASE WHEN problem LIKE 'invalid: %' THEN ST_AsGeoJSON(ST_MakeValid(geom), 7) END AS repaired
+          FROM judged
     """
 
 

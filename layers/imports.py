@@ -97,7 +97,7 @@ def geometry_problems(conn: Connection) -> list[dict]:
     """Rows whose geometry cannot go in, by the same rules as any write (the stage's verdict)."""
     rows = conn.execute(
         text(
-            f"SELECT row_no, 'geometry: ' || problem AS reason, {sql.invalid_location('geom')} AS location "
+            f"SELECT row_no, 'geometry: ' || problem AS reason, {sql.invalid_location('geom', 'problem')} AS location "
             f"FROM {STAGE} WHERE problem IS NOT NULL ORDER BY row_no"
         )
     ).mappings()

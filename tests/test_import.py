@@ -456,6 +456,17 @@ def test_aquaculture_areas_that_only_touch_are_accepted(conn, tmp_path):
     assert reasons(report) == {3: "geometry: overlaps row 1 of the file"}
 
 
+def test_an_invalid_shape_refused_for_another_rule_carries_no_location(conn, tmp_path):
+    bow_tie = Polygon([(X0, Y0), (X0 + SIDE, Y0 + SIDE), (X0 + SIDE, Y0), (X0, Y0 + SIDE), (X0, Y0)])
+    frame = zones(["Nơ nhiều đỉnh", "Nơ"], ["Lúa", "Lúa"])
+    frame.loc[0, "geometry"] = bow_tie.segmentize(SIDE / 4)  # invalid, and over the vertex limit below
+    frame.loc[1, "geometry"] = bow_tie
+    report = do_import(conn, "farming_zones", write(frame, tmp_path / "no.geojson"), max_vertices=8, dry_run=True)
+    first, second = report.rejected
+    assert first["reason"].startswith("geometry: has ") and "location" not in first
+    assert second["reason"].startswith("geometry: invalid: ") and len(second["location"]) == 2
+
+
 def test_an_import_into_a_layer_refusing_overlaps_holds_the_writers_lock(conn, tmp_path):
     """The lock single writes take: an API write cannot slip an overlapping shape in before the import commits."""
     held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted")
