@@ -24,8 +24,10 @@ from layers.query import ItemQuery, items_statement, where_clause
 MAX_FEATURES = 5000
 DESCRIPTION_LIMIT = 280
 POINT_FILL_OPACITY = 0.8
-# Fields with a place of their own in the popup, or none: photos are outside links.
-SPECIAL_FIELDS = frozenset({"name", "name_en", "photo", "illustrative"})
+# Fields a published feature never carries: photos are outside links.
+UNPUBLISHED_FIELDS = frozenset({"photo"})
+# Fields with a place of their own in the popup (title, sketch note), or none.
+SPECIAL_FIELDS = frozenset({"name", "name_en", "illustrative"}) | UNPUBLISHED_FIELDS
 
 
 class TooManyFeatures(Exception):
@@ -97,7 +99,7 @@ def published_properties(layer: Layer) -> tuple[str, ...]:
     """What a published feature carries: its names, what its popup shows, and English versions of texts."""
     wanted = [name for name in ("name", "name_en") if layer.field(name)]
     for f in layer.fields:
-        if not f.popup or f.name == "photo":  # photos would be outside links
+        if not f.popup or f.name in UNPUBLISHED_FIELDS:
             continue
         wanted.append(f.name)
         if layer.field(f"{f.name}_en"):
