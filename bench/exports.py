@@ -39,11 +39,12 @@ from items import DEFAULT_URL, Server, local_only, log, prepare_database  # noqa
 sys.path.insert(0, str(ROOT))
 from exporters.read import columns  # noqa: E402
 from layers import REGISTRY  # noqa: E402
+# The API's largest `limit`, which the sizes below the whole layer are exported with.
+from layers.params import MAX_LIMIT  # noqa: E402
 
 LAYER = "farming_zones"
 TARGET_TIME = 1.5  # app ÷ ogr2ogr, wall time
 SOURCE_ZONES = 100_000
-MAX_LIMIT = 10_000  # the API's largest `limit`; the whole layer needs none
 
 
 def limit_param(size: int) -> str:
