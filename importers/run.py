@@ -322,16 +322,15 @@ class ChunkReader:
 
 
 def staged_chunks(layer, path, options, mapping, crs, report, progress):
-    row = 1
-    for geometry_column, batch in readable_batches(path, options):
-        yield stage_batch(layer, batch, geometry_column, mapping, crs, options, report, row)
-        row += batch.num_rows
+    for first_row, geometry_column, batch in readable_batches(path, options):
+        yield stage_batch(layer, batch, geometry_column, mapping, crs, options, report, first_row)
         if progress:
             progress(batch.num_rows)
 
 
 def readable_batches(path: Path, options: ImportOptions):
-    """arrow_batches, with GDAL's and Arrow's reading errors told as ImportFailed naming the row.
+    """(first row number, geometry column, batch) of arrow_batches, with GDAL's and Arrow's reading errors
+    told as ImportFailed naming the row.
 
     Only reading is wrapped: database errors and the caller's own pass through as they are.
     """
@@ -344,7 +343,7 @@ def readable_batches(path: Path, options: ImportOptions):
             return
         except Exception as err:  # GDAL and Arrow raise many classes of their own
             raise ImportFailed(f"cannot read row {row} of {path.name}: {str(err).splitlines()[0][:200]}") from None
-        yield geometry_column, batch
+        yield row, geometry_column, batch
         row += batch.num_rows
 
 
