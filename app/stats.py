@@ -114,7 +114,8 @@ def place_label(place: dict, by: str, lang: str) -> str:
     return names[0] if len(names) == 1 else f"{names[-1]} ({names[0]})"
 
 
-def json_rows(result: StatResult, lang: str) -> list[dict]:
+def table_rows(result: StatResult, lang: str) -> list[dict]:
+    """The rows, as JSON serves them: place names and codes, group values and labels, the figures."""
     out = []
     for r in result.rows:
         row: dict = {**r.place, "place": place_label(r.place, result.by, lang)}
@@ -128,17 +129,16 @@ def json_rows(result: StatResult, lang: str) -> list[dict]:
     return out
 
 
-def display_rows(result: StatResult, lang: str) -> list[list]:
-    """Rows as people read them (names and labels), in the order of columns()."""
-    not_set = pick(NOT_SET_LABEL, lang)
+def cells(cols: list[dict], row: dict, lang: str) -> list:
+    """One of table_rows as people read it (names and labels, then the figures), in the order of columns()."""
     out = []
-    for r in result.rows:
-        row: list = [r.place[name] or not_set for name in PLACE_LEVELS[result.by]]
-        row += [choice_label(result.table, name, value, lang) for name, value in r.groups.items()]
-        row.append(r.count)
-        if result.table.measure == "area":
-            row.append(r.area_ha)
-        out.append(row)
+    for c in cols:
+        if c["kind"] == "place":
+            out.append(row[c["name"]] or pick(NOT_SET_LABEL, lang))
+        elif c["kind"] == "group":
+            out.append(row[f"{c['name']}_label"])
+        else:
+            out.append(row[c["name"]])
     return out
 
 
@@ -163,7 +163,7 @@ def table_document(result: StatResult, args: MultiDict, lang: str) -> dict:
         "title": table.title(lang),
         "measure": table.measure,
         "columns": columns(table, result.by, lang),
-        "rows": json_rows(result, lang),
+        "rows": table_rows(result, lang),
         "total": total,
         "links": download_links(table, result.by, args, lang),
     }
@@ -206,7 +206,7 @@ def stats_page():
     districts = db().read(list_districts)
     return render_template(
         "stats.html", lang=lang, data=document, tables=document["tables"],
-        display=[display_rows(r, lang) for r in results], form=filter_form(tables, args, lang),
+        cells=cells, form=filter_form(tables, args, lang),
         districts=districts, by=by, args=args, json_link=json_link(by, args), format_number=format_number,
     )
 
@@ -247,7 +247,7 @@ def download(table_id: str, fmt: str):
     lang = current_lang()
     result = db().read(table_figures, table, by, queries[table.layer_id])
     cols = columns(table, by, lang)
-    rows = display_rows(result, lang)
+    rows = [cells(cols, row, lang) for row in table_rows(result, lang)]
     name = f"{table.id}-{by}.{fmt}"
     if fmt == "csv":
         body = csv_bytes([c["label"] for c in cols], rows)
