@@ -91,19 +91,6 @@ def public_map():
     return render_template("map.html", config=map_config(districts, lang), lang=lang, export_formats=FORMATS.values())
 
 
-def display_value(f: Field, value, lang: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if f.kind == "enum":
-        choice = next((c for c in f.choices if c.value == value), None)
-        return choice.label(lang) if choice else str(value)
-    if f.kind == "boolean":
-        return ("Yes" if value else "No") if lang == "en" else ("Có" if value else "Không")
-    if f.kind == "number":
-        return f"{value:,.2f}" + (f" {f.unit}" if f.unit else "")
-    return str(value) + (f" {f.unit}" if f.unit else "")
-
-
 @bp.get("/<layer_id>/<int:feature_id>")
 def feature_page(layer_id: str, feature_id: int):
     layer = get_layer(layer_id)
@@ -113,7 +100,7 @@ def feature_page(layer_id: str, feature_id: int):
     if row is None:
         raise NotFound(f"There is no feature {feature_id} in {layer.id}.")
     lang = current_lang()
-    rows = [(f.label(lang), display_value(f, row[f.name], lang)) for f in layer.fields]
+    rows = [(f.label(lang), f.display(row[f.name], lang)) for f in layer.fields]
     name = row["name_en"] if lang == "en" and row.get("name_en") else row["name"]
     description = row.get("description_en") if lang == "en" and row.get("description_en") else row.get("description")
     return render_template(

@@ -21,7 +21,7 @@ from pyogrio.raw import write_arrow
 from sqlalchemy import Connection
 
 from exporters import read
-from layers.base import Layer
+from layers.base import Field, Layer
 from layers.query import ItemQuery
 
 CRS = "EPSG:4326"
@@ -198,24 +198,24 @@ def write_kml(conn: Connection, request: Request, directory: Path, stem: str) ->
 def with_description(reader: pa.RecordBatchReader, layer: Layer, lang: str) -> pa.RecordBatchReader:
     out_schema = reader.schema.append(pa.field("kml_description", pa.string()))
 
+    fields = {f.name: f for f in layer.fields}
+
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
-            descriptions = [describe(layer, row, lang) for row in batch.drop_columns([read.GEOMETRY]).to_pylist()]
+            descriptions = [describe(fields, row, lang) for row in batch.drop_columns([read.GEOMETRY]).to_pylist()]
             yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(descriptions, pa.string())], schema=out_schema)
 
     return pa.RecordBatchReader.from_batches(out_schema, batches())
 
 
-def describe(layer: Layer, row: dict, lang: str) -> str:
-    """An HTML table of the labelled, non-empty properties; values escaped, so they show as text."""
+def describe(fields: dict[str, Field], row: dict, lang: str) -> str:
+    """An HTML table of the labelled, non-empty properties as people read them; escaped, so they show as text."""
     cells = []
     for name, value in row.items():
-        f = layer.field(name)
-        if f is None or value is None or value == "":
-            continue
-        shown = next((c.label(lang) for c in f.choices if c.value == value), value)
-        unit = f" {f.unit}" if f.unit else ""
-        cells.append(f"<tr><th>{html.escape(f.label(lang))}</th><td>{html.escape(str(shown))}{unit}</td></tr>")
+        f = fields.get(name)
+        shown = f.display(value, lang) if f else None
+        if shown is not None:
+            cells.append(f"<tr><th>{html.escape(f.label(lang))}</th><td>{html.escape(shown)}</td></tr>")
     return "<table>" + "".join(cells) + "</table>"
 
 

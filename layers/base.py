@@ -59,6 +59,20 @@ class Field:
     def choice_values(self) -> tuple[str, ...]:
         return tuple(c.value for c in self.choices)
 
+    def display(self, value, lang: str) -> str | None:
+        """A stored value as people read it: choice labels, yes/no, numbers with their unit; None when empty."""
+        if value is None or value == "":
+            return None
+        if self.kind == "enum":
+            choice = next((c for c in self.choices if c.value == value), None)
+            return choice.label(lang) if choice else str(value)
+        if self.kind == "boolean":
+            return ("Yes" if value else "No") if lang == "en" else ("Có" if value else "Không")
+        unit = f" {self.unit}" if self.unit else ""
+        if self.kind == "number":
+            return f"{value:,.2f}{unit}"
+        return f"{value}{unit}"
+
 
 @dataclass(frozen=True)
 class Style:
