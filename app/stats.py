@@ -104,9 +104,7 @@ def columns(table: StatTable, by: str, lang: str) -> list[dict]:
 
 
 def choice_label(table: StatTable, field_name: str, value: str | None, lang: str) -> str:
-    f = table.layer.field(field_name)
-    choice = next((c for c in f.choices if c.value == value), None)
-    return choice.label(lang) if choice else pick(NOT_SET_LABEL, lang) if value is None else value
+    return table.layer.field(field_name).display(value, lang) or pick(NOT_SET_LABEL, lang)
 
 
 def place_label(place: dict, by: str, lang: str) -> str:
