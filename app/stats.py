@@ -81,7 +81,7 @@ def place_level() -> str:
 def parse_request(tables: list[StatTable], not_filters: tuple[str, ...]) -> tuple[str, MultiDict, dict[str, ItemQuery]]:
     by = place_level()
     args = filter_args(not_filters)
-    queries = parse_layer_queries(table_layers(tables), args)
+    queries = parse_layer_queries(table_layers(tables), args, paging=False)  # statistics cover every match
     return by, args, queries
 
 

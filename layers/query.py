@@ -24,7 +24,7 @@ MAX_SEARCH_WORDS = 8
 
 @dataclass(frozen=True)
 class ItemQuery:
-    limit: int = 100
+    limit: int | None = 100  # None: every match (exports)
     offset: int = 0
     bbox: Bbox | None = None
     # field name -> accepted values (already typed and checked)

@@ -444,3 +444,10 @@ def test_page_shows_every_table(client):
         assert f"/stats/{table.id}.csv?" in html and f"/stats/{table.id}.xlsx?" in html
     assert 'name="farming_zones.crop"' in html and 'name="district"' in html and 'name="q"' in html
     assert 'id="stats-data"' in html
+
+
+@pytest.mark.parametrize("paging", ["limit=5", "offset=3", "relics.limit=2"])
+def test_statistics_cover_every_match_and_refuse_paging(client, paging):
+    response = client.get(f"/stats?f=json&{paging}")
+    assert response.status_code == 400
+    assert paging.split("=")[0] in response.get_data(as_text=True)
