@@ -14,7 +14,7 @@ from app.cli import alembic_config, ensure_database
 from app.config import sqlalchemy_url
 from importers.sample import load_sample
 from tests.live import serving
-from tests.writing import PASSWORD
+from tests.writing import PASSWORD, drop_users
 
 DEFAULT_TEST_URL = "postgresql://postgres@127.0.0.1:5432/vung_test"
 
@@ -103,8 +103,7 @@ def dropped_users(engine):
     """Names of users to remove (with their tokens) after the test, however they were created."""
     names: list[str] = []
     yield names
-    with engine.begin() as c:
-        c.execute(text("DELETE FROM users WHERE username = ANY(:u)"), {"u": names})
+    drop_users(engine, names)
 
 
 @pytest.fixture()

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from layers.accounts import AccountError, authenticate, create_user, find_user
 from tests.conftest import SESSION_CSRF as CSRF
 from tests.conftest import signed_in
+from tests.writing import PASSWORD
 
 
 @pytest.fixture()
@@ -111,7 +112,7 @@ def test_role_and_password_changes(admin_client, make_user, engine):
         user = find_user(c, "role_change_test")
         assert (user.role, user.layers, user.districts) == ("editor", ("relics",), None)
         assert authenticate(c, "role_change_test", "a new password") is not None
-        assert authenticate(c, "role_change_test", "correct horse") is None
+        assert authenticate(c, "role_change_test", PASSWORD) is None
 
 
 def test_tokens_are_shown_once_and_revocable(admin_client, app, make_user):

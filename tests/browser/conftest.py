@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import text
 
 from tests.live import serving
-
-playwright_api = pytest.importorskip("playwright.sync_api")
+from tests.writing import PASSWORD  # the one test password, imported from here by the browser tests
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -61,7 +60,7 @@ def bare_live_server(engine, database_url) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser():
-    with playwright_api.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
@@ -129,9 +128,6 @@ def page(context, page_errors):
 @pytest.fixture()
 def phone_page(new_page):
     return new_page(PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
-
-
-PASSWORD = "correct horse battery staple"
 
 
 def empty_spot(engine, clearance: float) -> dict:
