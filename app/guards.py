@@ -1,6 +1,6 @@
-"""Checks applied to every request before any handler sees it."""
+"""Checks applied to every request before any handler sees it, and headers every answer gets."""
 
-from flask import Flask, request
+from flask import Flask, Response, g, request
 
 from app.errors import ApiError
 
@@ -14,5 +14,21 @@ def reject_nul_bytes() -> None:
         raise ApiError("The path must not contain NUL characters.")
 
 
+def frame_policy(response: Response) -> Response:
+    """Only /embed may be framed by other sites; the other pages only by the app's own."""
+    if request.endpoint != "publish.embed" and response.mimetype == "text/html":
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return response
+
+
+def private_data_policy(response: Response) -> Response:
+    """An answer built from a layer only logged-in users may read is kept by no cache but the user's own."""
+    if g.get("read_private"):
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.before_request(reject_nul_bytes)
+    app.after_request(frame_policy)
+    app.after_request(private_data_policy)

@@ -123,8 +123,6 @@ def publish():
     html = render_selection(wanted, publish_options(current_lang(), title, request.url_root))
     response = Response(html, mimetype="text/html")
     response.headers["Content-Disposition"] = f'attachment; filename="{download_name(layers)}"'
-    if not all(layer.public for layer in layers):
-        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -134,14 +132,6 @@ def embed():
     lang = current_lang()
     config = map_config(db().read(list_districts), lang)
     return render_template("embed.html", config=config, lang=lang)
-
-
-@bp.after_app_request
-def frame_policy(response: Response) -> Response:
-    """Only /embed may be framed by other sites; the other pages only by the app's own."""
-    if request.endpoint != "publish.embed" and response.mimetype == "text/html":
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    return response
 
 
 def publish_file(layer_ids: str, pairs: list[tuple[str, str]], title: str, lang: str, base_url: str | None) -> str:
