@@ -64,8 +64,8 @@ def geometry_verdict(geom: str) -> str:
     area = "ST_MakeEnvelope(:wa_minx, :wa_miny, :wa_maxx, :wa_maxy, 4326)"
     return f"""CASE
       WHEN {geom} IS NULL OR ST_IsEmpty({geom}) THEN 'is empty'
-      WHEN GeometryType({geom}) <> ALL(:accepted)
-        THEN 'type ' || GeometryType({geom}) || ' not accepted here; expected ' || :accepted_text
+      WHEN GeometryType({geom}) <> ALL(:accepted)  -- told by its GeoJSON name ('ST_LineString'), as single writes tell it
+        THEN 'type ' || substr(ST_GeometryType({geom}), 4) || ' not accepted here; expected ' || :accepted_text
       WHEN ST_NPoints({geom}) > :max_vertices
         THEN 'has ' || ST_NPoints({geom})::text || ' vertices; at most ' || CAST(:max_vertices AS text)
       WHEN NOT ST_IsValid({geom}) THEN 'invalid: ' || (ST_IsValidDetail({geom})).reason

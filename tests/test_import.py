@@ -15,13 +15,14 @@ import pandas as pd
 import pyogrio
 import pytest
 from pyproj import Geod
-from shapely.geometry import Polygon
+from shapely.geometry import LineString, Point, Polygon
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 import layers.imports
 from importers.run import ImportFailed, ImportOptions, run_import
 from layers import REGISTRY
+from layers.edit import geometry_shape_problem
 from tests.importing import (
     MARK,
     SIDE,
@@ -465,6 +466,20 @@ def test_an_invalid_shape_refused_for_another_rule_carries_no_location(conn, tmp
     first, second = report.rejected
     assert first["reason"].startswith("geometry: has ") and "location" not in first
     assert second["reason"].startswith("geometry: invalid: ") and len(second["location"]) == 2
+
+
+def test_a_shape_of_the_wrong_type_is_refused_in_the_words_of_a_single_write(conn, tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"name": ["Đường bờ", "Điểm"], "crop": ["Lúa", "Lúa"]},
+        geometry=[LineString([(X0, Y0), (X0 + SIDE, Y0)]), Point(X0, Y0)], crs=4326,
+    )
+    report = do_import(conn, "farming_zones", write(frame, tmp_path / "sai.gpkg"), dry_run=True)
+    layer = REGISTRY["farming_zones"]
+    assert reasons(report) == {
+        1: "geometry: " + geometry_shape_problem({"type": "LineString", "coordinates": []}, layer),
+        2: "geometry: " + geometry_shape_problem({"type": "Point", "coordinates": []}, layer),
+    }
+    assert reasons(report)[1] == "geometry: type LineString not accepted here; expected Polygon or MultiPolygon"
 
 
 def test_an_import_into_a_layer_refusing_overlaps_holds_the_writers_lock(conn, tmp_path):
