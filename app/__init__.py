@@ -20,6 +20,7 @@ from app import (
     ogc,
     pages,
     publish,
+    tiles,
 )
 from app.errors import register_error_handlers
 from app.sessions import SessionInterface
@@ -49,5 +50,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(publish.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(stats_bp)
+    app.register_blueprint(tiles.bp)
     cli.init_app(app)
     return app

@@ -120,3 +120,33 @@ def overlap_sql(table: str) -> str:
           FROM {table} AS t, g
          WHERE {shares_area('t', 'g')} AND t.id <> :self_id
     """
+
+
+# Mapbox Vector Tile grid: 4096 units a side, and a 64-unit border so that
+# lines and point symbols crossing a tile's edge are drawn whole by both tiles.
+MVT_EXTENT = 4096
+MVT_BUFFER = 64
+
+
+def tile_sql(table: str, columns: tuple[str, ...], where: str = "") -> str:
+    """One Mapbox Vector Tile of `table` (alias `t`), as one bytea built by PostGIS.
+
+    Binds :z, :x, :y (the Web Mercator tile) and :tile_layer (the MVT layer's
+    name). `columns` become the features' properties and `id` their feature id;
+    `where` is an optional " WHERE ..." over `t` that narrows the features.
+    The envelope, with the border, is taken to EPSG:4326 so the GiST index on
+    `geom` picks the candidates; ST_AsMVTGeom clips them, and drops (as NULL,
+    which ST_AsMVT skips) what lies only in the bounding box's corners or
+    shrinks below one unit.
+    """
+    props = "".join(f", t.{c}" for c in columns)
+    margin = MVT_BUFFER / MVT_EXTENT
+    index_filter = f"t.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {margin}), 4326)"
+    condition = f"{where} AND {index_filter}" if where else f" WHERE {index_filter}"
+    return (
+        "SELECT ST_AsMVT(tile, :tile_layer, "
+        f"{MVT_EXTENT}, 'geom', 'id') FROM ("
+        f"SELECT t.id, ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope(:z, :x, :y), "
+        f"{MVT_EXTENT}, {MVT_BUFFER}, true) AS geom{props} "
+        f"FROM {table} AS t{condition}) AS tile"
+    )
