@@ -20,6 +20,7 @@ from app.auth import may_read
 from app.db import db
 from app.errors import ApiError, NotFound
 from app.pages import current_lang
+from exporters.write import defuse_formula
 from gis.params import ParameterError
 from layers.base import Layer
 from layers.params import parse_layer_queries
@@ -260,7 +261,7 @@ def csv_bytes(headers: list[str], rows: list[list]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerows([defuse_formula(value) for value in row] for row in rows)
     # The byte order mark tells Excel the file is UTF-8, so Vietnamese shows right.
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 

