@@ -32,6 +32,8 @@ TILEJSON_MAX_ZOOM = 16
 DEFAULT_MAX_AGE = 60  # seconds; app config TILES_MAX_AGE overrides
 # TileJSON describes a field by its type, as tippecanoe and MapLibre name them; the rest are strings.
 FIELD_TYPES = {"integer": "Number", "number": "Number", "boolean": "Boolean"}
+# Not a filter: the language of TileJSON's names (tiles hold stored values, the same in any language).
+PAGE_PARAMS = ("lang",)
 
 
 def tile_fields(layer: Layer) -> tuple[Field, ...]:
@@ -53,7 +55,7 @@ def select_tile(conn: Connection, layer: Layer, query: ItemQuery, z: int, x: int
 
 def tile_query(layer: Layer) -> ItemQuery:
     """The request's filters; limit and offset are refused, since a tile holds every match inside it."""
-    return parse_layer_queries([layer], request.args, default_limit=None, paging=False)[layer.id]
+    return parse_layer_queries([layer], request.args, PAGE_PARAMS, default_limit=None, paging=False)[layer.id]
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -85,7 +87,7 @@ def tile(layer_id: str, z: int, x: int, y: int):
 
 def tile_url_template(layer: Layer) -> str:
     """The absolute tile address with {z}/{x}/{y}, keeping the request's filters (re-encoded, so no brace in a value)."""
-    query = urlencode(list(request.args.items(multi=True)))
+    query = urlencode([(k, v) for k, v in request.args.items(multi=True) if k not in PAGE_PARAMS])
     return f"{request.url_root}tiles/{layer.id}/{{z}}/{{x}}/{{y}}.pbf" + (f"?{query}" if query else "")
 
 
