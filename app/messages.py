@@ -61,6 +61,9 @@ SHAPES = (
     N_("Skipped sheets without coordinate columns: %(names)s."),
     N_("Ignored other files in %(name)s: %(names)s."),
     N_("The workbook was taken from the zip archive as is."),
+    N_("%(name)s holds %(count)s KML documents; read %(main)s."),
+    N_("Only %(names)s have a %(extension)s."),
+    N_("The shapefiles have different %(extension)s files: %(names)s."),
     # Why a whole run stopped (importers.run, importers.crs, importers.mapping, app.imports).
     N_("required field(s) not found in the file: %(fields)s; use --map COLUMN=FIELD"),
     N_("the key field %(key)s is not mapped from any column"),
@@ -73,6 +76,55 @@ SHAPES = (
     ),
     N_("The import failed on the server; nothing was written."),
     N_("The import was interrupted (the server restarted); nothing was written. Run it again."),
+    # What is wrong with an uploaded file (importers.sources.ImportFileError).
+    # A shape must come before any other that would also match its sentences:
+    # "it would expand" before "%(member)s would expand".
+    N_("The file has %(count)s layers; choose one of: %(names)s."),
+    N_("There is no layer %(layer)s in the file; available: %(names)s."),
+    N_(
+        "%(name)s is only one part of a shapefile: upload a .zip with the .shp, .shx and .dbf "
+        "(and .prj, .cpg when you have them)."
+    ),
+    N_("%(name)s needs %(parts)s beside it: upload a .zip with the .shp, .shx and .dbf."),
+    N_("%(name)s: old Excel .xls files are not read; save it as .xlsx."),
+    N_("%(name)s has no file extension; accepted: %(accepted)s."),
+    N_("%(name)s (%(extension)s) is not a supported file; accepted: %(accepted)s."),
+    N_("%(name)s is empty."),
+    N_("%(name)s holds only blank space."),
+    N_("%(name)s is not %(expected_kind)s: it looks like %(actual_kind)s."),
+    N_("%(name)s is not %(kind)s: GDAL reads it as %(driver)s."),
+    N_("%(name)s is a damaged zip archive (%(detail)s)."),
+    N_("%(name)s is an empty archive."),
+    N_("%(name)s holds %(count)s files; at most %(most)s are accepted."),
+    N_("%(name)s holds %(member)s twice."),
+    N_("%(name)s contains an absolute path (%(member)s); refused."),
+    N_("%(name)s contains a path leading out of the archive (%(member)s); refused."),
+    N_("%(name)s contains a path leading out of the archive; refused."),
+    N_("%(name)s contains a file name with control characters; refused."),
+    N_("%(name)s contains a symbolic link (%(member)s); refused."),
+    N_("%(name)s is password-protected; upload it without a password."),
+    N_("%(name)s uses an unsupported compression method for %(member)s."),
+    N_("%(name)s looks like a zip bomb: it would expand %(ratio)s times (at most %(most)s)."),
+    N_("%(name)s looks like a zip bomb: %(member)s would expand %(ratio)s times (at most %(most)s)."),
+    N_("%(name)s: %(member)s holds more than its declared size."),
+    N_("%(name)s unpacks to %(size)s; at most %(most)s are accepted."),
+    N_("%(name)s unpacks to more than %(size)s."),
+    N_("%(name)s: %(member)s is damaged (%(detail)s)."),
+    N_("%(name)s holds several data files (%(names)s); upload one at a time."),
+    N_("%(name)s holds another archive (%(member)s); unzip it first."),
+    N_("%(name)s holds no shapefile or other supported data file (found: %(found)s)."),
+    N_("%(name)s holds no shapefile or other supported data file."),
+    N_("%(name)s holds no .kml document."),
+    N_("%(name)s: the shapefile %(stem)s lacks %(parts)s."),
+    N_("%(name)s holds several shapefiles named %(names)s in different folders."),
+    N_("%(name)s could not be read as %(kind)s: %(detail)s"),
+    N_("%(name)s could not be read: %(detail)s"),
+    N_("%(name)s holds no layers."),
+    N_("%(name)s holds only tables without geometry (%(names)s)."),
+    N_(
+        "%(name)s has no longitude/latitude or WKT column (columns found — %(columns)s). "
+        "Name them lon/lat (kinh_do/vi_do) or wkt."
+    ),
 )
 # PostGIS's reasons for an invalid shape (ST_IsValidDetail), after "invalid: ".
 POSTGIS_REASONS = (
@@ -86,8 +138,38 @@ POSTGIS_REASONS = (
     N_("Duplicate Rings"),
     N_("Invalid Coordinate"),
 )
+# Kinds of file in "%(name)s is not %(expected_kind)s: it looks like %(actual_kind)s."
+# (importers.sources._check_content and its SIGNATURES).
+FILE_KINDS = (
+    N_("a GeoPackage"),
+    N_("a shapefile"),
+    N_("an Excel .xlsx workbook"),
+    N_("GeoJSON"),
+    N_("KML"),
+    N_("a CSV text file"),
+    N_("a zip archive"),
+    N_("an empty zip archive"),
+    N_("a PNG image"),
+    N_("a JPEG image"),
+    N_("a GIF image"),
+    N_("a PDF document"),
+    N_("an SQLite database"),
+    N_("an old Microsoft Office file (.xls/.doc)"),
+    N_("a gzip archive"),
+    N_("a 7-Zip archive"),
+    N_("a RAR archive"),
+    N_("a shapefile part (.shp/.shx)"),
+    N_("an HTML page"),
+    N_("an XML document"),
+    N_("a JSON document"),
+    N_("binary data"),
+    N_("plain text"),
+)
+# Placeholders whose values are themselves listed phrases, translated in turn.
+PHRASE_VALUES = {"reason", "expected_kind", "actual_kind"}
 # What is wrong with an uploaded file, by importers.sources.ImportFileError's code:
-# said in the reader's language before the importer's own detailed sentence.
+# said in the reader's language before a detailed sentence not listed above
+# (yet), which then stays in English.
 FILE_ERRORS = {
     "UnsupportedFormat": N_("This kind of file cannot be imported."),
     "FormatMismatch": N_("The file is not what its name says."),
@@ -110,20 +192,28 @@ NEXT_PROBLEM = re.compile(r"; (?=[a-z_]+: )")
 def shape_patterns() -> tuple[tuple[re.Pattern, str], ...]:
     """Each shape as a pattern matching the English sentence, its placeholders captured."""
     out = []
-    for shape in SHAPES + POSTGIS_REASONS:
+    for shape in SHAPES + POSTGIS_REASONS + FILE_KINDS:
         pieces = re.split(r"%\((\w+)\)s", shape)
         regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(pieces))
         out.append((re.compile(regex + r"\Z", re.S), shape))
     return tuple(out)
 
 
-def translate_sentence(text: str) -> str:
+def match_shape(text: str) -> tuple[str, dict[str, str]] | None:
+    """The first listed shape the sentence fits, with the values it was filled with."""
     for pattern, shape in shape_patterns():
         match = pattern.match(text)
         if match:
-            values = {k: translate_sentence(v) if k == "reason" else v for k, v in match.groupdict().items()}
-            return gettext(shape, **values)
-    return text
+            return shape, match.groupdict()
+    return None
+
+
+def translate_sentence(text: str) -> str:
+    found = match_shape(text)
+    if found is None:
+        return text
+    shape, values = found
+    return gettext(shape, **{k: translate_sentence(v) if k in PHRASE_VALUES else v for k, v in values.items()})
 
 
 def translate_problems(text: str) -> str:
@@ -144,7 +234,14 @@ def localize_report(report: dict) -> dict:
 
 
 def localize_file_error(code: str, message: str) -> str:
-    """The importer's sentence about a file, led by what it means in the reader's language."""
+    """The importer's sentence about a file in the reader's language.
+
+    A listed sentence says it all once translated. One not listed (or not
+    translated yet) is led by what its code means, the English kept after it.
+    """
+    translated = translate_sentence(message)
+    if translated != message:
+        return translated
     lead = FILE_ERRORS.get(code)
     if lead is None:
         return message

@@ -265,8 +265,9 @@ def _format_of(path: Path) -> str:
         )
     if suffix == ".xls":
         raise ImportFileError("UnsupportedFormat", f"{path.name}: old Excel .xls files are not read; save it as .xlsx.")
-    shown = suffix or "no extension"
-    raise ImportFileError("UnsupportedFormat", f"{path.name} ({shown}) is not a supported file; accepted: {ACCEPTED}.")
+    if not suffix:
+        raise ImportFileError("UnsupportedFormat", f"{path.name} has no file extension; accepted: {ACCEPTED}.")
+    raise ImportFileError("UnsupportedFormat", f"{path.name} ({suffix}) is not a supported file; accepted: {ACCEPTED}.")
 
 
 def _check_not_empty(path: Path, name: str) -> None:
@@ -475,7 +476,6 @@ def _prepare_unpacked(root: Path, kind: str, name: str) -> Source:
         if usable[0].suffix.lower() == ".xlsx":
             source.notes.append("The workbook was taken from the zip archive as is.")
         return source
-    found = ", ".join(_rel(p, root) for p in files[:20]) or "nothing"
     if len(usable) > 1:
         raise ImportFileError(
             "UnsupportedFormat",
@@ -483,6 +483,9 @@ def _prepare_unpacked(root: Path, kind: str, name: str) -> Source:
         )
     if nested:
         raise ImportFileError("UnsupportedFormat", f"{name} holds another archive ({_rel(nested[0], root)}); unzip it first.")
+    if not files:
+        raise ImportFileError("NotGeodata", f"{name} holds no shapefile or other supported data file.")
+    found = ", ".join(_rel(p, root) for p in files[:20])
     raise ImportFileError("NotGeodata", f"{name} holds no shapefile or other supported data file (found: {found}).")
 
 
@@ -557,24 +560,24 @@ def _describe_sidecars(source: Source, sets: dict[Path, dict[str, Path]]) -> Non
     """Report .prj/.cpg text, which the importer needs for CRS and text encoding."""
     prjs = {stem.name: _read_text(parts[".prj"]) for stem, parts in sets.items() if ".prj" in parts}
     cpgs = {stem.name: _read_text(parts[".cpg"]) for stem, parts in sets.items() if ".cpg" in parts}
-    source.prj = _common(prjs, len(sets), "a .prj", source.notes)
-    source.cpg = _common(cpgs, len(sets), "a .cpg", source.notes)
+    source.prj = _common(prjs, len(sets), ".prj", source.notes)
+    source.cpg = _common(cpgs, len(sets), ".cpg", source.notes)
     if not prjs:
         source.notes.append("No .prj: the coordinate system must be given (for example EPSG:9209 for VN-2000).")
     if not cpgs:
         source.notes.append("No .cpg: confirm the text encoding (UTF-8, TCVN3, VNI, Windows-1258).")
 
 
-def _common(texts: dict[str, str], count: int, what: str, notes: list[str]) -> str | None:
+def _common(texts: dict[str, str], count: int, extension: str, notes: list[str]) -> str | None:
     """The shared text when every layer has the same; otherwise None and a note naming the odd ones."""
     values = set(texts.values())
     if len(values) == 1 and len(texts) == count:
         return values.pop()
     if len(values) == 1:
-        notes.append(f"Only {', '.join(sorted(texts))} have {what}.")
+        notes.append(f"Only {', '.join(sorted(texts))} have a {extension}.")
         return values.pop()
     if len(values) > 1:
-        notes.append(f"The shapefiles have different {what[2:]} files: {', '.join(sorted(texts))}.")
+        notes.append(f"The shapefiles have different {extension} files: {', '.join(sorted(texts))}.")
     return None
 
 
@@ -609,7 +612,9 @@ def _prepare_loose_shapefile(path: Path, name: str) -> Source:
     siblings = {p.suffix.lower(): p for p in path.parent.glob(f"{glob_escape(path.stem)}.*") if p.is_file()}
     missing = [path.stem + suffix for suffix in SHAPEFILE_PARTS if suffix not in siblings]
     if missing:
-        raise ImportFileError("MissingPart", f"{name} needs {', '.join(missing)} beside it.")
+        raise ImportFileError(
+            "MissingPart", f"{name} needs {', '.join(missing)} beside it: upload a .zip with the .shp, .shx and .dbf."
+        )
     for suffix in (".shp", ".shx"):
         _check_content(siblings[suffix], SHAPEFILE, siblings[suffix].name)
     source = _open_with_gdal(path, SHAPEFILE, name)
@@ -672,7 +677,8 @@ def _prepare_table(path: Path, kind: str, name: str) -> Source:
         if detected:
             source.layer_geometry[layer] = detected
     if not source.layer_geometry:
-        listing = "; ".join(f"{layer}: {', '.join(cols) or 'none'}" for layer, cols in found.items())
+        # "-" for a sheet without columns: a word here would stay untranslated inside the listing.
+        listing = "; ".join(f"{layer}: {', '.join(cols) or '-'}" for layer, cols in found.items())
         raise ImportFileError(
             "NotGeodata",
             f"{name} has no longitude/latitude or WKT column (columns found — {listing}). "

@@ -7,7 +7,15 @@ import re
 import pytest
 from shapely.geometry import Polygon, box
 
-from app.messages import POSTGIS_REASONS, SHAPES, localize_report, translate_problems, translate_sentence
+from app.messages import (
+    FILE_KINDS,
+    POSTGIS_REASONS,
+    SHAPES,
+    localize_report,
+    match_shape,
+    translate_problems,
+    translate_sentence,
+)
 from importers.run import INDEXES_REBUILT, overlap_note
 from tests.importing import do_import, square, write, zones
 
@@ -18,7 +26,7 @@ def sample(shape: str) -> tuple[str, dict]:
     return shape % values if values else shape, values
 
 
-@pytest.mark.parametrize("shape", SHAPES + POSTGIS_REASONS)
+@pytest.mark.parametrize("shape", SHAPES + POSTGIS_REASONS + FILE_KINDS)
 def test_every_shape_is_translated_and_keeps_its_values(app, shape):
     english, values = sample(shape)
     with app.test_request_context("/?lang=vi"):
@@ -28,6 +36,13 @@ def test_every_shape_is_translated_and_keeps_its_values(app, shape):
         assert value in vietnamese
     with app.test_request_context("/?lang=en"):
         assert translate_sentence(english) == english
+
+
+@pytest.mark.parametrize("shape", SHAPES + POSTGIS_REASONS + FILE_KINDS)
+def test_no_shape_is_hidden_behind_an_earlier_one(shape):
+    """Shapes are tried in order: one listed earlier must not also match this one's sentences."""
+    english, values = sample(shape)
+    assert match_shape(english) == (shape, values)
 
 
 def test_unknown_sentences_stay_as_written(app):
