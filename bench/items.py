@@ -1,4 +1,4 @@
-"""Items benchmark: the app's OGC items endpoint against a floor, in the same run.
+"""Items and tiles benchmark: the app's OGC items and vector tile endpoints against a floor, in the same run.
 
 Prepares its own database (BENCH_DATABASE_URL, default .../vung_bench) with the
 sample and N synthetic farming zones (skipped when already there), serves the
@@ -8,7 +8,11 @@ clients, alternating app and floor in rounds. Prints requests/s and p50/p95
 for both and their ratio; writes bench/out/items.json.
 
     .venv/bin/python bench/items.py [--count 100000] [--workers 2] [--concurrency 8]
-                                    [--duration 2] [--rounds 8] [--cases 2km,10km,item] [--check]
+                                    [--duration 2] [--rounds 8] [--cases 2km,10km,item,z12,z14] [--check]
+
+The floor is bench/floor.py for items; for tiles, `floor_application` below
+sends /tiles/ to `tile_floor`, which runs app.tiles.tile_statement (the SQL
+of gis.sql.tile_sql) the same bare way.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -122,8 +127,19 @@ def bbox_urls(conn, extent, side_km: float, n: int, rng: random.Random, limit: i
     mid_lat = math.radians((y0 + y1) / 2)
     dy = side_km / KM_PER_DEG_LAT
     dx = side_km / (KM_PER_DEG_LAT * math.cos(mid_lat))
-    xs = [rng.uniform(x0 + dx / 2, x1 - dx / 2) for _ in range(n * 6)]
-    ys = [rng.uniform(y0 + dy / 2, y1 - dy / 2) for _ in range(n * 6)]
+    centres = land_points(conn, extent, dx / 2, dy / 2, n, rng)
+    return [
+        f"/ogc/collections/{LAYER}/items?f=json&limit={limit}"
+        f"&bbox={x - dx / 2:.6f},{y - dy / 2:.6f},{x + dx / 2:.6f},{y + dy / 2:.6f}"
+        for x, y in centres
+    ]
+
+
+def land_points(conn, extent, margin_x: float, margin_y: float, n: int, rng: random.Random) -> list[tuple[float, float]]:
+    """n points on land of the province, at least the margins inside its extent, in seeded order."""
+    x0, y0, x1, y1 = extent
+    xs = [rng.uniform(x0 + margin_x, x1 - margin_x) for _ in range(n * 6)]
+    ys = [rng.uniform(y0 + margin_y, y1 - margin_y) for _ in range(n * 6)]
     with conn.cursor() as cur:
         cur.execute(
             "SELECT c.x, c.y FROM unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS c(x, y, i) "
@@ -131,12 +147,17 @@ def bbox_urls(conn, extent, side_km: float, n: int, rng: random.Random, limit: i
             "AND ST_Intersects(a.geom, ST_SetSRID(ST_MakePoint(c.x, c.y), 4326))) ORDER BY c.i LIMIT %s",
             (xs, ys, n),
         )
-        centres = cur.fetchall()
-    return [
-        f"/ogc/collections/{LAYER}/items?f=json&limit={limit}"
-        f"&bbox={x - dx / 2:.6f},{y - dy / 2:.6f},{x + dx / 2:.6f},{y + dy / 2:.6f}"
-        for x, y in centres
-    ]
+        return cur.fetchall()
+
+
+def tile_urls(conn, extent, z: int, n: int, rng: random.Random) -> list[str]:
+    """The zoom-z tiles holding n points on land of the province, in seeded order (repeats kept, as a map asks)."""
+    urls = []
+    for lon, lat in land_points(conn, extent, 0.0, 0.0, n, rng):
+        x = int((lon + 180) / 360 * 2**z)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
+        urls.append(f"/tiles/{LAYER}/{z}/{x}/{y}.pbf")
+    return urls
 
 
 def item_urls(conn, n: int, rng: random.Random) -> list[str]:
@@ -236,10 +257,33 @@ def same_answer(app_port: int, floor_port: int, path: str) -> None:
     sf, f = fetch(floor_port, path)
     if sa != 200 or sf != 200:
         raise RuntimeError(f"{path}: app {sa}, floor {sf}")
+    if path.startswith("/tiles/"):
+        if not a or tile_features(path, a) != tile_features(path, f):
+            raise RuntimeError(f"{path}: app and floor tiles hold different features, or none")
+        return
     a, f = json.loads(a), json.loads(f)
     a.pop("links", None), a.pop("timeStamp", None)
     if a != f:
         raise RuntimeError(f"{path}: app and floor answers differ")
+
+
+def tile_features(path: str, tile: bytes) -> list:
+    """A tile's features (id, properties, geometry) as GDAL decodes them, in id order.
+
+    Not the bytes: the encoding's order is PostGIS's business (a parallel
+    plan, for one, changes it from run to run); the features must agree.
+    """
+    import pyogrio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp, *path.removeprefix("/tiles/").split("/")[1:])  # z/x/y.pbf, as GDAL reads the tile's place
+        file.parent.mkdir(parents=True)
+        file.write_bytes(tile)
+        frame = pyogrio.read_dataframe(file, CLIP="NO").sort_values("mvt_id")
+    return [
+        (tuple(None if v != v else v for v in row[:-1]), row[-1].wkb)  # NaN (no value) made comparable
+        for row in frame.itertuples(index=False)
+    ]
 
 
 # --- load ---------------------------------------------------------------------
@@ -342,7 +386,9 @@ def main() -> int:
         "--rounds", type=int, default=8, help="app/floor runs per case, alternating A B, B A, ... (default 8)"
     )
     parser.add_argument("--limit", type=int, default=1000, help="items per page (default 1000)")
-    parser.add_argument("--cases", default="2km,10km,item", help="comma-separated: 2km, 10km, item")
+    parser.add_argument(
+        "--cases", default="2km,10km,item,z12,z14", help="comma-separated: 2km, 10km, item, z<zoom> (a vector tile)"
+    )
     parser.add_argument("--seed", type=int, default=20261126, help="seed of the request sequence")
     parser.add_argument("--skip-load", action="store_true", help="use the database as it is")
     parser.add_argument("--check", action="store_true", help=f"exit with status 1 when a case is below {TARGET}")
@@ -366,6 +412,8 @@ def main() -> int:
             cases[name] = item_urls(conn, URLS_PER_CASE, rng)
         elif name.endswith("km"):
             cases[name] = bbox_urls(conn, extent, float(name[:-2]), URLS_PER_CASE, rng, args.limit)
+        elif name[:1] == "z" and name[1:].isdigit() and 0 <= int(name[1:]) <= 22:
+            cases[name] = tile_urls(conn, extent, int(name[1:]), URLS_PER_CASE, rng)
         else:
             parser.error(f"unknown case {name!r}")
     with conn.cursor() as cur:
@@ -378,7 +426,7 @@ def main() -> int:
     try:
         app = Server("app", "app:create_app()", args.workers, url)
         servers.append(app)
-        floor = Server("floor", "bench.floor:application", args.workers, url)
+        floor = Server("floor", "bench.items:floor_application", args.workers, url)
         servers.append(floor)
         probe = next(iter(cases.values()))[0]
         app.wait_ready(probe)
@@ -409,7 +457,7 @@ def main() -> int:
             server.stop()
 
     print(
-        f"\nitems benchmark: {zones} zones, {args.workers} sync workers each, {args.concurrency} clients, "
+        f"\nitems and tiles benchmark: {zones} zones, {args.workers} sync workers each, {args.concurrency} clients, "
         f"{args.rounds}×{args.duration:g} s per server and case (alternating), limit {args.limit}"
     )
     header = (
@@ -453,6 +501,38 @@ def main() -> int:
     (OUT / "items.json").write_text(json.dumps(report, indent=2))
     print(f"\nwritten {OUT / 'items.json'}")
     return 2 if errors else 1 if below and args.check else 0
+
+
+# --- the floor for tiles, run by gunicorn in the floor's workers ------------
+
+
+def tile_floor(environ, start_response):
+    """/tiles/{layer}/{z}/{x}/{y}.pbf without filters: app.tiles' statement on bench.floor's bare connection."""
+    from app.tiles import MVT, tile_statement
+    from bench.floor import cursor, psycopg_sql
+    from layers import get_layer
+    from layers.query import ItemQuery
+
+    parts = environ.get("PATH_INFO", "").strip("/").removesuffix(".pbf").split("/")
+    layer = get_layer(parts[1]) if len(parts) == 5 else None
+    if layer is None:
+        start_response("404 Not Found", [("Content-Length", "9")])
+        return [b"not found"]
+    z, x, y = (int(p) for p in parts[2:])
+    statement, params = tile_statement(layer, ItemQuery(limit=None), z, x, y)
+    with cursor() as cur:
+        cur.execute(psycopg_sql(statement), params)
+        body = bytes(cur.fetchone()[0])
+    start_response("200 OK", [("Content-Type", MVT), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def floor_application(environ, start_response):
+    from bench.floor import application
+
+    if environ.get("PATH_INFO", "").startswith("/tiles/"):
+        return tile_floor(environ, start_response)
+    return application(environ, start_response)
 
 
 if __name__ == "__main__":

@@ -138,15 +138,19 @@ def tile_sql(table: str, columns: tuple[str, ...], where: str = "") -> str:
     `geom` picks the candidates; ST_AsMVTGeom clips them, and drops (as NULL,
     which ST_AsMVT skips) what lies only in the bounding box's corners or
     shrinks below one unit.
+
+    `OFFSET 0` fences the candidates off: costed together with ST_AsMVTGeom,
+    the planner chose a parallel sequential scan, 50 ms for a zoom-14 tile of
+    100,000 zones that the index serves in 3 ms. Tiles are thus built serially,
+    which also keeps a tile's encoding stable between requests.
     """
     props = "".join(f", t.{c}" for c in columns)
     margin = MVT_BUFFER / MVT_EXTENT
     index_filter = f"t.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {margin}), 4326)"
     condition = f"{where} AND {index_filter}" if where else f" WHERE {index_filter}"
     return (
-        "SELECT ST_AsMVT(tile, :tile_layer, "
-        f"{MVT_EXTENT}, 'geom', 'id') FROM ("
+        f"SELECT ST_AsMVT(tile, :tile_layer, {MVT_EXTENT}, 'geom', 'id') FROM ("
         f"SELECT t.id, ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope(:z, :x, :y), "
         f"{MVT_EXTENT}, {MVT_BUFFER}, true) AS geom{props} "
-        f"FROM {table} AS t{condition}) AS tile"
+        f"FROM (SELECT t.id, t.geom{props} FROM {table} AS t{condition} OFFSET 0) AS t) AS tile"
     )
