@@ -28,7 +28,7 @@ from app.ogc import find_layer
 from app.pages import current_lang
 from importers.encodings import LEGACY_ENCODINGS
 from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file
-from importers.sources import ACCEPTED, EXTENSIONS, ImportFileError, prepare_source
+from importers.sources import EXTENSIONS, ImportFileError, prepare_source
 from layers.imports import HEARTBEAT_SECONDS, create_job, get_job, update_job
 
 bp = Blueprint("imports", __name__)
@@ -81,9 +81,8 @@ def upload():
     sent = request.files.get("file")  # too large: Werkzeug answers 413 before this
     if sent is None or not sent.filename:
         raise ApiError("Send the file in the form field 'file'.")
-    suffix = Path(sent.filename).suffix.lower()
-    if suffix not in EXTENSIONS or suffix == ".shp":
-        raise ImportRejected(f"{suffix or 'this file'} cannot be imported; send one of {ACCEPTED} (a shapefile zipped with its .shx and .dbf)")
+    # importers.sources judges the file (and says what a lone .shp lacks); names are kept safe for the disk.
+    suffix = re.sub(r"[^\w.]+", "_", Path(sent.filename).suffix.lower())[:16]
     root = upload_root()
     forget_old_uploads(root)
     upload_id = secrets.token_urlsafe(18)

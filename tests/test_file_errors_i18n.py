@@ -162,10 +162,6 @@ BAD_UPLOADS = [
         "ruong.shp", b"\x00\x00\x27\x0a" + bytes(96),
         "MissingPart", "ruong.shp needs ruong.shx, ruong.dbf beside it: upload a .zip with the .shp, .shx and .dbf.",
         id="shp-without-zip",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="app/imports.py refuses a .shp itself, in English and without its name, before importers.sources sees it",
-        ),
     ),
 ]
 

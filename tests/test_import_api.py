@@ -100,7 +100,8 @@ def test_changes_need_the_csrf_token(editor, zones_zip):
     [
         (b"not a zip at all", "ruong.zip", 422, None),
         (b"", "rong.geojson", 422, "EmptyFile"),
-        (b"MZ\x90\x00", "virus.exe", 422, "ImportFailed"),
+        (b"MZ\x90\x00", "virus.exe", 422, "UnsupportedFormat"),
+        (b"\x00\x00\x27\x0a" + bytes(96), "ruong.shp", 422, "MissingPart"),
         (b"a,b\n1,2\n", "bang.csv", 422, "NotGeodata"),
     ],
 )
