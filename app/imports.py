@@ -29,6 +29,7 @@ from app.pages import current_lang
 from importers.encodings import LEGACY_ENCODINGS
 from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file
 from importers.sources import EXTENSIONS, ImportFileError, prepare_source
+from layers import get_layer
 from layers.imports import HEARTBEAT_SECONDS, create_job, get_job, update_job
 
 bp = Blueprint("imports", __name__)
@@ -175,7 +176,7 @@ def run(upload_id: str):
         report = run_now(layer, path, options)
     except ImportFailed as err:
         raise ImportRejected(translate_sentence(str(err))) from None
-    return jsonify(localize_report(report_json(report)))
+    return jsonify(localize_report(report_json(report), layer))
 
 
 def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=None) -> ImportReport:
@@ -250,7 +251,7 @@ def job_status(job_id: str):
         raise NotFound("No such import job.")
     # Stored as the importer wrote it; shown in the language of whoever looks.
     if job.get("report"):
-        job = {**job, "report": localize_report(job["report"])}
+        job = {**job, "report": localize_report(job["report"], get_layer(job["layer"]))}
     if job.get("error"):
         job = {**job, "error": translate_sentence(job["error"])}
     return jsonify(job)

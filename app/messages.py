@@ -15,6 +15,9 @@ from functools import cache
 
 from flask_babel import gettext
 
+from app.pages import current_lang
+from layers.base import Layer
+
 
 def N_(message: str) -> str:
     """Marks a message for the catalogue; translated when shown."""
@@ -216,19 +219,31 @@ def translate_sentence(text: str) -> str:
     return gettext(shape, **{k: translate_sentence(v) if k in PHRASE_VALUES else v for k, v in values.items()})
 
 
-def translate_problems(text: str) -> str:
-    """`field: problem; field: problem` with each problem in the reader's language (field names stay)."""
+def translate_problems(text: str, layer: Layer | None = None) -> str:
+    """`field: problem; field: problem` with each problem in the reader's language.
+
+    With the layer, each field is named as the mapping table names it, "label (name)".
+    """
     parts = []
     for part in NEXT_PROBLEM.split(text):
         match = FIELD_PROBLEM.match(part)
-        parts.append(f"{match[1]}: {translate_sentence(match[2])}" if match else translate_sentence(part))
+        parts.append(f"{field_name(match[1], layer)}: {translate_sentence(match[2])}" if match else translate_sentence(part))
     return "; ".join(parts)
 
 
-def localize_report(report: dict) -> dict:
-    """A run's report (app.imports.report_json) with its reasons and notes translated."""
+def field_name(name: str, layer: Layer | None) -> str:
+    if layer is None:
+        return name
+    if name == "geometry":
+        return gettext("Shape")
+    found = layer.field(name)
+    return f"{found.label(current_lang())} ({name})" if found else name
+
+
+def localize_report(report: dict, layer: Layer | None = None) -> dict:
+    """A run's report (app.imports.report_json) with its reasons and notes translated, fields named by `layer`."""
     out = dict(report)
-    out["rejected"] = [{**r, "reason": translate_problems(r["reason"])} for r in report.get("rejected") or []]
+    out["rejected"] = [{**r, "reason": translate_problems(r["reason"], layer)} for r in report.get("rejected") or []]
     out["notes"] = [translate_sentence(n) for n in report.get("notes") or []]
     return out
 

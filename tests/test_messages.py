@@ -17,6 +17,7 @@ from app.messages import (
     translate_sentence,
 )
 from importers.run import INDEXES_REBUILT, overlap_note
+from layers import REGISTRY
 from tests.importing import do_import, square, write, zones
 
 
@@ -55,6 +56,19 @@ def test_several_problems_of_a_row_are_each_translated(app):
     with app.test_request_context("/?lang=vi"):
         text = translate_problems("crop: unknown value 'ngô'; name: is required; geometry: invalid: Self-intersection")
     assert text == "crop: giá trị không hợp lệ 'ngô'; name: bắt buộc phải có; geometry: không hợp lệ: tự cắt nhau"
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("vi", "Cây trồng (crop): giá trị không hợp lệ 'ngô'; Hình dạng: không hợp lệ: tự cắt nhau"),
+        ("en", "Crop (crop): unknown value 'ngô'; Shape: invalid: Self-intersection"),
+    ],
+)
+def test_with_the_layer_fields_are_named_as_the_mapping_table_names_them(app, lang, expected):
+    with app.test_request_context(f"/?lang={lang}"):
+        text = translate_problems("crop: unknown value 'ngô'; geometry: invalid: Self-intersection", REGISTRY["farming_zones"])
+    assert text == expected
 
 
 def test_what_the_importer_writes_is_all_known(app, conn, tmp_path):

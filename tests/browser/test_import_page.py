@@ -153,7 +153,7 @@ def test_editor_imports_a_shapefile(new_page, live_server, engine, editor, spot,
     expect(rejected).to_have_attribute("data-row", "3")
     expect(rejected).to_contain_text("3")
     # The report speaks the page's language (Vietnamese by default), PostGIS's reason included.
-    expect(rejected).to_contain_text("geometry: không hợp lệ: tự cắt nhau")
+    expect(rejected).to_contain_text("Hình dạng: không hợp lệ: tự cắt nhau")
     # Its place is shown on the map.
     rejected.locator("button").click()
     expect(page.locator("#import-map .import-problem-marker")).to_have_count(1)
