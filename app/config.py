@@ -39,6 +39,8 @@ def from_environment() -> dict:
         "TILE_URL": env.get("VUNG_TILE_URL", OSM_TILES),
         "TILE_ATTRIBUTION": env.get("VUNG_TILE_ATTRIBUTION", OSM_ATTRIBUTION),
         "TILE_MAX_ZOOM": int(env.get("VUNG_TILE_MAX_ZOOM", "19")),
+        # How long any cache may keep the vector tiles (and TileJSON) of public layers.
+        "TILES_MAX_AGE": int(env.get("VUNG_TILES_MAX_AGE", "60")),
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_TRANSLATION_DIRECTORIES": TRANSLATIONS,
         # Largest request, uploads included (413 beyond).

@@ -29,7 +29,6 @@ MAX_ZOOM = 22
 # Offered to clients as the deepest level: at z16 a tile unit is about 15 cm
 # here, so deeper tiles add requests, not detail; clients overzoom z16 tiles.
 TILEJSON_MAX_ZOOM = 16
-DEFAULT_MAX_AGE = 60  # seconds; app config TILES_MAX_AGE overrides
 # TileJSON describes a field by its type, as tippecanoe and MapLibre name them; the rest are strings.
 FIELD_TYPES = {"integer": "Number", "number": "Number", "boolean": "Boolean"}
 # Not a filter: the language of TileJSON's names (tiles hold stored values, the same in any language).
@@ -37,8 +36,12 @@ PAGE_PARAMS = ("lang",)
 
 
 def tile_fields(layer: Layer) -> tuple[Field, ...]:
-    """What a tile carries besides the id: what popups show and filters use, as declared."""
-    return tuple(f for f in layer.fields if f.popup or f.filterable)
+    """What a tile carries besides the id: what popups show and filters use, as declared.
+
+    Long texts (descriptions) stay out: repeated in every tile that crosses a
+    feature, they would outweigh its shape; a client reads them from the item.
+    """
+    return tuple(f for f in layer.fields if (f.popup or f.filterable) and f.kind != "longtext")
 
 
 def tile_statement(layer: Layer, query: ItemQuery, z: int, x: int, y: int) -> tuple[str, dict]:
@@ -70,7 +73,7 @@ def cached(response: Response, layer: Layer) -> Response:
     """Public layers may be kept a short while by any cache; private ones keep app.guards' no-store."""
     if layer.public:
         response.cache_control.public = True
-        response.cache_control.max_age = current_app.config.get("TILES_MAX_AGE", DEFAULT_MAX_AGE)
+        response.cache_control.max_age = current_app.config["TILES_MAX_AGE"]
     return response
 
 

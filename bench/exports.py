@@ -39,6 +39,7 @@ from items import DEFAULT_URL, Server, local_only, log, prepare_database  # noqa
 sys.path.insert(0, str(ROOT))
 from exporters.read import columns  # noqa: E402
 from layers import REGISTRY  # noqa: E402
+
 # The API's largest `limit`, which the sizes below the whole layer are exported with.
 from layers.params import MAX_LIMIT  # noqa: E402
 

@@ -364,8 +364,8 @@ def insert_variants(url: str, rounds: int) -> list[dict]:
     sys.path.insert(0, str(ROOT))
     from sqlalchemy import create_engine, text
 
-    from layers import REGISTRY
     from importers.run import ImportOptions
+    from layers import REGISTRY
     from layers.edit import WorkingArea, geometry_rules, set_actor
     from layers.imports import create_stage, save_staged
 
