@@ -2,7 +2,8 @@
 
 Tiles take the items endpoint's filters (`crop=rice`, `q=`, `bbox=`,
 `filter=`...), parsed by layers.params and turned into SQL by
-layers.query.where_clause; the tile statement itself is gis.sql.tile_sql.
+layers.query.where_clause; the tile statement is layers.query.tile_statement
+around gis.sql.tile_sql.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from sqlalchemy import Connection, text
 from app.db import db
 from app.errors import NotFound
 from app.ogc import find_layer
-from gis import sql
-from layers.base import Field, Layer
+from layers.base import Layer
 from layers.params import parse_layer_queries
-from layers.query import ItemQuery, layer_extent, where_clause
+from layers.query import ItemQuery, layer_extent, tile_fields, tile_statement
 
 bp = Blueprint("tiles", __name__)
 
@@ -33,22 +33,6 @@ TILEJSON_MAX_ZOOM = 16
 FIELD_TYPES = {"integer": "Number", "number": "Number", "boolean": "Boolean"}
 # Not a filter: the language of TileJSON's names (tiles hold stored values, the same in any language).
 PAGE_PARAMS = ("lang",)
-
-
-def tile_fields(layer: Layer) -> tuple[Field, ...]:
-    """What a tile carries besides the id: what popups show and filters use, as declared.
-
-    Long texts (descriptions) stay out: repeated in every tile that crosses a
-    feature, they would outweigh its shape; a client reads them from the item.
-    """
-    return tuple(f for f in layer.fields if (f.popup or f.filterable) and f.kind != "longtext")
-
-
-def tile_statement(layer: Layer, query: ItemQuery, z: int, x: int, y: int) -> tuple[str, dict]:
-    """The SQL and parameters of one tile; Flask-free, so the benchmark's floor runs the same."""
-    where, params = where_clause(layer, query)
-    statement = sql.tile_sql(layer.id, tuple(f.name for f in tile_fields(layer)), where)
-    return statement, {**params, "z": z, "x": x, "y": y, "tile_layer": layer.id}
 
 
 def select_tile(conn: Connection, layer: Layer, query: ItemQuery, z: int, x: int, y: int) -> bytes:

@@ -3,9 +3,9 @@
 No Flask, no SQLAlchemy engine, no pool: one psycopg2 connection per worker
 process, opened on the first request and reused (autocommit, so no BEGIN /
 ROLLBACK round trips). For the same URL paths it runs exactly the SQL text the
-app runs (`items_statement`, `count_statement`, `feature_statement` from
-`layers.query`), with the same rule for when to count, and sends PostGIS's
-JSON text straight out.
+app runs (`items_statement`, `count_statement`, `feature_statement` and
+`tile_statement` from `layers.query`), with the same rule for when to count,
+and sends what PostGIS built (JSON text, tiles) straight out.
 
     gunicorn --chdir /path/to/repo "bench.floor:application"
 
@@ -23,12 +23,13 @@ from sqlalchemy.dialects.postgresql import psycopg2 as pg_dialect
 
 from gis.params import Bbox
 from layers import get_layer
-from layers.query import ItemQuery, count_statement, feature_statement, items_statement
+from layers.query import ItemQuery, count_statement, feature_statement, items_statement, tile_statement
 
 DSN = os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
     "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/vung_bench"
 )
 GEOJSON = [("Content-Type", "application/geo+json")]
+MVT = [("Content-Type", "application/vnd.mapbox-vector-tile")]
 _DIALECT = pg_dialect.dialect()
 _compiled: dict[str, str] = {}
 _conn = None
@@ -89,7 +90,28 @@ def feature(layer, feature_id: int) -> tuple[bytes, int] | None:
     return (row[0].encode(), row[1]) if row else None
 
 
+def tile(layer, z: int, x: int, y: int) -> bytes:
+    statement, params = tile_statement(layer, ItemQuery(limit=None), z, x, y)
+    with cursor() as cur:
+        cur.execute(psycopg_sql(statement), params)
+        return bytes(cur.fetchone()[0])
+
+
+def tile_application(environ, start_response):
+    # tiles / {layer} / {z} / {x} / {y}.pbf, without filters
+    parts = environ.get("PATH_INFO", "").strip("/").removesuffix(".pbf").split("/")
+    layer = get_layer(parts[1]) if len(parts) == 5 else None
+    if layer is None:
+        status, headers, body = "404 Not Found", [], b"not found"
+    else:
+        status, headers, body = "200 OK", MVT, tile(layer, *(int(p) for p in parts[2:]))
+    start_response(status, headers + [("Content-Length", str(len(body)))])
+    return [body]
+
+
 def application(environ, start_response):
+    if environ.get("PATH_INFO", "").startswith("/tiles/"):
+        return tile_application(environ, start_response)
     parts = environ.get("PATH_INFO", "").strip("/").split("/")
     # ogc / collections / {layer} / items [/ {id}]
     layer = (

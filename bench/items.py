@@ -10,9 +10,8 @@ for both and their ratio; writes bench/out/items.json.
     .venv/bin/python bench/items.py [--count 100000] [--workers 2] [--concurrency 8]
                                     [--duration 2] [--rounds 8] [--cases 2km,10km,item,z12,z14] [--check]
 
-The floor is bench/floor.py for items; for tiles, `floor_application` below
-sends /tiles/ to `tile_floor`, which runs app.tiles.tile_statement (the SQL
-of gis.sql.tile_sql) the same bare way.
+The floor is bench/floor.py: the same statements (items, counts, single
+features, tiles) on a bare connection.
 """
 
 from __future__ import annotations
@@ -426,7 +425,7 @@ def main() -> int:
     try:
         app = Server("app", "app:create_app()", args.workers, url)
         servers.append(app)
-        floor = Server("floor", "bench.items:floor_application", args.workers, url)
+        floor = Server("floor", "bench.floor:application", args.workers, url)
         servers.append(floor)
         probe = next(iter(cases.values()))[0]
         app.wait_ready(probe)
@@ -504,35 +503,6 @@ def main() -> int:
 
 
 # --- the floor for tiles, run by gunicorn in the floor's workers ------------
-
-
-def tile_floor(environ, start_response):
-    """/tiles/{layer}/{z}/{x}/{y}.pbf without filters: app.tiles' statement on bench.floor's bare connection."""
-    from app.tiles import MVT, tile_statement
-    from bench.floor import cursor, psycopg_sql
-    from layers import get_layer
-    from layers.query import ItemQuery
-
-    parts = environ.get("PATH_INFO", "").strip("/").removesuffix(".pbf").split("/")
-    layer = get_layer(parts[1]) if len(parts) == 5 else None
-    if layer is None:
-        start_response("404 Not Found", [("Content-Length", "9")])
-        return [b"not found"]
-    z, x, y = (int(p) for p in parts[2:])
-    statement, params = tile_statement(layer, ItemQuery(limit=None), z, x, y)
-    with cursor() as cur:
-        cur.execute(psycopg_sql(statement), params)
-        body = bytes(cur.fetchone()[0])
-    start_response("200 OK", [("Content-Type", MVT), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-def floor_application(environ, start_response):
-    from bench.floor import application
-
-    if environ.get("PATH_INFO", "").startswith("/tiles/"):
-        return tile_floor(environ, start_response)
-    return application(environ, start_response)
 
 
 if __name__ == "__main__":

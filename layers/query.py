@@ -17,7 +17,7 @@ from gis import sql
 from gis.cql2 import GEOMETRY, Queryable, SqlFilter
 from gis.params import Bbox, Interval
 from layers import REGISTRY
-from layers.base import Layer
+from layers.base import Field, Layer
 
 MAX_SEARCH_WORDS = 8
 
@@ -113,6 +113,22 @@ def select_counted_page(conn: Connection, layer: Layer, query: ItemQuery) -> tup
     if query.offset == 0 and page.returned < query.limit:
         return page, page.returned
     return page, count_matches(conn, layer, query)
+
+
+def tile_fields(layer: Layer) -> tuple[Field, ...]:
+    """What a tile carries besides the id: what popups show and filters use, as declared.
+
+    Long texts (descriptions) stay out: repeated in every tile that crosses a
+    feature, they would outweigh its shape; a client reads them from the item.
+    """
+    return tuple(f for f in layer.fields if (f.popup or f.filterable) and f.kind != "longtext")
+
+
+def tile_statement(layer: Layer, query: ItemQuery, z: int, x: int, y: int) -> tuple[str, dict]:
+    """The SQL and parameters of one tile (bench.floor runs the same)."""
+    where, params = where_clause(layer, query)
+    statement = sql.tile_sql(layer.id, tuple(f.name for f in tile_fields(layer)), where)
+    return statement, {**params, "z": z, "x": x, "y": y, "tile_layer": layer.id}
 
 
 def count_statement(layer: Layer, query: ItemQuery) -> tuple[str, dict]:
