@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from app.auth import may_read
 from app.db import db
 from app.ogc import find_layer
-from app.pages import current_lang, field_config
+from app.pages import current_lang
 from exporters.write import CSV_GEOMETRIES, FORMATS, Format, Metadata, Request, export
 from gis.params import ParameterError
 from layers import REGISTRY
@@ -122,7 +122,7 @@ def export_page():
     layers = [layer for layer in REGISTRY.values() if may_read(layer)]
     config = {
         "layers": [
-            {"id": layer.id, "title": layer.title(lang), "fields": [field_config(f, lang) for f in layer.filterable]}
+            {"id": layer.id, "title": layer.title(lang), "fields": [f.config(lang) for f in layer.filterable]}
             for layer in layers
         ],
         "districts": db().read(list_districts),

@@ -13,7 +13,7 @@ from app.db import db
 from app.errors import NotFound
 from exporters.write import FORMATS
 from layers import get_layer, public_layers
-from layers.base import Field, Layer
+from layers.base import Layer
 from layers.query import list_districts, select_properties
 
 bp = Blueprint("pages", __name__)
@@ -21,18 +21,6 @@ bp = Blueprint("pages", __name__)
 
 def current_lang() -> str:
     return str(get_locale() or "vi")
-
-
-def field_config(f: Field, lang: str) -> dict:
-    return {
-        "name": f.name,
-        "label": f.label(lang),
-        "kind": f.kind,
-        "unit": f.unit,
-        "popup": f.popup,
-        "filterable": f.filterable,
-        "choices": [{"value": c.value, "label": c.label(lang)} for c in f.choices],
-    }
 
 
 def layer_config(layer: Layer, lang: str) -> dict:
@@ -44,7 +32,7 @@ def layer_config(layer: Layer, lang: str) -> dict:
         "point": layer.is_point,
         "visible": layer.visible,
         "style": {"color": s.color, "fillColor": s.fill_color, "fillOpacity": s.fill_opacity, "weight": s.weight, "radius": s.radius},
-        "fields": [field_config(f, lang) for f in layer.fields],
+        "fields": [f.config(lang) for f in layer.fields],
         "searchable": bool(layer.searchable),
     }
 

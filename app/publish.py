@@ -24,7 +24,7 @@ from gis.params import ParameterError
 from layers import get_layer
 from layers.base import Layer
 from layers.params import parse_layer_queries
-from layers.publish import MAX_FEATURES, Leaflet, PublishOptions, TooManyFeatures, select_layers
+from layers.publish import MAX_FEATURES, PageCode, PublishOptions, TooManyFeatures, select_layers
 from layers.query import ItemQuery, list_districts
 
 bp = Blueprint("publish", __name__)
@@ -36,16 +36,16 @@ MAX_LAYERS = 20
 
 
 @lru_cache(maxsize=4)
-def leaflet_assets(folder: str) -> Leaflet:
-    return Leaflet.from_directory(Path(folder))
+def page_code(static: str) -> PageCode:
+    return PageCode.from_static(Path(static))
 
 
-def load_leaflet() -> Leaflet:
-    folder = Path(current_app.static_folder or "") / "vendor" / "leaflet"
+def load_page_code() -> PageCode:
+    static = Path(current_app.static_folder or "")
     try:
-        return leaflet_assets(str(folder))
+        return page_code(str(static))
     except OSError:
-        current_app.logger.error("Leaflet is missing from %s: run the set-up (npm ci, scripts/vendor.sh)", folder)
+        current_app.logger.error("The map's code is missing from %s: run the set-up (npm ci, scripts/vendor.sh)", static / "vendor")
         raise ServiceUnavailable("The map library is not installed on this server.") from None
 
 
@@ -74,7 +74,7 @@ def selection_queries(layers: list[Layer], args) -> list[tuple[Layer, ItemQuery]
 def publish_options(lang: str, title: str, detail_base: str | None) -> PublishOptions:
     cfg = current_app.config
     return PublishOptions(
-        leaflet=load_leaflet(),
+        code=load_page_code(),
         lang=lang,
         title=title,
         tile_url=cfg["TILE_URL"],

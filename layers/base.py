@@ -59,6 +59,18 @@ class Field:
     def choice_values(self) -> tuple[str, ...]:
         return tuple(c.value for c in self.choices)
 
+    def config(self, lang: str) -> dict:
+        """What the browser's code (filters, popups, forms) knows of the field, in `lang`."""
+        return {
+            "name": self.name,
+            "label": self.label(lang),
+            "kind": self.kind,
+            "unit": self.unit,
+            "popup": self.popup,
+            "filterable": self.filterable,
+            "choices": [{"value": c.value, "label": c.label(lang)} for c in self.choices],
+        }
+
     def display(self, value, lang: str) -> str | None:
         """A stored value as people read it: choice labels, yes/no, numbers with their unit; None when empty."""
         if value is None or value == "":

@@ -17,17 +17,14 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from layers.base import Field, Layer
+from layers.base import Layer
 from layers.query import ItemQuery, items_statement, where_clause
 
 # A page with more than this many features grows slow to open and to use.
 MAX_FEATURES = 5000
-DESCRIPTION_LIMIT = 280
 POINT_FILL_OPACITY = 0.8
 # Fields a published feature never carries: photos are outside links.
 UNPUBLISHED_FIELDS = frozenset({"photo"})
-# Fields with a place of their own in the popup (title, sketch note), or none.
-SPECIAL_FIELDS = frozenset({"name", "name_en", "illustrative"}) | UNPUBLISHED_FIELDS
 
 
 class TooManyFeatures(Exception):
@@ -41,32 +38,40 @@ class TooManyFeatures(Exception):
 
 
 @dataclass(frozen=True)
-class Leaflet:
-    """Leaflet's code and stylesheet, ready to inline (its images as data: URIs)."""
+class PageCode:
+    """What a published page carries inline: Leaflet's code and stylesheet (its
+    images as data: URIs), and the app's popup code and stylesheet."""
 
-    js: str
-    css: str
+    leaflet_js: str
+    leaflet_css: str
+    popup_js: str
+    popup_css: str
 
     @classmethod
-    def from_directory(cls, folder: Path) -> Leaflet:
-        js = (folder / "leaflet.js").read_text(encoding="utf-8")
-        css = (folder / "leaflet.css").read_text(encoding="utf-8")
+    def from_static(cls, static: Path) -> PageCode:
+        """From the app's static folder, once scripts/vendor.sh has filled static/vendor."""
+        leaflet = static / "vendor" / "leaflet"
         # The source map is not shipped in the file; a reference to it would only fail.
-        js = re.sub(r"^//# sourceMappingURL=.*$", "", js, flags=re.M)
+        js = re.sub(r"^//# sourceMappingURL=.*$", "", (leaflet / "leaflet.js").read_text(encoding="utf-8"), flags=re.M)
 
         def inline_image(match: re.Match) -> str:
-            image = folder / "images" / match.group(1)
+            image = leaflet / "images" / match.group(1)
             if not image.is_file():
                 return match.group(0)
             return f"url(data:image/png;base64,{base64.b64encode(image.read_bytes()).decode('ascii')})"
 
-        css = re.sub(r"url\(images/([\w.-]+\.png)\)", inline_image, css)
-        return cls(js=inline_safe(js, "script"), css=inline_safe(css, "style"))
+        css = re.sub(r"url\(images/([\w.-]+\.png)\)", inline_image, (leaflet / "leaflet.css").read_text(encoding="utf-8"))
+        return cls(
+            leaflet_js=inline_safe(js, "script"),
+            leaflet_css=inline_safe(css, "style"),
+            popup_js=inline_safe((static / "vendor" / "vung" / "published-popup.js").read_text(encoding="utf-8"), "script"),
+            popup_css=inline_safe((static / "css" / "popup.css").read_text(encoding="utf-8"), "style"),
+        )
 
 
 @dataclass(frozen=True)
 class PublishOptions:
-    leaflet: Leaflet
+    code: PageCode
     # The popups' words in the page's language: details, illustrative, yes, no (app.publish.popup_strings).
     strings: dict[str, str]
     lang: str = "vi"
@@ -141,46 +146,10 @@ def select_layers(
     out = []
     for layer, query, n, bounds in counted:
         features = select_features(conn, layer, query) if n else []
-        for feature in features:
-            localize(layer, feature["properties"], lang)
         out.append(LayerSelection(layer, layer.title(lang), features, bounds))
     return out
 
 
-def localize(layer: Layer, props: dict, lang: str) -> None:
-    """Texts in the reader's language where there is a translation; long ones shortened. Names stay both."""
-    for f in layer.fields:
-        if f.name == "name" or f.name not in props:
-            continue
-        english = props.pop(f"{f.name}_en", None)
-        if lang == "en" and isinstance(english, str) and english.strip():
-            props[f.name] = english
-        if f.kind == "longtext" and isinstance(props[f.name], str):
-            props[f.name] = shorten(props[f.name], DESCRIPTION_LIMIT)
-
-
-def shorten(value: str, limit: int) -> str:
-    clean = value.strip()
-    return clean if len(clean) <= limit else clean[:limit].rstrip() + "…"
-
-
-def popup_spec(layer: Layer, lang: str) -> dict:
-    """What the popup code needs to know of a layer: its fields, labels, choices and units."""
-    rows, texts = [], []
-    for f in layer.fields:
-        if not f.popup or f.name in SPECIAL_FIELDS:
-            continue
-        if f.kind == "longtext":
-            texts.append(f.name)
-        else:
-            rows.append(field_spec(f, lang))
-    return {"rows": rows, "texts": texts}
-
-
-def field_spec(f: Field, lang: str) -> dict:
-    spec = {"name": f.name, "label": f.label(lang), "kind": f.kind}
-    if f.unit:
-        spec["unit"] = f.unit
-    if f.choices:
-        spec["choices"] = {c.value: c.label(lang) for c in f.choices}
-    return spec
+def popup_layer(layer: Layer, lang: str) -> dict:
+    """What static/js/popup.js knows of a layer on the app's maps: its id and fields, labelled in `lang`."""
+    return {"id": layer.id, "fields": [f.config(lang) for f in layer.fields]}

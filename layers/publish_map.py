@@ -13,7 +13,7 @@ from folium.utilities import JsCode
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import escape
 
-from layers.publish import POINT_FILL_OPACITY, LayerSelection, PublishOptions, popup_spec
+from layers.publish import POINT_FILL_OPACITY, LayerSelection, PublishOptions, popup_layer
 
 
 def default_title(selections: list[LayerSelection]) -> str:
@@ -29,9 +29,9 @@ def build_map(selections: list[LayerSelection], options: PublishOptions) -> str:
     m.default_css = []
     root = m.get_root()
     root.header.add_child(Element(f"<title>{escape(title)}</title>"), name="title")
-    root.header.add_child(Element(f"<style>{options.leaflet.css}</style>"), name="leaflet_css")
-    root.header.add_child(Element(f"<script>{options.leaflet.js}</script>"), name="leaflet_js")
-    root.header.add_child(Element(f"<style>{PAGE_CSS}</style>"), name="vung_css")
+    root.header.add_child(Element(f"<style>{options.code.leaflet_css}</style>"), name="leaflet_css")
+    root.header.add_child(Element(f"<script>{options.code.leaflet_js}</script>"), name="leaflet_js")
+    root.header.add_child(Element(f"<style>{PAGE_CSS}{options.code.popup_css}</style>"), name="vung_css")
     root.header.add_child(Element(popup_script(selections, options)), name="vung_popup")
     root.html.add_child(Element(f'<h1 class="vung-title">{escape(title)}</h1>'), name="vung_title")
 
@@ -109,68 +109,22 @@ class Attribution(MacroElement):
 
 
 def popup_script(selections: list[LayerSelection], options: PublishOptions) -> str:
+    """The app's popup code (static/js/popup.js, bundled) and what it needs: the layers' fields, the words, the link."""
     config = {
         "lang": options.lang,
         "strings": options.strings,
-        "detailBase": options.detail_base,
-        "layers": {s.layer.id: popup_spec(s.layer, options.lang) for s in selections},
+        "layers": {s.layer.id: popup_layer(s.layer, options.lang) for s in selections},
+        # Links open beside the map: it is often framed in another site.
+        "links": {"detailBase": options.detail_base, "newTab": True},
     }
-    return f"<script>\nvar VUNG_PUBLISHED = {htmlsafe_json_dumps(config)};\n{POPUP_JS}</script>"
+    return (
+        f"<script>{options.code.popup_js}</script>\n"
+        f"<script>\nvar VUNG_PUBLISHED = {htmlsafe_json_dumps(config)};\nVungPopup.initI18n(VUNG_PUBLISHED);\n"
+        "function vungPopup(layerId, feature) {\n"
+        "  return VungPopup.buildPopup(feature, VUNG_PUBLISHED.layers[layerId], VUNG_PUBLISHED.links);\n"
+        "}\n</script>"
+    )
 
-
-# Popups from text nodes only: no value ever reaches the page as HTML.
-POPUP_JS = """
-function vungPopup(layerId, feature) {
-  var config = VUNG_PUBLISHED, spec = config.layers[layerId], props = feature.properties || {};
-  var locale = config.lang === "vi" ? "vi-VN" : config.lang;
-  function node(tag, className, text) {
-    var element = document.createElement(tag);
-    if (className) element.className = className;
-    if (text !== undefined && text !== null) element.textContent = String(text);
-    return element;
-  }
-  function format(field, value) {
-    if (value === null || value === undefined || value === "") return null;
-    var out;
-    if (field.kind === "enum") out = (field.choices && field.choices[value]) || String(value);
-    else if (field.kind === "boolean") return value ? config.strings.yes : config.strings.no;
-    else if (field.kind === "number" && isFinite(Number(value)))
-      out = new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(Number(value));
-    else if (field.kind === "integer" && isFinite(Number(value)))
-      out = new Intl.NumberFormat(locale, { useGrouping: Math.abs(value) >= 10000 }).format(Number(value));
-    else out = String(value);
-    return field.unit ? out + " " + field.unit : out;
-  }
-  var root = node("article", "vung-popup");
-  var title = config.lang === "en" && props.name_en ? props.name_en : props.name;
-  root.appendChild(node("h3", "vung-popup-title", title || "\\u2014"));
-  if (props.name && title !== props.name) {
-    var local = node("p", "vung-popup-subtitle", props.name);
-    local.lang = "vi";
-    root.appendChild(local);
-  }
-  if (props.illustrative === true) root.appendChild(node("p", "vung-popup-note", config.strings.illustrative));
-  var list = node("dl", "vung-popup-fields");
-  spec.rows.forEach(function (field) {
-    var value = format(field, props[field.name]);
-    if (value === null) return;
-    list.appendChild(node("dt", null, field.label));
-    list.appendChild(node("dd", null, value));
-  });
-  if (list.childNodes.length) root.appendChild(list);
-  spec.texts.forEach(function (name) {
-    if (props[name]) root.appendChild(node("p", "vung-popup-text", props[name]));
-  });
-  if (config.detailBase && feature.id !== undefined && feature.id !== null) {
-    var link = node("a", "vung-popup-link", config.strings.details);
-    link.href = config.detailBase + encodeURIComponent(layerId) + "/" + encodeURIComponent(feature.id);
-    link.target = "_blank";
-    link.rel = "noopener";
-    root.appendChild(link);
-  }
-  return root;
-}
-"""
 
 PAGE_CSS = """
 html, body { height: 100%; }
@@ -181,11 +135,4 @@ body { display: flex; flex-direction: column;
 .folium-map { flex: 1; height: auto !important; min-height: 0; }
 .vung-swatch { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 2px; vertical-align: -1px;
   border: 2px solid; border-radius: 3px; }
-.vung-popup-title { margin: 0 0 4px; font-size: 1rem; }
-.vung-popup-subtitle { margin: 0 0 6px; color: #555; }
-.vung-popup-note { margin: 0 0 6px; padding: 4px 6px; background: #fff4e5; border-radius: 4px; font-size: 0.85em; }
-.vung-popup-fields { display: grid; grid-template-columns: minmax(5rem, 40%) 1fr; gap: 2px 10px; margin: 0 0 6px; }
-.vung-popup-fields dt { color: #555; }
-.vung-popup-fields dd { margin: 0; }
-.vung-popup-text { margin: 0 0 6px; }
 """

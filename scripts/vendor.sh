@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Copy the pinned front-end libraries from node_modules into static/vendor.
+# Copy the pinned front-end libraries from node_modules into static/vendor,
+# and bundle the published maps' popup script.
 # Run after `npm ci`; safe to run again (the target is rebuilt each time).
 set -euo pipefail
 
@@ -34,6 +35,12 @@ copy leaflet.markercluster leaflet.markercluster \
 copy @geoman-io/leaflet-geoman-free leaflet-geoman \
     dist/leaflet-geoman.min.js dist/leaflet-geoman.min.js.map dist/leaflet-geoman.css LICENSE
 copy chart.js chart.js dist/chart.umd.min.js dist/chart.umd.min.js.map LICENSE.md
+
+# A published map is one file opened anywhere: it carries the public map's
+# popup code (static/js) bundled into a single script.
+mkdir -p "$tmp/vung"
+"$src/.bin/esbuild" "$root/static/js/published.js" --bundle --format=iife --global-name=VungPopup \
+    --target=es2020 --minify --legal-comments=none --log-level=warning --outfile="$tmp/vung/published-popup.js"
 
 chmod -R u+rwX,go+rX "$tmp"
 rm -rf "$dst"

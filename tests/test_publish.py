@@ -104,18 +104,16 @@ def test_features_carry_what_their_popups_show_and_no_more(client, engine):
     layer = REGISTRY["relics"]
     shown = {f.name for f in layer.fields if f.popup}
     assert {"name", "kind", "rank", "district"} <= props
-    assert props <= shown | {"name_en", "illustrative"}
+    # The English versions go along: the popup picks the reader's language.
+    assert props <= shown | {f"{name}_en" for name in shown | {"name"}} | {"illustrative"}
     assert "source" not in props and "photo" not in props
-    # Labels come from the declaration, in the language asked for.
+    # The popup code knows the layer as the app's maps do: its declared fields, in the language asked for.
     config = popup_config(html)
     assert config["lang"] == "en"
-    rows = {row["name"]: row for row in config["layers"]["relics"]["rows"]}
-    assert rows["rank"]["label"] == layer.field("rank").label("en")
-    assert rows["rank"]["choices"]["special_national"] == "Special national"
-    # Descriptions are given in English where there is a translation.
-    row = next(f for f in features if f["properties"].get("description"))
+    assert config["layers"]["relics"] == {"id": "relics", "fields": [f.config("en") for f in layer.fields]}
+    row = next(f for f in features if f["properties"].get("description_en"))
     english = scalar(engine, "SELECT description_en FROM relics WHERE id = :id", id=row["id"])
-    assert row["properties"]["description"][:40] == english.strip()[:40]
+    assert row["properties"]["description_en"] == english
 
 
 def test_no_address_outside_but_the_tiles_and_the_detail_pages(app, client, engine):
@@ -127,7 +125,7 @@ def test_no_address_outside_but_the_tiles_and_the_detail_pages(app, client, engi
     outside = {url for url in URL.findall(html) if url not in allowed}
     # The detail pages are reached through the app's address, given once to the popups.
     assert outside == {"http://localhost/"}
-    assert popup_config(html)["detailBase"] == "http://localhost/"
+    assert popup_config(html)["links"] == {"detailBase": "http://localhost/", "newTab": True}
     # The sample's sources are credited, and the base map's.
     credits = [unescape(json.loads(raw)) for raw in re.findall(r"addAttribution\((\".*?\")\);", html)]
     assert credits == app.config["DATA_ATTRIBUTION"]
@@ -264,7 +262,7 @@ def test_command_line_writes_the_same_map(app, engine, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert embedded_ids(html) == {"relics": ids(engine, "SELECT id FROM relics WHERE rank = 'national'")}
     config = popup_config(html)
-    assert config["detailBase"] == "https://maps.example.org/"
+    assert config["links"]["detailBase"] == "https://maps.example.org/"
     assert config["lang"] == "vi"
     assert config["strings"]["details"] == "Xem chi tiết"  # translations/vi: the file is in the language asked for
     assert "<title>Relics</title>" in html

@@ -7,11 +7,14 @@ import { currentLang, formatDate, formatDecimal, formatInteger, t } from "./i18n
 const SPECIAL_FIELDS = new Set(["name", "photo", "illustrative"]);
 const DESCRIPTION_LIMIT = 280;
 
-export function detailUrl(layerId, featureId) {
-  return `/${encodeURIComponent(layerId)}/${encodeURIComponent(featureId)}`;
+export function detailUrl(layerId, featureId, base = "/") {
+  return `${base}${encodeURIComponent(layerId)}/${encodeURIComponent(featureId)}`;
 }
 
-export function buildPopup(feature, layer) {
+// `detailBase`: the app's address ending in "/" (a published map opened from
+// disk links back to it), or null for no link; `newTab` keeps a map embedded
+// in another site where it is.
+export function buildPopup(feature, layer, { detailBase = "/", newTab = false } = {}) {
   const props = feature.properties || {};
   const root = el("article", { class: "popup", dataset: { layer: layer.id } });
   const photo = safeUrl(props.photo);
@@ -38,8 +41,10 @@ export function buildPopup(feature, layer) {
     const text = localized(props, field.name);
     if (text) root.append(el("p", { class: "popup-text", text: shorten(text, DESCRIPTION_LIMIT) }));
   }
-  if (feature.id !== undefined && feature.id !== null) {
-    root.append(el("a", { class: "popup-link", href: detailUrl(layer.id, feature.id), text: t("details") }));
+  if (detailBase !== null && feature.id !== undefined && feature.id !== null) {
+    const href = detailUrl(layer.id, feature.id, detailBase);
+    const opens = newTab ? { target: "_blank", rel: "noopener" } : {};
+    root.append(el("a", { class: "popup-link", href, text: t("details"), ...opens }));
   }
   return root;
 }

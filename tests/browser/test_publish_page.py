@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import text
 
 from tests.browser.conftest import BLANK_TILE, DESKTOP
@@ -88,6 +88,15 @@ def folium_map(page: Page) -> str:
     return page.locator(".folium-map").get_attribute("id")
 
 
+def open_popup_at(page: Page, place: dict) -> Locator:
+    """The popup of what lies at `place` (lon, lat): the map centred there close up, and a click in its middle."""
+    page.evaluate(f"([lat, lon]) => window['{folium_map(page)}'].setView([lat, lon], 17, {{ animate: false }})",
+                  [place["lat"], place["lon"]])
+    box = page.locator(".folium-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    return page.locator(".leaflet-popup-content")
+
+
 def test_standalone_map_works_from_disk_without_network(
     offline_page, app, live_server, engine, tmp_path, den_tran, xss_relic, page_errors
 ):
@@ -108,24 +117,18 @@ def test_standalone_map_works_from_disk_without_network(
     expect(attribution).to_contain_text("OpenStreetMap")
 
     # A relic's popup: its name, its declared fields, a link back to its page.
-    name = folium_map(page)
-    page.evaluate(f"([lat, lon]) => window['{name}'].setView([lat, lon], 17, {{ animate: false }})",
-                  [den_tran["lat"], den_tran["lon"]])
-    box = page.locator(".folium-map").bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    popup = page.locator(".leaflet-popup-content")
-    expect(popup.locator(".vung-popup-title")).to_have_text(den_tran["name"])
+    popup = open_popup_at(page, den_tran)
+    expect(popup.locator(".popup-title")).to_have_text(den_tran["name"])
     expect(popup).to_contain_text("Xếp hạng")
     expect(popup).to_contain_text("Quốc gia đặc biệt")
-    expect(popup.locator("a.vung-popup-link")).to_have_attribute("href", f"{live_server}/relics/{den_tran['id']}")
+    link = popup.locator("a.popup-link")
+    expect(link).to_have_attribute("href", f"{live_server}/relics/{den_tran['id']}")
+    expect(link).to_have_attribute("target", "_blank")
 
     # HTML in a name shows as text.
-    page.evaluate(f"window['{name}'].closePopup()")
+    page.evaluate(f"window['{folium_map(page)}'].closePopup()")
     expect(page.locator(".leaflet-popup")).to_have_count(0)
-    page.evaluate(f"([lat, lon]) => window['{name}'].setView([lat, lon], 17, {{ animate: false }})",
-                  [xss_relic["lat"], xss_relic["lon"]])
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    title = page.locator(".leaflet-popup-content .vung-popup-title")
+    title = open_popup_at(page, xss_relic).locator(".popup-title")
     expect(title).to_have_text(XSS_NAME)
     assert title.locator("*").count() == 0
     assert page.evaluate("typeof window.__xss") == "undefined"
@@ -147,6 +150,19 @@ def test_standalone_map_without_base_map_asks_nothing(offline_page, bare_live_se
     assert asked == []
     assert page.locator(".leaflet-tile").count() == 0
     assert page_errors == []
+
+
+def test_an_english_map_shows_english_texts_beside_the_local_name(offline_page, live_server, engine, tmp_path, den_tran):
+    page, _ = offline_page
+    relic = rows(engine, "SELECT name_en, description_en FROM relics WHERE id = :id", id=den_tran["id"])[0]
+    assert relic["name_en"] and relic["description_en"]
+    page.goto(saved_map(live_server, tmp_path, layers="relics", lang="en", **{"relics.rank": "special_national"}))
+    popup = open_popup_at(page, den_tran)
+    expect(popup.locator(".popup-title")).to_have_text(relic["name_en"])
+    expect(popup.locator(".popup-subtitle")).to_have_text(den_tran["name"])
+    expect(popup).to_contain_text("Special national")
+    expect(popup.locator(".popup-text")).to_contain_text(relic["description_en"].strip()[:60])
+    expect(popup.locator("a.popup-link")).to_have_text("View details")
 
 
 # --- the map framed by another website ---------------------------------------
