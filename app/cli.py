@@ -26,6 +26,7 @@ from layers.accounts import (
     set_password,
     set_role,
 )
+from layers.params import split_names
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTENSIONS = ("postgis", "unaccent", "pg_trgm")
@@ -212,7 +213,8 @@ def publish_command(out, layers, filters, title, lang, base_url):
 
 
 def split_list(raw: str | None) -> list[str] | None:
-    return [part.strip() for part in raw.split(",") if part.strip()] if raw else None
+    """A comma-separated option's names; None (all) when it is not given."""
+    return split_names([raw]) if raw else None
 
 
 def account_command(fn, *args):

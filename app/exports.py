@@ -25,7 +25,7 @@ from exporters.write import CSV_GEOMETRIES, FORMATS, Format, Metadata, Request, 
 from gis.params import ParameterError
 from layers import REGISTRY
 from layers.base import Layer
-from layers.params import ParamDict, parse_item_query, parse_layer_queries
+from layers.params import ParamDict, named_layers, parse_item_query, parse_layer_queries
 from layers.query import ItemQuery, list_districts
 
 bp = Blueprint("exports", __name__)
@@ -71,16 +71,12 @@ def export_format(args: MultiDict) -> Format:
 
 def chosen_layers(args: MultiDict) -> list[Layer]:
     """`layers=a,b` (or repeated); by default every readable layer shown on the map."""
-    names = [n.strip() for raw in args.getlist("layers") for n in raw.split(",") if n.strip()]
-    if not names:
-        layers = [layer for layer in REGISTRY.values() if layer.visible and may_read(layer)]
-        if not layers:
-            raise ParameterError("layers", "no layer is readable without logging in")
-        return layers
-    unknown = [n for n in names if n not in REGISTRY or not may_read(REGISTRY[n])]
-    if unknown:
-        raise ParameterError("layers", f"unknown layer {unknown[0][:60]!r}")
-    return [REGISTRY[n] for n in dict.fromkeys(names)]
+    if named := named_layers(args.getlist("layers"), may_read):
+        return named
+    layers = [layer for layer in REGISTRY.values() if layer.visible and may_read(layer)]
+    if not layers:
+        raise ParameterError("layers", "no layer is readable without logging in")
+    return layers
 
 
 def send_export(parts: tuple[tuple[Layer, ItemQuery], ...], fmt: Format, name: str):

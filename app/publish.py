@@ -18,12 +18,11 @@ from flask_babel import gettext as _
 
 from app.auth import may_read
 from app.db import db
-from app.errors import ApiError, NotFound, ServiceUnavailable
+from app.errors import ApiError, ServiceUnavailable
 from app.pages import current_lang, map_config
 from gis.params import ParameterError
-from layers import get_layer
 from layers.base import Layer
-from layers.params import parse_layer_queries
+from layers.params import named_layers, parse_layer_queries
 from layers.publish import MAX_FEATURES, PageCode, PublishOptions, TooManyFeatures, select_layers
 from layers.query import ItemQuery, list_districts
 
@@ -50,19 +49,12 @@ def load_page_code() -> PageCode:
 
 
 def requested_layers(raw: str | None, readable=may_read) -> list[Layer]:
-    names = [part.strip() for part in (raw or "").split(",") if part.strip()]
-    if not names:
+    layers = named_layers([raw or ""], readable)
+    if not layers:
         raise ParameterError("layers", "name the layers to publish, e.g. layers=relics,craft_villages")
-    if len(names) > MAX_LAYERS:
+    if len(layers) > MAX_LAYERS:
         raise ParameterError("layers", f"at most {MAX_LAYERS} layers")
-    out: list[Layer] = []
-    for name in dict.fromkeys(names):
-        layer = get_layer(name)
-        if layer is None or not readable(layer):
-            # Unreadable layers are not confirmed to exist.
-            raise NotFound(f"There is no layer {name[:60]!r}.")
-        out.append(layer)
-    return out
+    return layers
 
 
 def selection_queries(layers: list[Layer], args) -> list[tuple[Layer, ItemQuery]]:

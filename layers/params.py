@@ -6,11 +6,12 @@ accept the same filters and answer bad ones the same way.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 from gis import cql2
 from gis.params import ParameterError, parse_bbox, parse_bool, parse_datetime, parse_int
+from layers import REGISTRY
 from layers.base import Layer
 from layers.query import ItemQuery, layer_queryables
 
@@ -30,6 +31,21 @@ class MultiMapping(Protocol):
     def __contains__(self, key: object) -> bool: ...
     def get(self, key: str, default: str | None = None) -> str | None: ...
     def getlist(self, key: str) -> list[str]: ...
+
+
+def split_names(values: list[str]) -> list[str]:
+    """Names given as `a,b` (a parameter may also repeat), each once, in order."""
+    return list(dict.fromkeys(n.strip() for raw in values for n in raw.split(",") if n.strip()))
+
+
+def named_layers(values: list[str], readable: Callable[[Layer], bool]) -> list[Layer]:
+    """The layers a `layers` parameter names; a name that is not a layer the reader may read is refused
+    as unknown (whether it exists is not told)."""
+    names = split_names(values)
+    unknown = next((n for n in names if n not in REGISTRY or not readable(REGISTRY[n])), None)
+    if unknown is not None:
+        raise ParameterError("layers", f"unknown layer {unknown[:60]!r}")
+    return [REGISTRY[n] for n in names]
 
 
 def parse_filter_value(layer: Layer, name: str, raw: str) -> tuple:
