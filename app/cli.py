@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.datastructures import MultiDict
 
 from importers.run import ImportFailed, ImportOptions, import_file
 from importers.sample import load_sample, sample_is_loaded
@@ -201,15 +202,25 @@ def publish_command(out, layers, filters, title, lang, base_url):
 
     if base_url and not base_url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--base-url")
-    pairs = [pair.partition("=")[::2] for pair in filters]
     try:
-        html = publish_file(layers, pairs, title, lang, base_url)
+        html = publish_file(layers, filter_args(filters), title, lang, base_url)
     except ApiError as err:
         raise click.ClickException(err.description) from None
     except ParameterError as err:
         raise click.ClickException(str(err)) from None
     out.write_text(html, encoding="utf-8")
     click.echo(f"wrote {out}")
+
+
+def filter_args(filters: tuple[str, ...]) -> MultiDict:
+    """`--filter NAME=VALUE` options as a request's arguments, for the endpoints' own parsing."""
+    out = MultiDict()
+    for item in filters:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--filter")
+        out.add(name.strip(), value)
+    return out
 
 
 def split_list(raw: str | None) -> list[str] | None:

@@ -18,6 +18,7 @@ from flask.cli import with_appcontext
 from werkzeug.datastructures import MultiDict
 
 from app.auth import may_read
+from app.cli import filter_args
 from app.db import db
 from app.ogc import find_layer
 from app.pages import current_lang
@@ -25,7 +26,7 @@ from exporters.write import CSV_GEOMETRIES, FORMATS, Format, Metadata, Request, 
 from gis.params import ParameterError
 from layers import REGISTRY
 from layers.base import Layer
-from layers.params import ParamDict, named_layers, parse_item_query, parse_layer_queries
+from layers.params import named_layers, parse_item_query, parse_layer_queries
 from layers.query import ItemQuery, list_districts
 
 bp = Blueprint("exports", __name__)
@@ -139,14 +140,11 @@ def export_command(layer_ids: str, path: Path, format_id: str | None, filters: t
     fmt = FORMATS.get(format_id or format_for(path))
     if fmt is None:
         raise click.ClickException(f"cannot tell the format from {path.name!r}; use --format")
-    layers = [REGISTRY.get(n) for n in layer_ids.split(",")]
-    if None in layers:
-        raise click.ClickException(f"unknown layer in {layer_ids!r}; choose from {', '.join(REGISTRY)}")
-    if len(layers) > 1 and not fmt.multi_layer:
-        raise click.ClickException(f"{fmt.id} holds one layer; for several use gpkg or shp")
-    args = ParamDict(parse_filters(filters))
     try:
-        queries = parse_layer_queries(layers, args, default_limit=None)
+        layers = named_layers([layer_ids], readable=lambda layer: True)
+        if len(layers) > 1 and not fmt.multi_layer:
+            raise ParameterError("format", f"{fmt.id} holds one layer; for several use gpkg or shp")
+        queries = parse_layer_queries(layers, filter_args(filters), default_limit=None)
     except ParameterError as err:
         raise click.ClickException(str(err)) from None
     parts = tuple((layer, queries[layer.id]) for layer in layers)
@@ -163,13 +161,3 @@ def export_command(layer_ids: str, path: Path, format_id: str | None, filters: t
 def format_for(path: Path) -> str | None:
     suffix = path.suffix.lower()
     return next((f.id for f in FORMATS.values() if f.extension == suffix), "geojson" if suffix == ".json" else None)
-
-
-def parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for item in filters:
-        name, eq, value = item.partition("=")
-        if not eq:
-            raise click.ClickException(f"--filter {item!r}: expected NAME=VALUE")
-        out.setdefault(name.strip(), []).append(value)
-    return out

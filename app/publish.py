@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 
 from app.auth import may_read
 from app.db import db
@@ -126,13 +127,12 @@ def embed():
     return render_template("embed.html", config=config, lang=lang)
 
 
-def publish_file(layer_ids: str, pairs: list[tuple[str, str]], title: str, lang: str, base_url: str | None) -> str:
+def publish_file(layer_ids: str, args: MultiDict, title: str, lang: str, base_url: str | None) -> str:
     """The same file from the command line: every layer readable, the language given, no request."""
     from flask_babel import force_locale
-    from werkzeug.datastructures import MultiDict
 
     layers = requested_layers(layer_ids, readable=lambda layer: True)
-    wanted = selection_queries(layers, MultiDict(pairs))
+    wanted = selection_queries(layers, args)
     if base_url and not base_url.endswith("/"):
         base_url += "/"
     with force_locale(lang):

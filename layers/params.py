@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Protocol
 
+from werkzeug.datastructures import MultiDict
+
 from gis import cql2
 from gis.params import ParameterError, parse_bbox, parse_bool, parse_datetime, parse_int
 from layers import REGISTRY
@@ -158,23 +160,10 @@ def parse_layer_queries(
             raise ParameterError(name, "unknown parameter for the layers asked for")
         for layer in takers:
             own[layer.id].setdefault(name, values)
-    return {layer.id: parse_item_query(layer, ParamDict(own[layer.id]), default_limit=default_limit) for layer in layers}
+    return {layer.id: parse_item_query(layer, MultiDict(own[layer.id]), default_limit=default_limit) for layer in layers}
 
 
 def understands(layer: Layer, name: str) -> bool:
     if name == "datetime":
         return bool(layer.temporal)
     return name in QUERY_PARAMS or any(f.name == name for f in layer.filterable)
-
-
-class ParamDict(dict):
-    """name -> list of values, read like a request's arguments."""
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key)[0]
-
-    def get(self, key: str, default: str | None = None) -> str | None:
-        return self[key] if key in self else default
-
-    def getlist(self, key: str) -> list[str]:
-        return list(super().get(key, []))

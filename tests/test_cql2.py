@@ -15,11 +15,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from shapely.geometry import box, shape
 from sqlalchemy import text
+from werkzeug.datastructures import MultiDict
 
 from gis.cql2 import MAX_DEPTH, MAX_LENGTH, compile_filter
 from gis.params import ParameterError
 from layers import REGISTRY, public_layers
-from layers.params import ParamDict, parse_layer_queries
+from layers.params import parse_layer_queries
 from layers.query import layer_queryables
 from tests.attacks import INJECTIONS as BASIC_INJECTIONS
 
@@ -343,14 +344,14 @@ def test_length_is_limited():
 
 def test_layer_queries_for_exports_and_statistics_take_the_filter():
     relics, zones = REGISTRY["relics"], REGISTRY["farming_zones"]
-    own = parse_layer_queries([relics, zones], ParamDict({"relics.filter": ["kind = 'temple'"], "filter-lang": ["cql2-text"]}))
+    own = parse_layer_queries([relics, zones], MultiDict({"relics.filter": ["kind = 'temple'"], "filter-lang": ["cql2-text"]}))
     assert own["relics"].cql is not None and own["farming_zones"].cql is None
-    shared = parse_layer_queries([relics, zones], ParamDict({"filter": ["name LIKE 'Đ%'"]}))
+    shared = parse_layer_queries([relics, zones], MultiDict({"filter": ["name LIKE 'Đ%'"]}))
     assert shared["relics"].cql is not None and shared["relics"].cql == shared["farming_zones"].cql
     with pytest.raises(ParameterError, match="unknown property 'crop'"):
-        parse_layer_queries([relics, zones], ParamDict({"filter": ["crop = 'rice'"]}))
+        parse_layer_queries([relics, zones], MultiDict({"filter": ["crop = 'rice'"]}))
     with pytest.raises(ParameterError, match="filter-lang"):
-        parse_layer_queries([relics], ParamDict({"filter": ["kind = 'temple'"], "filter-lang": ["cql-text"]}))
+        parse_layer_queries([relics], MultiDict({"filter": ["kind = 'temple'"], "filter-lang": ["cql-text"]}))
 
 
 # --- results through the items endpoint ---------------------------------------------

@@ -345,3 +345,18 @@ def test_command_line_export_writes_the_filtered_file(app, engine, tmp_path):
     bad = runner.invoke(args=["export", "relics", str(tmp_path / "x.kml"), "--filter", "rank=imperial"])
     assert bad.exit_code != 0 and "rank" in bad.output
     assert not (tmp_path / "x.kml").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["relics,nowhere", "x.gpkg"], "layers: unknown layer 'nowhere'"),
+        (["relics,craft_villages", "x.kml"], "format: kml holds one layer"),
+        (["relics", "x.gpkg", "--filter", "relics.rank"], "'relics.rank': expected NAME=VALUE"),
+    ],
+)
+def test_command_line_export_refuses_what_the_endpoint_refuses(app, tmp_path, args, said):
+    layer_ids, name, *options = args
+    result = app.test_cli_runner().invoke(args=["export", layer_ids, str(tmp_path / name), *options])
+    assert result.exit_code != 0 and said in result.output
+    assert not (tmp_path / name).exists()

@@ -272,6 +272,10 @@ def test_command_line_writes_the_same_map(app, engine, tmp_path):
                                              "--filter", "relics.rank=emperor"])
     assert bad.exit_code != 0 and "emperor" in bad.output
     assert not (tmp_path / "x.html").exists()
+    bad = app.test_cli_runner().invoke(args=["publish", str(tmp_path / "x.html"), "--layers", "relics",
+                                             "--filter", "relics.rank"])
+    assert bad.exit_code != 0 and "'relics.rank': expected NAME=VALUE" in bad.output
+    assert not (tmp_path / "x.html").exists()
 
 
 # --- framing ---------------------------------------------------------------
