@@ -42,10 +42,11 @@ def feature_array(inner_select: str) -> str:
     )
 
 
-def extent_sql(table: str) -> str:
+def extent_sql(table: str, where: str = "") -> str:
+    """How many rows of `table` (as `t`) match `where`, and their extent (NULLs when none)."""
     return (
-        "SELECT ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy "
-        f"FROM (SELECT ST_Extent(geom) AS e FROM {table}) AS s"
+        "SELECT n, ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy "
+        f"FROM (SELECT count(*) AS n, ST_Extent(t.geom) AS e FROM {table} AS t{where}) AS s"
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
+from gis import sql
 from layers.base import Layer
 from layers.query import ItemQuery, items_statement, where_clause
 
@@ -115,13 +116,7 @@ def published_properties(layer: Layer) -> tuple[str, ...]:
 def count_selection(conn: Connection, layer: Layer, query: ItemQuery) -> tuple[int, tuple | None]:
     """How many features match, and their extent."""
     where, params = where_clause(layer, query)
-    row = conn.execute(
-        text(
-            "SELECT n, ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy FROM "
-            f"(SELECT count(*) AS n, ST_Extent(t.geom) AS e FROM {layer.id} AS t{where}) AS s"
-        ),
-        params,
-    ).one()
+    row = conn.execute(text(sql.extent_sql(layer.id, where)), params).one()
     bounds = None if row.minx is None else (row.minx, row.miny, row.maxx, row.maxy)
     return row.n, bounds
 
