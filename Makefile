@@ -25,7 +25,7 @@ dev: setup
 	DATABASE_URL=$(DATABASE_URL) .venv/bin/flask --app app run --debug --host $(HOST) --port $(PORT)
 
 test:
-	DATABASE_URL=$(TEST_DATABASE_URL) DATABASE_URL_GIVEN=$(GIVEN_TEST_DATABASE_URL) bash scripts/setup.sh
+	DATABASE_URL=$(TEST_DATABASE_URL) DATABASE_URL_GIVEN=$(GIVEN_TEST_DATABASE_URL) WITH_TEST_CLIENTS=1 bash scripts/setup.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) VUNG_REQUIRE_ALL=1 .venv/bin/pytest -p no:cacheprovider
 
 bench: setup

@@ -40,6 +40,8 @@ install_system_packages() {
   local pkgs=(postgresql-15-postgis-3 postgresql-client-15 gdal-bin chromium ca-certificates)
   command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
   python3 -c "import venv, ensurepip" 2>/dev/null || pkgs+=(python3-venv)
+  # QGIS, for the tests that connect it to the app as a planner would (make test).
+  [ -n "${WITH_TEST_CLIENTS:-}" ] && pkgs+=(python3-qgis)
   apt_install "${pkgs[@]}"
 }
 
