@@ -214,16 +214,11 @@ def filter_form(tables: list[StatTable], args: MultiDict, lang: str) -> list[dic
     """The map's filters for each layer shown: its filterable enum fields (district and q are shared)."""
     form = []
     for layer in table_layers(tables):
-        fields = []
-        for f in layer.filterable:
-            if f.kind != "enum":
-                continue
-            param = f"{layer.id}.{f.name}"
-            fields.append({
-                "param": param, "id": f"filter-{layer.id}-{f.name}", "label": f.label(lang),
-                "value": args.get(param, ""),
-                "choices": [(c.value, c.label(lang)) for c in f.choices],
-            })
+        fields = [
+            {**f.config(lang), "param": f"{layer.id}.{f.name}", "id": f"filter-{layer.id}-{f.name}",
+             "selected": args.get(f"{layer.id}.{f.name}", "")}
+            for f in layer.filterable if f.kind == "enum"
+        ]
         if fields:
             form.append({"id": layer.id, "title": layer.title(lang), "fields": fields})
     return form

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import replace
 
 import geopandas
@@ -445,6 +446,15 @@ def test_page_shows_every_table(client):
         assert f"/stats/{table.id}.csv?" in html and f"/stats/{table.id}.xlsx?" in html
     assert 'name="farming_zones.crop"' in html and 'name="district"' in html and 'name="q"' in html
     assert 'id="stats-data"' in html
+
+
+def test_page_filters_show_their_choices_in_the_language_and_keep_what_was_chosen(client):
+    html = client.get("/stats?farming_zones.crop=rice&lang=en").get_data(as_text=True)
+    select = re.search(r'<select id="filter-farming_zones-crop" name="farming_zones.crop">(.*?)</select>', html, re.S)[1]
+    options = re.findall(r'<option value="(\w*)" ?(selected)?>([^<]*)</option>', select)
+    crop = REGISTRY["farming_zones"].field("crop")
+    assert [(value, label) for value, _, label in options[1:]] == [(c.value, c.en) for c in crop.choices]
+    assert [value for value, chosen, _ in options if chosen] == ["rice"]
 
 
 @pytest.mark.parametrize("paging", ["limit=5", "offset=3", "relics.limit=2"])
