@@ -176,7 +176,7 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, name: str, wsgi: str, workers: int, url: str):
+    def __init__(self, name: str, wsgi: str, workers: int, url: str, *options: str):
         self.name, self.port = name, free_port()
         OUT.mkdir(parents=True, exist_ok=True)
         self.log = open(OUT / f"{name}.log", "w")
@@ -191,6 +191,7 @@ class Server:
                 "sync",
                 "--bind",
                 f"127.0.0.1:{self.port}",
+                *options,
                 "--chdir",
                 str(ROOT),
                 "--pythonpath",
