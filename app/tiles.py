@@ -12,12 +12,12 @@ from html import escape
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from flask_babel import get_locale
 from sqlalchemy import Connection, text
 
 from app.db import db
 from app.errors import NotFound
 from app.ogc import find_layer
+from app.pages import current_lang
 from layers.base import Layer
 from layers.params import parse_layer_queries
 from layers.query import ItemQuery, layer_extent, tile_fields, tile_statement
@@ -79,7 +79,7 @@ def tile_url_template(layer: Layer) -> str:
 
 
 def tilejson_document(layer: Layer, bounds: tuple[float, float, float, float] | None) -> dict:
-    lang = str(get_locale() or "vi")
+    lang = current_lang()
     document = {
         "tilejson": "3.0.0",
         "name": layer.title(lang),
