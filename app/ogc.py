@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, render_template, request, url_for
-from flask_babel import get_locale
 
 from app.auth import may_read
 from app.db import db
 from app.errors import ApiError, NotFound
 from app.openapi import described_feature_schema, openapi_document, queryables_schema
+from app.pages import current_lang
 from layers import REGISTRY, get_layer
 from layers.base import Layer
 from layers.params import CRS84, parse_item_query
@@ -148,7 +148,7 @@ def api():
 
 
 def collection_info(layer: Layer, extent: Extent) -> dict:
-    lang = str(get_locale() or "vi")
+    lang = current_lang()
     items = url_for("ogc.items", layer_id=layer.id, _external=True)
     queryables_href = url_for("ogc.queryables", layer_id=layer.id, _external=True)
     info = {
@@ -211,7 +211,7 @@ def feature_schema_of(layer_id: str):
 @bp.get("/collections/<layer_id>/queryables")
 def queryables(layer_id: str):
     layer = find_layer(layer_id)
-    lang = str(get_locale() or "vi")
+    lang = current_lang()
     href = url_for("ogc.queryables", layer_id=layer.id, _external=True)
     schema = queryables_schema(layer, href, lang)
     links = self_links("ogc.queryables", JSON_SCHEMA, layer_id=layer.id) + [
@@ -257,7 +257,7 @@ def items(layer_id: str):
     if fmt == "html":
         return render_template(
             "ogc/items.html", layer=layer, features=json.loads(page.features), links=links,
-            matched=matched, returned=page.returned, lang=str(get_locale()),
+            matched=matched, returned=page.returned, lang=current_lang(),
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     # One join: a chain of `+` copies the (up to megabytes of) features text at every step.
@@ -294,7 +294,7 @@ def item(layer_id: str, feature_id: str):
     ]
     if output_format() == "html":
         response = Response(
-            render_template("ogc/item.html", layer=layer, feature=json.loads(feature_text), links=links, lang=str(get_locale()))
+            render_template("ogc/item.html", layer=layer, feature=json.loads(feature_text), links=links, lang=current_lang())
         )
     else:
         response = Response(
