@@ -173,7 +173,7 @@ def collection_info(layer: Layer, extent: Extent) -> dict:
     if extent.bbox:
         spans["spatial"] = {"bbox": [list(extent.bbox)], "crs": CRS84}
     if extent.interval:
-        spans["temporal"] = {"interval": [[instant(d) for d in extent.interval]], "trs": GREGORIAN}
+        spans["temporal"] = {"interval": [[instant(extent.interval.start), instant(extent.interval.end)]], "trs": GREGORIAN}
     if spans:
         info["extent"] = spans
     return info

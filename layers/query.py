@@ -7,7 +7,6 @@ the command line or a test.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import psycopg2 as postgresql_psycopg2
@@ -203,7 +202,7 @@ def select_properties(conn: Connection, layer: Layer, feature_id: int) -> dict |
 class Extent:
     bbox: tuple[float, float, float, float] | None
     # First and last day of validity for temporal layers; None at an end left open.
-    interval: tuple[date | None, date | None] | None = None
+    interval: Interval | None = None
 
 
 def layer_extent(conn: Connection, layer: Layer) -> Extent:
@@ -212,7 +211,7 @@ def layer_extent(conn: Connection, layer: Layer) -> Extent:
     return Extent(bbox, layer_interval(conn, layer))
 
 
-def layer_interval(conn: Connection, layer: Layer) -> tuple[date | None, date | None] | None:
+def layer_interval(conn: Connection, layer: Layer) -> Interval | None:
     """The span of a temporal layer's validity; a unit without a start or end leaves that side open."""
     if not layer.temporal:
         return None
@@ -223,7 +222,7 @@ def layer_interval(conn: Connection, layer: Layer) -> tuple[date | None, date | 
             f"CASE WHEN bool_and(t.{end} IS NOT NULL) THEN max(t.{end}) END AS last FROM {layer.id} AS t"
         )
     ).one()
-    return row.first, row.last
+    return Interval(row.first, row.last)
 
 
 def layer_extents(conn: Connection, layers: list[Layer]) -> dict[str, Extent]:
