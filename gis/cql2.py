@@ -30,7 +30,7 @@ import shapely.wkt
 from shapely.errors import ShapelyError
 from shapely.validation import explain_validity
 
-from gis.params import ParameterError, parse_bbox
+from gis.params import Bbox, ParameterError, parse_bbox
 
 PARAMETER = "filter"
 # A URL longer than this is refused by most servers before it gets here anyway.
@@ -174,14 +174,6 @@ class Literal:
 @dataclass(frozen=True)
 class GeometryLiteral:
     wkt: str  # as shapely wrote it back: parsed, two-dimensional and valid
-
-
-@dataclass(frozen=True)
-class BoxLiteral:
-    minx: float
-    miny: float
-    maxx: float
-    maxy: float
 
 
 @dataclass(frozen=True)
@@ -439,7 +431,7 @@ class Parser:
         self.expect(")", f"')' to close {name}(")
         return node
 
-    def bbox(self) -> BoxLiteral:
+    def bbox(self) -> Bbox:
         numbers = [self.bbox_number()]
         while self.token.kind == ",":
             self.advance()
@@ -448,7 +440,7 @@ class Parser:
             box = parse_bbox(",".join(repr(float(n)) for n in numbers))
         except ParameterError as err:
             raise error(f"BBOX: {err.message}") from None
-        return BoxLiteral(box.minx, box.miny, box.maxx, box.maxy)
+        return box
 
     def bbox_number(self) -> float:
         return number_value(self.expect("number", "a number in BBOX()").text)
@@ -693,7 +685,7 @@ class Translator:
                 return q.column
             case GeometryLiteral(wkt):
                 return f"ST_GeomFromText({self.bind(wkt)}, 4326)"
-            case BoxLiteral(minx, miny, maxx, maxy):
+            case Bbox(minx, miny, maxx, maxy):
                 corners = ", ".join(self.bind(v) for v in (minx, miny, maxx, maxy))
                 return f"ST_MakeEnvelope({corners}, 4326)"
         raise error(f"{function} takes two geometries: the geometry property, WKT such as POINT(106.2 20.4), or BBOX(...)")
