@@ -126,7 +126,7 @@ def tile_fields(layer: Layer) -> tuple[Field, ...]:
 def tile_statement(layer: Layer, query: ItemQuery, z: int, x: int, y: int) -> tuple[str, dict]:
     """The SQL and parameters of one tile (bench.floor runs the same)."""
     where, params = where_clause(layer, query)
-    statement = sql.tile_sql(layer.id, tuple(f.name for f in tile_fields(layer)), where)
+    statement = sql.tile_sql(layer.id, tuple(f.name for f in tile_fields(layer)), where, sql.tile_extent(z))
     return statement, {**params, "z": z, "x": x, "y": y, "tile_layer": layer.id}
 
 

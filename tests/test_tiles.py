@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.config import DATA_ATTRIBUTION
+from gis.sql import tile_extent
 from layers import REGISTRY
 from tests.attacks import INJECTIONS
 from tests.conftest import signed_in
@@ -134,7 +135,7 @@ def test_relic_tile_holds_the_relics_in_its_envelope(client, engine, tmp_path, z
     frame = decode(get_tile(client, tmp_path, "relics", z, x, y), "relics")
     assert set(frame["mvt_id"]) == expected
     # Properties and places as the database has them, and each point within one tile unit of its place.
-    unit = (2 * HALF_WORLD / 2**z) / 4096
+    unit = (2 * HALF_WORLD / 2**z) / tile_extent(z)
     for row in frame.itertuples():
         stored = relic(engine, int(row.mvt_id))
         assert (row.name, row.kind, row.rank) == (stored["name"], stored["kind"], stored["rank"])
@@ -168,6 +169,23 @@ def test_zone_tile_numbers_and_flags_match_the_database(client, engine, tmp_path
     for row in frame.itertuples():
         area, illustrative, crop = stored[int(row.mvt_id)]
         assert row.area_ha == pytest.approx(area) and bool(row.illustrative) == illustrative and row.crop == crop
+
+
+def test_zoomed_out_a_shape_smaller_than_a_pixel_drops_out(client, committed, tmp_path):
+    lon, lat = 106.6, 20.2  # a corner of the province with nothing else near
+    square = "ST_MakeEnvelope(:lon, :lat, :lon + :side, :lat + :side, 4326)"
+    tiny = committed("farming_zones", "name, crop, geom", f":name, 'rice', ST_Multi({square})",
+                     {"name": "zz-tile tiny", "lon": lon, "lat": lat, "side": 0.0001})  # about 10 m
+    big = committed("farming_zones", "name, crop, geom", f":name, 'rice', ST_Multi({square})",
+                    {"name": "zz-tile big", "lon": lon + 0.001, "lat": lat, "side": 0.015})  # about 1.5 km
+    zoomed_out, close = 10, 14
+    assert tile_extent(zoomed_out) < tile_extent(close)
+    ids = {}
+    for z in (zoomed_out, close):
+        x, y = tile_of(lon + 0.0005, lat + 0.0005, z)
+        ids[z] = set(decode(get_tile(client, tmp_path / str(z), "farming_zones", z, x, y), "farming_zones")["mvt_id"])
+    assert big in ids[zoomed_out] and tiny not in ids[zoomed_out]
+    assert {big, tiny} <= ids[close]
 
 
 def test_a_tile_far_away_is_empty(client, engine):
