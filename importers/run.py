@@ -10,13 +10,13 @@ from __future__ import annotations
 import binascii
 import io
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyogrio
 import shapely
@@ -67,6 +67,8 @@ class ImportOptions:
     table_geometry: dict | None = None  # coordinate columns of a spreadsheet
     working_area: tuple[float, float, float, float] = (105.85, 19.85, 106.65, 20.6)
     max_vertices: int = 10_000
+    # Set for CSV files: text marked by a leading apostrophe as not a formula (as the CSV exports write it).
+    formula_marks: bool = False
 
 
 @dataclass
@@ -144,14 +146,9 @@ def convert_batch(layer: Layer, mapping: dict[str, str], batch: pa.RecordBatch, 
     return values, problems
 
 
-# A leading apostrophe before what a spreadsheet would run as a formula marks
-# the text as text (the CSV exports write it so): it is not part of the value.
-FORMULA_MARK = re.compile(f"^'(?={FORMULA_START.removeprefix('^')})")
-
-
 def typed_raw(f: Field, raw):
-    if f.kind in ("text", "longtext", "url") and raw is not None:
-        return FORMULA_MARK.sub("", raw) if isinstance(raw, str) else str(raw)
+    if f.kind in ("text", "longtext", "url") and raw is not None and not isinstance(raw, str):
+        return str(raw)
     if f.kind == "number" and isinstance(raw, int):
         return float(raw)
     return raw
@@ -218,6 +215,7 @@ def run_import(
 ) -> ImportReport:
     phase = on_phase or (lambda name, total=None: None)
     info = file_info(path, options)
+    options = replace(options, formula_marks=info.get("driver") == "CSV")
     phase("reading", feature_count(info))
     report = ImportReport(dry_run=options.dry_run)
     choice, columns, mapping = plan(layer, info, options)
@@ -369,6 +367,8 @@ def stage_batch(layer, batch, geometry_column, mapping, crs, options, report, fi
             except CrsError as err:  # metres found in a later batch than the file's bounds said
                 raise ImportFailed(str(err)) from None
     geometries = to_wgs84(geometries, crs)
+    if options.formula_marks:
+        batch = unmark_formulas(batch)
     values, problems = convert_batch(layer, mapping, batch, options.encoding)
     for offset in sorted(problems):
         report.rejected.append({"row": first_row + offset, "reason": "; ".join(problems[offset])})
@@ -376,6 +376,17 @@ def stage_batch(layer, batch, geometry_column, mapping, crs, options, report, fi
     return batch_csv(layer, first_row, values, geometries, problems)
 
 
+def unmark_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch's text without the apostrophe that marks a would-be formula as text (exporters.write.defuse_formulas)."""
+    columns = [
+        pc.replace_substring_regex(column, MARKED_FORMULA, r"\1") if pa.types.is_string(column.type) else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+
+# The apostrophe, then what a spreadsheet would run as a formula (kept, as \1).
+MARKED_FORMULA = "^'(" + FORMULA_START.removeprefix("^") + ")"
 OVERLAPS_NOTED = 20
 INDEXES_REBUILT = "a load this large goes in faster without the layer's indexes: they were built again after it"
 

@@ -8,6 +8,7 @@ import json
 import zipfile
 from dataclasses import replace
 
+import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
@@ -257,6 +258,19 @@ def test_csv_text_that_a_spreadsheet_would_run_is_marked_as_text_and_reimports_a
     assert report.committed and report.rejected == []
     imported = conn.execute(text("SELECT name FROM relics WHERE id > :b AND name = ANY(:n)"), {"b": before, "n": list(ids.values())})
     assert sorted(imported.scalars()) == sorted(ids.values())
+
+
+def test_only_csv_files_have_their_formula_marks_dropped(conn, tmp_path):
+    """Other formats carry no such mark: an apostrophe in them is the data's own."""
+    marked = "'=1+1"
+    frame = gpd.GeoDataFrame({"name": [marked], "kind": ["temple"], "rank": ["unranked"]},
+                             geometry=[shapely.Point(106.17, 20.43)], crs=4326)
+    pyogrio.write_dataframe(frame, tmp_path / "dau.geojson")
+    frame.assign(wkt=frame.geometry.to_wkt()).drop(columns="geometry").to_csv(tmp_path / "dau.csv", index=False)
+    for name, stored in (("dau.geojson", marked), ("dau.csv", "=1+1")):
+        before = conn.execute(text("SELECT max(id) FROM relics")).scalar_one()
+        assert do_import(conn, "relics", tmp_path / name).committed
+        assert conn.execute(text("SELECT name FROM relics WHERE id > :b"), {"b": before}).scalar_one() == stored
 
 
 def test_geojson_is_rfc7946_with_metadata(client, tmp_path):
