@@ -202,8 +202,16 @@ def shape_patterns() -> tuple[tuple[re.Pattern, str], ...]:
     return tuple(out)
 
 
+# Longer sentences stay as written: a shape's pattern can take time growing
+# steeply with the length when it nearly fits, and a file's own text (its
+# columns, its members' names) can make a sentence as long as it likes.
+LONGEST_TRANSLATED = 1000
+
+
 def match_shape(text: str) -> tuple[str, dict[str, str]] | None:
     """The first listed shape the sentence fits, with the values it was filled with."""
+    if len(text) > LONGEST_TRANSLATED:
+        return None
     for pattern, shape in shape_patterns():
         match = pattern.match(text)
         if match:

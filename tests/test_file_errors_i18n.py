@@ -15,9 +15,18 @@ import re
 import zipfile
 
 import pytest
+from flask_babel import gettext
 
 import importers.sources as sources
-from app.messages import FILE_KINDS, PHRASE_VALUES, localize_file_error, match_shape, translate_sentence
+from app.messages import (
+    FILE_ERRORS,
+    FILE_KINDS,
+    LONGEST_TRANSLATED,
+    PHRASE_VALUES,
+    localize_file_error,
+    match_shape,
+    translate_sentence,
+)
 from tests.conftest import SESSION_CSRF, signed_in
 
 # Names kept as they are in Vietnamese too.
@@ -125,6 +134,18 @@ def test_a_sentence_not_listed_keeps_the_lead_by_its_code(app):
     with app.test_request_context("/?lang=en"):
         assert localize_file_error("EmptyFile", "x is empty in a new way") == "x is empty in a new way"
         assert localize_file_error("EmptyFile", "x.csv is empty.") == "x.csv is empty."
+
+
+def test_a_sentence_a_file_made_very_long_is_not_matched_but_led(app):
+    """Its columns are the file's own: matched against the shapes, such text could keep a worker busy for minutes."""
+    columns = " looks like a zip bomb: it would expand x" * 30
+    sentence = f"a.csv has no longitude/latitude or WKT column (columns found — {columns}). Name them lon/lat (kinh_do/vi_do) or wkt."
+    assert len(sentence) > LONGEST_TRANSLATED
+    with app.test_request_context("/?lang=vi"):
+        assert translate_sentence(sentence) == sentence
+        assert localize_file_error("NotGeodata", sentence) == f"{gettext(FILE_ERRORS['NotGeodata'])} ({sentence})"
+        short = sentence.replace(columns, " a, b")
+        assert translate_sentence(short) != short  # the same sentence, short, is translated
 
 
 # --- real bad uploads through the import page -----------------------------------------------
