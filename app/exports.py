@@ -142,6 +142,8 @@ def export_command(layer_ids: str, path: Path, format_id: str | None, filters: t
         raise click.ClickException(f"cannot tell the format from {path.name!r}; use --format")
     try:
         layers = named_layers([layer_ids], readable=lambda layer: True)
+        if not layers:
+            raise ParameterError("layers", "name at least one layer, e.g. relics or relics,craft_villages")
         if len(layers) > 1 and not fmt.multi_layer:
             raise ParameterError("format", f"{fmt.id} holds one layer; for several use gpkg or shp")
         queries = parse_layer_queries(layers, filter_args(filters), default_limit=None)

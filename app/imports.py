@@ -36,6 +36,8 @@ bp = Blueprint("imports", __name__)
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEEP_UPLOADS_SECONDS = 24 * 3600
+# Beside the file in its folder: a stored file's name never starts with a dot, so no upload is called this.
+UPLOAD_META = ".upload.json"
 ENCODINGS = [("utf-8", "UTF-8"), ("cp1258", "Windows-1258"), ("tcvn3", "TCVN3 (ABC)"), ("vni", "VNI")]
 
 
@@ -93,7 +95,7 @@ def upload():
     stem = re.sub(r"[^\w.-]+", "_", Path(sent.filename).stem).strip("._")[:80] or "upload"
     stored = folder / f"{stem}{suffix}"
     sent.save(stored)
-    (folder / "meta.json").write_text(json.dumps({"user": current_user().id, "filename": sent.filename[:200]}))
+    (folder / UPLOAD_META).write_text(json.dumps({"user": current_user().id, "filename": sent.filename[:200]}))
     with tempfile.TemporaryDirectory(prefix="vung-inspect-") as workdir:
         try:
             source = prepare_source(stored, Path(workdir))
@@ -107,10 +109,10 @@ def upload():
 def stored_upload(upload_id: str) -> Path:
     """The user's own upload, or 404: ids are not guessable, and not shared."""
     folder = upload_root() / upload_id if UPLOAD_ID.match(upload_id) else None
-    meta = folder / "meta.json" if folder else None
+    meta = folder / UPLOAD_META if folder else None
     if meta is None or not meta.is_file() or json.loads(meta.read_text())["user"] != current_user().id:
         raise NotFound("No such upload (uploads are kept for a day).")
-    return next(p for p in folder.iterdir() if p.name != "meta.json")
+    return next(p for p in folder.iterdir() if p.name != UPLOAD_META)
 
 
 def options_from(body: dict, with_run_flags: bool) -> ImportOptions:

@@ -365,6 +365,8 @@ def test_command_line_export_writes_the_filtered_file(app, engine, tmp_path):
     ("args", "said"),
     [
         (["relics,nowhere", "x.gpkg"], "layers: unknown layer 'nowhere'"),
+        ([",", "x.gpkg"], "layers: name at least one layer"),
+        (["", "x.csv"], "layers: name at least one layer"),
         (["relics,craft_villages", "x.kml"], "format: kml holds one layer"),
         (["relics", "x.gpkg", "--filter", "relics.rank"], "'relics.rank': expected NAME=VALUE"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 import zipfile
@@ -72,6 +73,17 @@ def test_upload_inspect_dry_run_then_import(editor, zones_zip, engine, cleanup):
         rows = c.execute(text("SELECT name, crop, district FROM farming_zones WHERE name LIKE 'zz-api%' ORDER BY name")).all()
     assert [(r.name, r.crop) for r in rows] == sorted(zip(NAMES, ["rice", "vegetables"], strict=True))
     assert all(r.district for r in rows)
+
+
+@pytest.mark.parametrize("name", ["meta.json", ".upload.json", "upload.json"])
+def test_a_file_may_be_called_anything_the_upload_keeps_beside_it(editor, name):
+    geojson = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "zz-api tên", "crop": "rice"},
+         "geometry": {"type": "Point", "coordinates": [106.3, 20.2]}}]}).encode()
+    sent = upload(editor, geojson, name)
+    assert sent.status_code == 201, sent.json
+    seen = post(editor, f"/import/{sent.json['upload']}/inspect", json={"layer": "farming_zones"})
+    assert seen.status_code == 200 and seen.json["count"] == 1 and seen.json["format"] == "GeoJSON"
 
 
 def test_only_editors_of_the_layer_may_import(app, make_user, zones_zip, editor):
