@@ -247,14 +247,27 @@ class ImportPage:
                        cwd=ROOT, env=env, capture_output=True, timeout=120)
         made = subprocess.run([*flask, "tokens", "create", self.USER, "--name", "import benchmark"],
                               cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120)
-        self.headers = {"Authorization": f"Bearer {made.stdout.split()[-1]}"}
+        self.token = made.stdout.split()[-1]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
         # Files as large as the benchmark makes are accepted (the app takes 50 MB by default).
         self.server = Server("import-page", "app:create_app()", 1, url, "--timeout", str(RUN_TIMEOUT),
                              "--env", "VUNG_MAX_UPLOAD_MB=4096")
         self.server.wait_ready("/healthz")
         self.base = f"http://127.0.0.1:{self.server.port}"
 
+    def stop(self, url: str) -> None:
+        """Stop the server and revoke the benchmark's token."""
+        self.server.stop()
+        subprocess.run([str(VENV_BIN / "flask"), "--app", "app", "tokens", "revoke", self.token[:12]],
+                       cwd=ROOT, env=dict(os.environ, DATABASE_URL=url), capture_output=True, timeout=120)
+
+    def worker_status(self) -> Path:
+        worker = Path(f"/proc/{self.server.proc.pid}/task/{self.server.proc.pid}/children").read_text().split()[0]
+        return Path(f"/proc/{worker}")
+
     def run(self, url: str, path: Path) -> dict:
+        # The worker lives on between runs: reset its peak memory so that this run's own is read.
+        (self.worker_status() / "clear_refs").write_text("5")
         start = time.monotonic()
         upload_id = self.upload(path)
         run = requests.post(f"{self.base}/import/{upload_id}/run", headers=self.headers, timeout=RUN_TIMEOUT,
@@ -263,8 +276,7 @@ class ImportPage:
         wall = time.monotonic() - start
         if not run.json()["committed"]:
             raise RuntimeError(f"the import page's run did not commit: {run.text[:300]}")
-        worker = Path(f"/proc/{self.server.proc.pid}/task/{self.server.proc.pid}/children").read_text().split()[0]
-        peak = next(line for line in Path(f"/proc/{worker}/status").read_text().splitlines() if line.startswith("VmHWM"))
+        peak = next(line for line in (self.worker_status() / "status").read_text().splitlines() if line.startswith("VmHWM"))
         return {"seconds": round(wall, 3), "max_rss_mb": round(int(peak.split()[1]) / 1024, 1), "cpu_seconds": None,
                 "load_1min": round(os.getloadavg()[0], 2)}
 
@@ -576,7 +588,7 @@ def main() -> int:
         for size in sizes:
             results.append(measure_size(url, size, files[size], cases, args.rounds))
     finally:
-        page.server.stop()
+        page.stop(url)
     reset(url)
 
     profiled = profile(url, files[max(sizes)], args.rounds) if args.profile else None
