@@ -2,6 +2,7 @@
 
 from flask import Flask, request
 from flask_babel import Babel
+from flask_babel import gettext as _
 
 LANGUAGES = ("vi", "en")
 COOKIE = "lang"
@@ -19,6 +20,17 @@ def remember_locale(response):
     return response
 
 
+def popup_strings() -> dict[str, str]:
+    """The words of static/js/popup.js, on the app's maps and in published maps, in the language chosen."""
+    return {
+        "details": _("View details"),
+        "illustrative": _("Illustrative sketch: this shape is approximate, not a surveyed boundary."),
+        "yes": _("Yes"),
+        "no": _("No"),
+    }
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.after_request(remember_locale)
+    app.jinja_env.globals["popup_strings"] = popup_strings

@@ -14,12 +14,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request
-from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from app.auth import may_read
 from app.db import db
 from app.errors import ApiError, ServiceUnavailable
+from app.i18n import popup_strings
 from app.pages import current_lang, map_config
 from gis.params import ParameterError
 from layers.base import Layer
@@ -78,16 +78,6 @@ def publish_options(lang: str, title: str, detail_base: str | None) -> PublishOp
         fallback_bounds=cfg["MAP_BOUNDS"],
         strings=popup_strings(),
     )
-
-
-def popup_strings() -> dict[str, str]:
-    """The popups' words, in the language babel has chosen (or forced)."""
-    return {
-        "details": _("View details"),
-        "illustrative": _("Illustrative sketch: this shape is approximate, not a surveyed boundary."),
-        "yes": _("Yes"),
-        "no": _("No"),
-    }
 
 
 def render_selection(wanted: list[tuple[Layer, ItemQuery]], options: PublishOptions) -> str:

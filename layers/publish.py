@@ -73,7 +73,7 @@ class PageCode:
 @dataclass(frozen=True)
 class PublishOptions:
     code: PageCode
-    # The popups' words in the page's language: details, illustrative, yes, no (app.publish.popup_strings).
+    # The popups' words in the page's language: details, illustrative, yes, no (app.i18n.popup_strings).
     strings: dict[str, str]
     lang: str = "vi"
     title: str = ""
