@@ -271,6 +271,19 @@ def defuse_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
+def unmark_formulas(batch: pa.RecordBatch, columns) -> pa.RecordBatch:
+    """The inverse for the importer: the named text columns without the marking apostrophe."""
+    arrays = [
+        pc.replace_substring_regex(array, MARKED_FORMULA, r"\1") if name in columns and pa.types.is_string(array.type) else array
+        for name, array in zip(batch.column_names, batch.columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+
+
+# The apostrophe, then what a spreadsheet would run as a formula (kept, as \1).
+MARKED_FORMULA = "^'(" + FORMULA_START.removeprefix("^") + ")"
+
+
 def defuse_formula(value):
     """One value as defuse_formulas writes it."""
     return f"'{value}" if isinstance(value, str) and re.match(FORMULA_START, value) else value

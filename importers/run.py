@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyogrio
 import shapely
 import shapely.geometry
 from pyogrio.raw import open_arrow
+from pyproj import CRS
 from sqlalchemy import Connection
 
-from exporters.write import FORMULA_START
+from exporters.write import unmark_formulas
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
 from importers.encodings import LEGACY_ENCODINGS, fix_text
 from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
@@ -67,8 +67,6 @@ class ImportOptions:
     table_geometry: dict | None = None  # coordinate columns of a spreadsheet
     working_area: tuple[float, float, float, float] = (105.85, 19.85, 106.65, 20.6)
     max_vertices: int = 10_000
-    # Set for CSV files: text marked by a leading apostrophe as not a formula (as the CSV exports write it).
-    formula_marks: bool = False
 
 
 @dataclass
@@ -215,7 +213,6 @@ def run_import(
 ) -> ImportReport:
     phase = on_phase or (lambda name, total=None: None)
     info = file_info(path, options)
-    options = replace(options, formula_marks=info.get("driver") == "CSV")
     phase("reading", feature_count(info))
     report = ImportReport(dry_run=options.dry_run)
     choice, columns, mapping = plan(layer, info, options)
@@ -230,7 +227,9 @@ def run_import(
     try:
         set_actor(conn, options.username)
         create_stage(conn, layer, geometry_rules(layer, WorkingArea(*options.working_area, options.max_vertices)))
-        stage_file(conn, layer, path, options, mapping.columns, choice.crs, report, progress)
+        # Only CSV has no cell types: there the exports mark text that is not a formula (exporters.write).
+        reading = Reading(choice.crs, mapping.columns, formula_marks=info.get("driver") == "CSV")
+        stage_file(conn, layer, path, options, reading, report, progress)
         phase("checking")
         check_staged(conn, layer, options, report)
         if report.rejected and not options.skip_invalid or options.dry_run:
@@ -296,9 +295,18 @@ def table_batches(path: Path, options: ImportOptions):
         yield "wkb_geometry", pa.RecordBatch.from_pydict(columns)
 
 
-def stage_file(conn, layer, path, options, mapping, crs, report, progress) -> None:
+@dataclass(frozen=True)
+class Reading:
+    """What turns the file's batches into stage rows, found from the file and the options before reading."""
+
+    crs: CRS
+    mapping: dict[str, str]  # file column -> field
+    formula_marks: bool  # text may carry the apostrophe that marks it as no formula
+
+
+def stage_file(conn, layer, path, options, reading: Reading, report, progress) -> None:
     """Every batch into the stage through one COPY: PostGIS takes in rows while the next batch is read."""
-    reader = ChunkReader(staged_chunks(layer, path, options, mapping, crs, report, progress))
+    reader = ChunkReader(staged_chunks(layer, path, options, reading, report, progress))
     copy_rows(conn, layer, reader)
     if reader.error:
         raise reader.error
@@ -326,9 +334,9 @@ class ChunkReader:
             return b""
 
 
-def staged_chunks(layer, path, options, mapping, crs, report, progress):
+def staged_chunks(layer, path, options, reading: Reading, report, progress):
     for first_row, geometry_column, batch in readable_batches(path, options):
-        yield stage_batch(layer, batch, geometry_column, mapping, crs, options, report, first_row)
+        yield stage_batch(layer, batch, geometry_column, reading, options, report, first_row)
         if progress:
             progress(batch.num_rows)
 
@@ -352,8 +360,9 @@ def readable_batches(path: Path, options: ImportOptions):
         row += batch.num_rows
 
 
-def stage_batch(layer, batch, geometry_column, mapping, crs, options, report, first_row) -> bytes:
+def stage_batch(layer, batch, geometry_column, reading: Reading, options, report, first_row) -> bytes:
     """A batch read, mapped and checked in Python, as COPY input; its rejected rows go in the report."""
+    crs = reading.crs
     has_shapes = geometry_column in batch.column_names
     wkb = batch.column(geometry_column).to_numpy(zero_copy_only=False) if has_shapes else [None] * batch.num_rows
     geometries = shapely.from_wkb(np.asarray(wkb, dtype=object), on_invalid="ignore")
@@ -367,26 +376,15 @@ def stage_batch(layer, batch, geometry_column, mapping, crs, options, report, fi
             except CrsError as err:  # metres found in a later batch than the file's bounds said
                 raise ImportFailed(str(err)) from None
     geometries = to_wgs84(geometries, crs)
-    if options.formula_marks:
-        batch = unmark_formulas(batch)
-    values, problems = convert_batch(layer, mapping, batch, options.encoding)
+    if reading.formula_marks:
+        batch = unmark_formulas(batch, reading.mapping)
+    values, problems = convert_batch(layer, reading.mapping, batch, options.encoding)
     for offset in sorted(problems):
         report.rejected.append({"row": first_row + offset, "reason": "; ".join(problems[offset])})
     report.rows_read += batch.num_rows
     return batch_csv(layer, first_row, values, geometries, problems)
 
 
-def unmark_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch's text without the apostrophe that marks a would-be formula as text (exporters.write.defuse_formulas)."""
-    columns = [
-        pc.replace_substring_regex(column, MARKED_FORMULA, r"\1") if pa.types.is_string(column.type) else column
-        for column in batch.columns
-    ]
-    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
-
-
-# The apostrophe, then what a spreadsheet would run as a formula (kept, as \1).
-MARKED_FORMULA = "^'(" + FORMULA_START.removeprefix("^") + ")"
 OVERLAPS_NOTED = 20
 INDEXES_REBUILT = "a load this large goes in faster without the layer's indexes: they were built again after it"
 
