@@ -24,7 +24,7 @@ from app.pages import current_lang, map_config
 from gis.params import ParameterError
 from layers.base import Layer
 from layers.params import named_layers, parse_layer_queries
-from layers.publish import MAX_FEATURES, PageCode, PublishOptions, TooManyFeatures, select_layers
+from layers.publish import PageCode, PublishOptions, TooManyFeatures, select_layers
 from layers.query import ItemQuery, list_districts
 
 bp = Blueprint("publish", __name__)
@@ -49,8 +49,9 @@ def load_page_code() -> PageCode:
         raise ServiceUnavailable("The map library is not installed on this server.") from None
 
 
-def requested_layers(raw: str | None, readable=may_read) -> list[Layer]:
-    layers = named_layers([raw or ""], readable)
+def requested_layers(values: list[str], readable=may_read) -> list[Layer]:
+    """`layers=a,b` (or repeated), each readable; at least one, at most MAX_LAYERS."""
+    layers = named_layers(values, readable)
     if not layers:
         raise ParameterError("layers", "name the layers to publish, e.g. layers=relics,craft_villages")
     if len(layers) > MAX_LAYERS:
@@ -60,7 +61,7 @@ def requested_layers(raw: str | None, readable=may_read) -> list[Layer]:
 
 def selection_queries(layers: list[Layer], args) -> list[tuple[Layer, ItemQuery]]:
     """The filters of exports, without paging: a published map holds the whole selection (at most MAX_FEATURES)."""
-    queries = parse_layer_queries(layers, args, PAGE_PARAMS, default_limit=MAX_FEATURES, paging=False)
+    queries = parse_layer_queries(layers, args, PAGE_PARAMS, default_limit=None, paging=False)
     return [(layer, queries[layer.id]) for layer in layers]
 
 
@@ -98,7 +99,7 @@ def download_name(layers: list[Layer]) -> str:
 
 @bp.get("/publish")
 def publish():
-    layers = requested_layers(request.args.get("layers"))
+    layers = requested_layers(request.args.getlist("layers"))
     wanted = selection_queries(layers, request.args)
     title = request.args.get("title", "").strip()
     if len(title) > MAX_TITLE:
@@ -121,7 +122,7 @@ def publish_file(layer_ids: str, args: MultiDict, title: str, lang: str, base_ur
     """The same file from the command line: every layer readable, the language given, no request."""
     from flask_babel import force_locale
 
-    layers = requested_layers(layer_ids, readable=lambda layer: True)
+    layers = requested_layers([layer_ids], readable=lambda layer: True)
     wanted = selection_queries(layers, args)
     if base_url and not base_url.endswith("/"):
         base_url += "/"

@@ -82,7 +82,7 @@ def place_level() -> str:
 def parse_request(tables: list[StatTable], not_filters: tuple[str, ...]) -> tuple[str, MultiDict, dict[str, ItemQuery]]:
     by = place_level()
     args = filter_args(not_filters)
-    queries = parse_layer_queries(table_layers(tables), args, paging=False)  # statistics cover every match
+    queries = parse_layer_queries(table_layers(tables), args, default_limit=None, paging=False)  # every match
     return by, args, queries
 
 

@@ -503,8 +503,5 @@ def main() -> int:
     return 2 if errors else 1 if below and args.check else 0
 
 
-# --- the floor for tiles, run by gunicorn in the floor's workers ------------
-
-
 if __name__ == "__main__":
     sys.exit(main())

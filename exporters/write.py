@@ -264,8 +264,7 @@ def write_csv(conn: Connection, request: Request, directory: Path, stem: str) ->
 def defuse_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
     """The batch with every text that a spreadsheet would run as a formula led by an apostrophe."""
     columns = [
-        pc.if_else(pc.match_substring_regex(column, FORMULA_START), pc.binary_join_element_wise("'", column, ""), column)
-        if pa.types.is_string(column.type) else column
+        pc.replace_substring_regex(column, FORMULA_START, "'\\0") if pa.types.is_string(column.type) else column
         for column in batch.columns
     ]
     return pa.RecordBatch.from_arrays(columns, schema=batch.schema)

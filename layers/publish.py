@@ -122,10 +122,8 @@ def count_selection(conn: Connection, layer: Layer, query: ItemQuery) -> tuple[i
 
 
 def select_features(conn: Connection, layer: Layer, query: ItemQuery) -> list[dict]:
-    """The matching features as GeoJSON, built by PostGIS, with only what the popups need.
-
-    The query's own limit caps them (app.publish gives every layer MAX_FEATURES and no offset).
-    """
+    """The matching features as GeoJSON, built by PostGIS, with only what the popups need
+    (select_layers has counted them first: never more than its limit)."""
     statement, params = items_statement(layer, query, published_properties(layer))
     return json.loads(conn.execute(text(statement), params).one().features)
 

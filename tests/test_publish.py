@@ -97,6 +97,15 @@ def test_search_and_bbox_select_what_the_api_selects(client):
     assert expected and embedded_ids(html) == {"relics": expected}
 
 
+def test_layers_may_be_given_repeated_as_exports_take_them(client, engine):
+    response = client.get("/publish?layers=relics&layers=craft_villages&relics.rank=national")
+    assert response.status_code == 200
+    assert embedded_ids(response.get_data(as_text=True)) == {
+        "relics": ids(engine, "SELECT id FROM relics WHERE rank = 'national'"),
+        "craft_villages": ids(engine, "SELECT id FROM craft_villages"),
+    }
+
+
 def test_features_carry_what_their_popups_show_and_no_more(client, engine):
     html = publish(client, layers="relics", lang="en").get_data(as_text=True)
     features = collections(html)["relics"]["features"]
