@@ -22,8 +22,10 @@ def frame_policy(response: Response) -> Response:
 
 
 def private_data_policy(response: Response) -> Response:
-    """An answer built from a layer only logged-in users may read is kept by no cache but the user's own."""
-    if g.get("read_private"):
+    """An answer to someone logged in is kept by no cache but their own: it may show what only they may
+    see (private layers, who edited what, their CSRF token). Static files, and answers their handler made
+    public (tiles of public layers), are the same for everyone."""
+    if g.get("user") is not None and request.endpoint != "static" and not response.cache_control.public:
         response.headers["Cache-Control"] = "private, no-store"
     return response
 
