@@ -51,15 +51,18 @@ class GeometryCheck:
 
 def set_actor(conn: Connection, username: str | None, operation: str | None = None) -> None:
     """Who is writing, for the history trigger; local to the transaction."""
-    set_local(conn, "vung.user", username or "")
-    set_local(conn, "vung.operation", operation or "")
+    set_local(conn, {"vung.user": username or "", "vung.operation": operation or ""})
 
 
-def set_local(conn: Connection, name: str, value: str) -> str:
-    """Set a server setting until the transaction ends (a rolled-back savepoint undoes it); returns the old value."""
-    return conn.execute(
-        text("SELECT current_setting(:name, true), set_config(:name, :value, true)"), {"name": name, "value": value}
-    ).first()[0]
+def set_local(conn: Connection, settings: dict[str, str]) -> dict[str, str]:
+    """Set server settings until the transaction ends (a rolled-back savepoint undoes them), in one
+    statement; returns their old values."""
+    params, columns = {}, []
+    for i, (name, value) in enumerate(settings.items()):
+        params.update({f"n{i}": name, f"v{i}": value})
+        columns += [f"current_setting(:n{i}, true)", f"set_config(:n{i}, :v{i}, true)"]
+    row = conn.execute(text(f"SELECT {', '.join(columns)}"), params).one()
+    return {name: row[2 * i] for i, name in enumerate(settings)}
 
 
 def lock_overlap_checks(conn: Connection, layer: Layer) -> None:

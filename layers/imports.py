@@ -232,7 +232,7 @@ def stage_places(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ON import_points USING gist (pt)"))
     conn.execute(text("ANALYZE import_points"))
     # Two places a row: with the default 4 MB this sort of 200,000 went to disk.
-    set_local(conn, "work_mem", "64MB")
+    set_local(conn, {"work_mem": "64MB"})
     conn.execute(text(
         f"""
         CREATE TEMP TABLE import_places ON COMMIT DROP AS
@@ -296,9 +296,9 @@ def drop_indexes_for_load(conn: Connection, layer: Layer) -> list[str]:
     indexes = secondary_indexes(conn, layer)
     savepoint = conn.begin_nested()
     try:
-        previous = set_local(conn, "lock_timeout", LOCK_WAIT)
+        previous = set_local(conn, {"lock_timeout": LOCK_WAIT})
         conn.execute(text(f"LOCK TABLE {layer.id} IN ACCESS EXCLUSIVE MODE"))
-        set_local(conn, "lock_timeout", previous)
+        set_local(conn, previous)
     except OperationalError as err:
         savepoint.rollback()
         if getattr(err.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
@@ -311,7 +311,7 @@ def drop_indexes_for_load(conn: Connection, layer: Layer) -> list[str]:
 
 
 def build_indexes(conn: Connection, definitions: list[str]) -> None:
-    set_local(conn, "maintenance_work_mem", "256MB")
+    set_local(conn, {"maintenance_work_mem": "256MB"})
     for definition in definitions:
         conn.execute(text(definition))
 
@@ -326,10 +326,10 @@ def save_staged(conn: Connection, layer: Layer, key: str | None = None) -> tuple
     if layer.derive_place:
         stage_places(conn)
     rebuilt = drop_indexes_for_load(conn, layer)
-    set_local(conn, "vung.bulk", "on")  # the row triggers stand aside (migrations 0003, 0006)
+    set_local(conn, {"vung.bulk": "on"})  # the row triggers stand aside (migrations 0003, 0006)
     updated = update_rows(conn, layer, key) if key else 0
     inserted = insert_rows(conn, layer, key)
-    set_local(conn, "vung.bulk", "")
+    set_local(conn, {"vung.bulk": ""})
     build_indexes(conn, rebuilt)
     return updated, inserted, bool(rebuilt)
 
