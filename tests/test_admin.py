@@ -75,6 +75,21 @@ def test_a_taken_name_in_any_case_is_refused_on_the_page(admin_client, make_user
         assert find_user(c, "taken_name_test") is None  # still deactivated, not replaced
 
 
+def wait_until_blocked_by(engine, holder, seconds: float = 10) -> None:
+    """Return once some other session waits for a lock held by `holder`'s session."""
+    pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    deadline = time.monotonic() + seconds
+    with engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            blocked = watcher.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}
+            ).scalar_one()
+            if blocked:
+                return
+            time.sleep(0.02)
+    raise AssertionError("no session came to wait on the first one")
+
+
 def test_a_create_racing_another_for_the_same_name_is_refused(engine, dropped_users):
     """The second of two concurrent creates waits on the unique index, then says why."""
     dropped_users.append("race_name_test")
@@ -91,8 +106,9 @@ def test_a_create_racing_another_for_the_same_name_is_refused(engine, dropped_us
         create_user(first, "race_name_test", "long enough", "viewer")
         racer = threading.Thread(target=second_create)
         racer.start()  # passes any look-up, since the first row is not committed yet
-        time.sleep(0.5)
+        wait_until_blocked_by(engine, first)  # the race is on only once the second waits on the first
     racer.join(10)
+    assert not racer.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], AccountError), outcome
     assert "exists already" in str(outcome[0])
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 import layers.imports
 from importers.run import ImportFailed, ImportOptions, run_import
 from layers import REGISTRY
-from layers.edit import geometry_shape_problem
+from layers.edit import geometry_shape_problem, lock_overlap_checks
 from tests.importing import (
     MARK,
     SIDE,
@@ -482,13 +482,24 @@ def test_a_shape_of_the_wrong_type_is_refused_in_the_words_of_a_single_write(con
     assert reasons(report)[1] == "geometry: type LineString not accepted here; expected Polygon or MultiPolygon"
 
 
-def test_an_import_into_a_layer_refusing_overlaps_holds_the_writers_lock(conn, tmp_path):
+def test_an_import_into_a_layer_refusing_overlaps_holds_the_writers_lock(conn, engine, tmp_path):
     """The lock single writes take: an API write cannot slip an overlapping shape in before the import commits."""
-    held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted")
-    assert conn.execute(held).scalar_one() == 0
+    layer = REGISTRY["aquaculture_areas"]
+
+    def writer_may_start() -> bool:
+        """Whether a single write's lock is free now, asked from another connection."""
+        with engine.begin() as other:
+            other.execute(text("SET LOCAL lock_timeout = '100ms'"))
+            try:
+                lock_overlap_checks(other, layer)
+                return True
+            except DBAPIError:
+                return False
+
+    assert writer_may_start()
     gdf = gpd.GeoDataFrame({"name": ["Ao khoá"], "species": ["Tôm"], "water_type": ["Nước lợ"]}, geometry=[square(8)], crs=4326)
     assert do_import(conn, "aquaculture_areas", write(gdf, tmp_path / "khoa.geojson")).inserted == 1
-    assert conn.execute(held).scalar_one() == 1
+    assert not writer_may_start()
 
 
 def test_a_row_refused_for_its_values_does_not_stand_in_the_way_of_others(conn, tmp_path):
