@@ -711,6 +711,15 @@ def overlap_scan(request, monkeypatch):
     return request.param
 
 
+def test_a_late_row_overlapping_only_a_feature_of_the_layer_is_noted(conn, tmp_path, overlap_scan):
+    do_import(conn, "farming_zones", write(zones(["Vùng cũ"], ["Lúa"]).set_geometry([square(10)]), tmp_path / "cu.geojson"))
+    frame = zones(["Ô một", "Ô hai", "Ô ba", "Ô bốn"], ["Lúa"] * 4)
+    frame.geometry = [square(0), square(2), square(4), square(10).buffer(-0.0001)]  # only the last overlaps, a feature
+    report = do_import(conn, "farming_zones", write(frame, tmp_path / "moi.geojson"))
+    assert report.committed and report.inserted == 4
+    assert any(note.startswith("1 row(s) overlap other zones") and note.endswith("rows 4") for note in report.notes)
+
+
 def test_overlaps_within_the_file_are_noted_by_row(conn, tmp_path, overlap_scan):
     frame = zones(["Ô một", "Ô hai", "Ô ba", "Ô bốn"], ["Lúa"] * 4)
     frame.loc[2, "geometry"] = square(0).buffer(-0.0001)  # inside row 1
