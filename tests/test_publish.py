@@ -120,6 +120,8 @@ def test_features_carry_what_their_popups_show_and_no_more(client, engine):
     config = popup_config(html)
     assert config["lang"] == "en"
     assert config["layers"]["relics"] == {"id": "relics", "fields": [f.config("en") for f in layer.fields]}
+    rank = next(f for f in config["layers"]["relics"]["fields"] if f["name"] == "rank")
+    assert rank["label"] == "Rank" and {"value": "special_national", "label": "Special national"} in rank["choices"]
     row = next(f for f in features if f["properties"].get("description_en"))
     english = scalar(engine, "SELECT description_en FROM relics WHERE id = :id", id=row["id"])
     assert row["properties"]["description_en"] == english
