@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from app import create_app
 from app.cli import alembic_config, ensure_database
 from app.config import sqlalchemy_url
 from importers.sample import load_sample
+from layers import REGISTRY
 from tests.live import serving
 from tests.writing import PASSWORD, drop_users
 
@@ -86,6 +88,12 @@ def committed(engine):
     with engine.begin() as c:
         for table, feature_id in made:
             c.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": feature_id})
+
+
+@pytest.fixture()
+def private_relics(monkeypatch):
+    """Relics made a layer only logged-in users may read, for this test."""
+    monkeypatch.setitem(REGISTRY, "relics", dataclasses.replace(REGISTRY["relics"], public=False))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import zipfile
-from dataclasses import replace
 
 import geopandas as gpd
 import pyogrio
@@ -318,10 +317,9 @@ def test_sql_in_a_filter_that_reaches_the_database_is_only_a_value(client, engin
     assert len(json.loads(client.get("/export/relics?format=geojson").data)["features"]) == count > 0
 
 
-def test_unreadable_layers_are_not_exported_to_anonymous_users(client, monkeypatch, make_user, app):
+def test_unreadable_layers_are_not_exported_to_anonymous_users(client, private_relics, make_user, app):
     from tests.conftest import signed_in
 
-    monkeypatch.setitem(REGISTRY, "relics", replace(REGISTRY["relics"], public=False))
     assert client.get("/export/relics").status_code == 404
     assert client.get("/export?layers=relics").status_code == 400
     assert "relics" not in {name for name, _ in pyogrio.list_layers(io.BytesIO(client.get("/export?format=gpkg").data))}

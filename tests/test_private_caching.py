@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from sqlalchemy import text
 
-from layers import REGISTRY
 from tests.conftest import signed_in
 
 PRIVATE_ANSWERS = [
@@ -18,8 +15,7 @@ PRIVATE_ANSWERS = [
 
 
 @pytest.mark.parametrize("url", PRIVATE_ANSWERS)
-def test_answers_from_a_private_layer_are_private(app, make_user, monkeypatch, url):
-    monkeypatch.setitem(REGISTRY, "relics", dataclasses.replace(REGISTRY["relics"], public=False))
+def test_answers_from_a_private_layer_are_private(app, make_user, private_relics, url):
     viewer = signed_in(app, make_user("cache-viewer", "viewer"))
     response = viewer.get(url)
     assert response.status_code == 200, response.get_data(as_text=True)[:200]

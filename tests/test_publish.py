@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from html import unescape
@@ -253,8 +252,7 @@ def test_the_command_line_refuses_paging_too(app, tmp_path):
     assert not out.exists()
 
 
-def test_layers_a_visitor_may_not_read_are_refused(app, client, make_user, monkeypatch):
-    monkeypatch.setitem(REGISTRY, "relics", dataclasses.replace(REGISTRY["relics"], public=False))
+def test_layers_a_visitor_may_not_read_are_refused(app, client, make_user, private_relics):
     # Refused as exports refuse them: the layer is not confirmed to exist.
     for layers in ("relics", "craft_villages,relics"):
         assert publish(client, 400, layers=layers).get_json()["description"] == "layers: unknown layer 'relics'"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import replace
 
 import geopandas
 import openpyxl
@@ -420,11 +419,6 @@ def test_unknown_download_is_404(client, path):
     response = client.get(path)
     assert response.status_code == 404
     assert response.get_json()["code"] == "NotFound"
-
-
-@pytest.fixture()
-def private_relics(monkeypatch):
-    monkeypatch.setitem(REGISTRY, "relics", replace(REGISTRY["relics"], public=False))
 
 
 def test_layers_not_public_are_for_users_only(app, client, make_user, private_relics):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import math
 from pathlib import Path
@@ -305,11 +304,6 @@ def test_cache_lifetime_is_configurable(engine, database_url, monkeypatch):
         assert response.cache_control.max_age == 5
     finally:
         app.extensions["vung_db"].dispose()
-
-
-@pytest.fixture()
-def private_relics(monkeypatch):
-    monkeypatch.setitem(REGISTRY, "relics", dataclasses.replace(REGISTRY["relics"], public=False))
 
 
 @pytest.mark.parametrize("url", ["/tiles/relics/0/0/0.pbf", "/tiles/relics.json"])
