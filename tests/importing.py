@@ -6,6 +6,7 @@ a real-world file looks like that) into pytest's tmp_path.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,6 +16,7 @@ from sqlalchemy import text
 
 from importers.run import ImportOptions, run_import
 from layers import REGISTRY
+from tests.conftest import SESSION_CSRF
 
 # Names of features made by the importer tests that commit: removed afterwards.
 MARK = "zz-import"
@@ -85,3 +87,11 @@ def remove_marked(engine) -> None:
                 text("DELETE FROM feature_history WHERE layer = :t AND (feature_id = ANY(:ids) OR properties->>'name' LIKE :m)"),
                 {"t": table, "ids": list(ids), "m": MARK + "%"},
             )
+
+
+def upload(client, data: bytes, name: str, lang: str | None = None):
+    """POST a file as the import page does (with its CSRF token), in `lang` when given."""
+    return client.post(
+        "/import/upload" + (f"?lang={lang}" if lang else ""), data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data", headers={"X-CSRF-Token": SESSION_CSRF},
+    )

@@ -27,7 +27,8 @@ from app.messages import (
     match_shape,
     translate_sentence,
 )
-from tests.conftest import SESSION_CSRF, signed_in
+from tests.conftest import signed_in
+from tests.importing import upload
 
 # Names kept as they are in Vietnamese too.
 TECHNICAL_WORDS = {"zip", "shapefile", "geopackage", "png", "shp", "shx", "dbf", "gdal", "kml", "wkt", "xlsx"}
@@ -192,11 +193,6 @@ def importer(app, make_user):
     return signed_in(app, make_user("file_errors_editor", "editor", layers=["farming_zones"]))
 
 
-def upload(client, data: bytes, name: str, lang: str):
-    return client.post(
-        f"/import/upload?lang={lang}", data={"file": (io.BytesIO(data), name)},
-        content_type="multipart/form-data", headers={"X-CSRF-Token": SESSION_CSRF},
-    )
 
 
 def words(text: str) -> set[str]:

@@ -14,6 +14,7 @@ from shapely.geometry import box
 from sqlalchemy import text
 
 from tests.conftest import SESSION_CSRF, signed_in
+from tests.importing import upload
 
 NAMES = ["zz-api Ruộng một", "zz-api Ruộng hai"]
 
@@ -50,8 +51,6 @@ def cleanup(engine):
         c.execute(text("DELETE FROM feature_history WHERE layer = 'farming_zones' AND feature_id = ANY(:ids)"), {"ids": ids})
 
 
-def upload(client, data: bytes, name: str):
-    return post(client, "/import/upload", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
 
 
 def test_upload_inspect_dry_run_then_import(editor, zones_zip, engine, cleanup):
