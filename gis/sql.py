@@ -84,8 +84,8 @@ def in_degrees(geom: str) -> str:
 
 
 def area_ha(geom: str) -> str:
-    """The area of `geom` in hectares on the spheroid, to 4 decimals, as the area trigger stores it."""
-    return f"round((ST_Area({geom}::geography) / 10000.0)::numeric, 4)"
+    """The area of `geom` in hectares on the spheroid, to 4 decimals: what a layer's area_ha holds."""
+    return f"round((ST_Area({geom}::geography) / 10000.0)::numeric, 4)::double precision"
 
 
 def invalid_location(geom: str, problem: str) -> str:

@@ -1,10 +1,11 @@
 """Set-based statements of the importer: a staging table, bulk checks, the load.
 
-Rows arrive by one COPY into a temporary table, which judges and measures
-each as it comes; the checks across rows (overlaps, repeated keys) then run
-on all of them at once, and the good rows move into the layer in one
-INSERT ... SELECT that derives place and area and writes history exactly as
-the layer's row triggers would (they stand aside for it: migration 0003).
+Rows arrive by one COPY into a temporary table, which judges each as it
+comes; the checks across rows (overlaps, repeated keys) then run on all of
+them at once, and the good rows move into the layer in one INSERT ... SELECT.
+The layer measures their area (a generated column) and its statement
+triggers write their history, as for any write; only place is derived here,
+in one join, while the layer's row trigger for it stands aside (migration 0003).
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ def stage_columns(layer: Layer) -> list[str]:
 
 
 def create_stage(conn: Connection, layer: Layer, rules: dict) -> None:
-    """The stage, whose rows PostGIS judges (and measures) as COPY brings them in.
+    """The stage, whose rows PostGIS judges as COPY brings them in.
 
-    The verdict (gis.sql.geometry_verdict by `rules`) and the area are stored
-    generated columns: computed row by row while the importer reads on, not
-    in a pass of their own afterwards.
+    The verdict (gis.sql.geometry_verdict by `rules`) is a stored generated
+    column: computed row by row while the importer reads on, not in a pass
+    of its own afterwards.
     """
     columns = ", ".join(stage_columns(layer))
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
@@ -46,12 +47,6 @@ def create_stage(conn: Connection, layer: Layer, rules: dict) -> None:
         "ADD COLUMN rejected boolean NOT NULL DEFAULT false",
         f"ADD COLUMN problem text GENERATED ALWAYS AS ({verdict}) STORED",
     ]
-    if layer.derive_area:
-        # Only shapes in degrees can be measured on the spheroid; the others are refused anyway.
-        added.append(
-            f"ADD COLUMN area_ha double precision GENERATED ALWAYS AS "
-            f"(CASE WHEN {sql.in_degrees('geom')} THEN {sql.area_ha('geom')} END) STORED"
-        )
     conn.execute(text(f"ALTER TABLE {STAGE} {', '.join(added)}"))
 
 
@@ -244,15 +239,6 @@ def stage_places(conn: Connection) -> None:
     ))
 
 
-def history_columns(layer: Layer) -> tuple[str, ...]:
-    """What the history trigger records as properties: every column but the shape and the search text.
-
-    Named one by one: `to_jsonb(row) - 'geom'` would build the GeoJSON of every
-    shape only to drop it (1.4 s of a 100,000-row import).
-    """
-    return ("id", *layer.property_names)
-
-
 # A load at least this big, and at least as big as the layer already is, goes
 # in without the layer's secondary indexes, which are built again afterwards:
 # 100,000 zones took 3.3 s more with the indexes kept than without them,
@@ -319,9 +305,10 @@ def build_indexes(conn: Connection, definitions: list[str]) -> None:
 def save_staged(conn: Connection, layer: Layer, key: str | None = None) -> tuple[int, int, bool]:
     """Update the features whose `key` a staged row names, insert the other accepted rows.
 
-    Set-based, with the place, area, version and history the row triggers
-    would give (they stand aside while vung.bulk is on). Returns (updated,
-    inserted, whether the layer's indexes were built again after the load).
+    Set-based, with the place and version the row triggers would give (they
+    stand aside while vung.bulk is on); area and history come from the layer
+    as for any write. Returns (updated, inserted, whether the layer's indexes
+    were built again after the load).
     """
     if layer.derive_place:
         stage_places(conn)
@@ -335,9 +322,8 @@ def save_staged(conn: Connection, layer: Layer, key: str | None = None) -> tuple
 
 
 def derived(layer: Layer) -> tuple[list[tuple[str, str]], str]:
-    """(column, value) pairs the importer derives for a staged row `s`, and the joins they need."""
-    pairs = [("area_ha", "s.area_ha")] if layer.derive_area else []
-    joins = []
+    """(column, value) pairs of the place of a staged row `s`, and the joins they need."""
+    pairs, joins = [], []
     if layer.derive_place:
         for level in ("district", "commune"):
             pairs += [(level, f"{level}.name"), (f"{level}_code", f"{level}.code")]
@@ -345,28 +331,15 @@ def derived(layer: Layer) -> tuple[list[tuple[str, str]], str]:
     return pairs, " ".join(joins)
 
 
-def with_history(layer: Layer, write: str, operation: str) -> str:
-    """`write` (an INSERT or UPDATE of the layer as `t`), then a history row for every feature it wrote."""
-    returned = ", ".join(f"t.{c}" for c in dict.fromkeys(("id", "version", "geom", *history_columns(layer))))
-    properties = ", ".join(f"w.{c}" for c in history_columns(layer))
-    return f"""
-        WITH written AS ({write} RETURNING {returned})
-        INSERT INTO feature_history (layer, feature_id, version, operation, username, properties, geom)
-        SELECT :layer, w.id, w.version, '{operation}', nullif(current_setting('vung.user', true), ''), to_jsonb(p), w.geom
-          FROM written AS w, LATERAL (SELECT {properties}) AS p
-    """
-
-
 def update_rows(conn: Connection, layer: Layer, key: str) -> int:
-    """Features whose `key` matches a staged row take its values, shape and derived values; a new version each."""
+    """Features whose `key` matches a staged row take its values, shape and place; a new version each."""
     pairs, joins = derived(layer)
     assignments = [f"{c} = s.{c}" for c in stage_columns(layer)] + [f"{c} = {v}" for c, v in pairs]
     assignments += [f"geom = {stored_geometry(layer, 's.geom')}", "version = t.version + 1", "updated_at = now()"]
-    write = (
+    return conn.execute(text(
         f"UPDATE {layer.id} AS t SET {', '.join(assignments)} FROM {STAGE} AS s {joins} "
         f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key}"
-    )
-    return conn.execute(text(with_history(layer, write, "update")), {"layer": layer.id}).rowcount
+    )).rowcount
 
 
 def insert_rows(conn: Connection, layer: Layer, key: str | None) -> int:
@@ -376,11 +349,10 @@ def insert_rows(conn: Connection, layer: Layer, key: str | None) -> int:
     targets = [*columns, *(c for c, _ in pairs), "geom"]
     values = [*(f"s.{c}" for c in columns), *(v for _, v in pairs), stored_geometry(layer, "s.geom")]
     updated = f" AND NOT (s.{key} IS NOT NULL AND EXISTS (SELECT 1 FROM {layer.id} AS k WHERE k.{key} = s.{key}))" if key else ""
-    write = (
-        f"INSERT INTO {layer.id} AS t ({', '.join(targets)}) SELECT {', '.join(values)} "
+    return conn.execute(text(
+        f"INSERT INTO {layer.id} ({', '.join(targets)}) SELECT {', '.join(values)} "
         f"FROM {STAGE} AS s {joins} WHERE NOT s.rejected{updated} ORDER BY s.row_no"
-    )
-    return conn.execute(text(with_history(layer, write, "create")), {"layer": layer.id}).rowcount
+    )).rowcount
 
 
 def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer) -> None:

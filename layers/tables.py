@@ -25,6 +25,7 @@ from sqlalchemy import (
     text,
 )
 
+from gis import sql
 from layers import REGISTRY
 from layers.base import Field, Layer
 
@@ -55,7 +56,10 @@ def search_expression(layer: Layer) -> str:
 def build_table(layer: Layer) -> Table:
     columns = [Column("id", BigInteger, primary_key=True, autoincrement=True)]
     for f in layer.fields:
-        columns.append(Column(f.name, column_type(f), nullable=not f.required))
+        if f.name == "area_ha" and layer.derive_area:  # the database measures every shape it stores
+            columns.append(Column(f.name, Float, Computed(sql.area_ha("geom"), persisted=True)))
+        else:
+            columns.append(Column(f.name, column_type(f), nullable=not f.required))
     if layer.editable:
         columns += [
             Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -8,7 +8,7 @@ from shapely import wkt as shapely_wkt
 from shapely.geometry import box
 from shapely.geometry.polygon import orient
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from layers import REGISTRY
 
@@ -94,9 +94,16 @@ def test_area_is_computed_on_the_spheroid(conn, geom_wkt):
     assert row.area_ha == pytest.approx(geod_hectares(geom_wkt), rel=0.005)
 
 
-def test_area_sent_by_a_client_is_replaced(conn):
+def test_area_sent_by_a_client_is_refused_and_nothing_is_written(conn):
+    """The area is the database's own (a generated column): a value from elsewhere cannot get in."""
     geom_wkt = box(106.16, 20.40, 106.17, 20.41).wkt
-    zone = insert_zone(conn, geom_wkt, area_ha=123456.0)
+    before = conn.execute(text("SELECT count(*) FROM farming_zones")).scalar_one()
+    savepoint = conn.begin_nested()
+    with pytest.raises(ProgrammingError, match="area_ha"):
+        insert_zone(conn, geom_wkt, area_ha=123456.0)
+    savepoint.rollback()
+    assert conn.execute(text("SELECT count(*) FROM farming_zones")).scalar_one() == before
+    zone = insert_zone(conn, geom_wkt)
     assert fetch(conn, "farming_zones", zone)["area_ha"] == pytest.approx(geod_hectares(geom_wkt), rel=0.005)
 
 
@@ -323,9 +330,9 @@ def test_an_attribute_update_cannot_overwrite_derived_values(conn):
     geom_wkt = box(106.16, 20.40, 106.17, 20.41).wkt
     zone = insert_zone(conn, geom_wkt)
     before = fetch(conn, "farming_zones", zone)
-    conn.execute(
-        text("UPDATE farming_zones SET area_ha = 1, district = 'Fake', commune = 'Fake' WHERE id = :id"), {"id": zone}
-    )
+    with pytest.raises(ProgrammingError, match="area_ha"), conn.begin_nested():
+        conn.execute(text("UPDATE farming_zones SET area_ha = 1 WHERE id = :id"), {"id": zone})
+    conn.execute(text("UPDATE farming_zones SET district = 'Fake', commune = 'Fake' WHERE id = :id"), {"id": zone})
     after = fetch(conn, "farming_zones", zone)
     assert after["area_ha"] == pytest.approx(geod_hectares(geom_wkt), rel=0.005)
     assert (after["district"], after["commune"]) == (before["district"], before["commune"])

@@ -283,7 +283,24 @@ def test_triggers_follow_the_declaration(layer, engine):
         }
     assert ("vung_touch" in functions) is layer.editable
     assert ("vung_derive_place" in functions) is (layer.derive_place and layer.editable)
-    assert ("vung_derive_area" in functions) is layer.derive_area
+    assert ("vung_record_history_rows" in functions) is layer.editable
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=LAYER_IDS)
+def test_area_is_generated_where_derived(layer, engine):
+    """Alembic does not compare generated-column expressions: a derived area is measured on the geography."""
+    with engine.connect() as conn:
+        expression = conn.execute(
+            text(
+                "SELECT generation_expression FROM information_schema.columns "
+                "WHERE table_name = :t AND column_name = 'area_ha'"
+            ),
+            {"t": layer.id},
+        ).scalar_one_or_none()
+    if not layer.derive_area:
+        assert expression is None
+        return
+    assert re.search(r"st_area\(\(geom\)::geography", expression, re.I), expression
 
 
 @pytest.mark.parametrize("layer", LAYERS, ids=LAYER_IDS)
