@@ -34,12 +34,11 @@ from layers.edit import WorkingArea, geometry_rules, set_actor
 from layers.imports import (
     copy_rows,
     create_stage,
-    duplicate_keys,
-    geometry_problems,
     index_stage,
-    overlap_problems,
     overlapping_rows,
-    reject_rows,
+    reject_bad_geometries,
+    reject_overlaps,
+    reject_repeated_keys,
     repair_geometries,
     save_staged,
     stage_columns,
@@ -402,20 +401,15 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
         repaired = repair_geometries(conn, layer)
         if repaired:
             report.notes.append(f"{repaired} invalid shape(s) repaired with ST_MakeValid")
-    found = geometry_problems(conn)
-    reject_rows(conn, [p["row_no"] for p in found])
+    found = reject_bad_geometries(conn)
     if layer.overlap == "reject" and not layer.is_point:
-        overlaps = overlap_problems(conn, layer, options.key)
-        reject_rows(conn, [p["row_no"] for p in overlaps])
-        found += overlaps
+        found += reject_overlaps(conn, layer, options.key)
     elif layer.overlap == "warn" and not layer.is_point:
         rows = overlapping_rows(conn, layer, options.key, OVERLAPS_NOTED + 1)
         if rows:
             report.notes.append(overlap_note(rows))
     if options.key:
-        duplicates = duplicate_keys(conn, layer, options.key)
-        reject_rows(conn, [p["row_no"] for p in duplicates])
-        found += duplicates
+        found += reject_repeated_keys(conn, layer, options.key)
     for problem in found:
         entry = {"row": problem["row_no"], "reason": problem["reason"]}
         if problem.get("location"):

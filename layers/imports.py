@@ -88,15 +88,24 @@ def repair_geometries(conn: Connection, layer: Layer) -> int:
     ).rowcount
 
 
-def geometry_problems(conn: Connection) -> list[dict]:
-    """Rows whose geometry cannot go in, by the same rules as any write (the stage's verdict)."""
-    rows = conn.execute(
-        text(
-            f"SELECT row_no, 'geometry: ' || problem AS reason, {sql.invalid_location('geom', 'problem')} AS location "
-            f"FROM {STAGE} WHERE problem IS NOT NULL ORDER BY row_no"
-        )
-    ).mappings()
+def reject_found(conn: Connection, found: str) -> list[dict]:
+    """Mark the staged rows a check finds (`found`: SELECT row_no, reason[, location]) rejected, in the
+    same statement that returns them, so that later checks pass them by."""
+    rows = conn.execute(text(
+        f"WITH found AS ({found}), "
+        f"marked AS (UPDATE {STAGE} AS s SET rejected = true FROM found WHERE s.row_no = found.row_no) "
+        f"SELECT * FROM found ORDER BY row_no"
+    )).mappings()
     return [dict(r) for r in rows]
+
+
+def reject_bad_geometries(conn: Connection) -> list[dict]:
+    """Rows whose geometry cannot go in, by the same rules as any write (the stage's verdict)."""
+    return reject_found(
+        conn,
+        f"SELECT row_no, 'geometry: ' || problem AS reason, {sql.invalid_location('geom', 'problem')} AS location "
+        f"FROM {STAGE} WHERE problem IS NOT NULL",
+    )
 
 
 def not_same_feature(key: str | None) -> str:
@@ -118,11 +127,10 @@ def overlaps_sql(layer: Layer, key: str | None) -> str:
     """
 
 
-def overlap_problems(conn: Connection, layer: Layer, key: str | None = None) -> list[dict]:
+def reject_overlaps(conn: Connection, layer: Layer, key: str | None = None) -> list[dict]:
     lock_overlap_checks(conn, layer)
     find_touching(conn)
-    rows = conn.execute(text(overlaps_sql(layer, key) + " ORDER BY 1")).mappings()
-    return [dict(r) for r in rows]
+    return reject_found(conn, overlaps_sql(layer, key))
 
 
 TOUCHING = "import_touching"
@@ -187,29 +195,21 @@ def rows_overlapping(conn: Connection, layer: Layer, key: str | None, first: int
     )
 
 
-def duplicate_keys(conn: Connection, layer: Layer, key: str) -> list[dict]:
+def reject_repeated_keys(conn: Connection, layer: Layer, key: str) -> list[dict]:
     """Rows whose key repeats an earlier row, or matches several features: which one to update?"""
-    rows = conn.execute(
-        text(
-            f"""
-            SELECT row_no, 'key ' || {key} || ' repeats row ' || first AS reason FROM (
-              SELECT row_no, {key}, min(row_no) OVER (PARTITION BY {key}) AS first FROM {STAGE}
-               WHERE {key} IS NOT NULL AND NOT rejected
-            ) AS keyed WHERE row_no <> first
-            UNION ALL
-            SELECT s.row_no, 'key ' || s.{key} || ' matches ' || count(*) || ' features; it must name one'
-              FROM {STAGE} s JOIN {layer.id} t ON t.{key} = s.{key}
-             WHERE NOT s.rejected GROUP BY s.row_no, s.{key} HAVING count(*) > 1
-            ORDER BY 1
-            """
-        )
-    ).mappings()
-    return [dict(r) for r in rows]
-
-
-def reject_rows(conn: Connection, row_numbers: list[int]) -> None:
-    if row_numbers:
-        conn.execute(text(f"UPDATE {STAGE} SET rejected = true WHERE row_no = ANY(:rows)"), {"rows": row_numbers})
+    return reject_found(
+        conn,
+        f"""
+        SELECT row_no, 'key ' || {key} || ' repeats row ' || first AS reason FROM (
+          SELECT row_no, {key}, min(row_no) OVER (PARTITION BY {key}) AS first FROM {STAGE}
+           WHERE {key} IS NOT NULL AND NOT rejected
+        ) AS keyed WHERE row_no <> first
+        UNION ALL
+        SELECT s.row_no, 'key ' || s.{key} || ' matches ' || count(*) || ' features; it must name one'
+          FROM {STAGE} s JOIN {layer.id} t ON t.{key} = s.{key}
+         WHERE NOT s.rejected GROUP BY s.row_no, s.{key} HAVING count(*) > 1
+        """,
+    )
 
 
 def stage_places(conn: Connection) -> None:

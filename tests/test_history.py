@@ -181,6 +181,40 @@ def test_history_is_kept_for_writes_that_skip_the_api(staff, engine):
     assert (latest["version"], latest["operation"], latest["user"], latest["properties"]["season"]) == (2, "update", None, "mùa")
 
 
+def test_one_statement_writing_several_features_records_each(staff, engine):
+    """History is written per statement (its transition tables): every row of a multi-row UPDATE or
+    DELETE gets its own entry, with its own version, its properties and shape, but no search text."""
+    editor = staff["editor"]
+    fids = []
+    for skip in range(3):
+        x, y = free_cell(engine, INSIDE, skip=skip)
+        fids.append(editor.post(items_url(LAYER), json=farming_body(square(x, y), name=f"{MARK} lô {skip}")).get_json()["id"])
+    with engine.begin() as c:
+        c.execute(text("SELECT set_config('vung.user', 'bulk-fix', true)"))
+        c.execute(text(f"UPDATE {LAYER} SET season = 'mùa' WHERE id = ANY(:ids)"), {"ids": fids[:2]})
+        c.execute(text(f"DELETE FROM {LAYER} WHERE id = ANY(:ids)"), {"ids": fids})
+    for number, fid in enumerate(fids):
+        updated = number < 2
+        expected = [(1, "create", "h-editor"), *([(2, "update", "bulk-fix")] if updated else []),
+                    (3 if updated else 2, "delete", "bulk-fix")]
+        assert [h[1:4] for h in history_of(engine, LAYER, fid)] == expected
+    with engine.connect() as c:
+        rows = c.execute(
+            text("SELECT feature_id, properties, ST_Equals(geom, (SELECT geom FROM feature_history f "
+                 "WHERE f.layer = h.layer AND f.feature_id = h.feature_id AND f.version = 1)) AS same_shape "
+                 "FROM feature_history h WHERE layer = :l AND feature_id = ANY(:ids) AND operation = 'delete' "
+                 "ORDER BY feature_id"),
+            {"l": LAYER, "ids": fids},
+        ).all()
+    assert [r.feature_id for r in rows] == sorted(fids)
+    for r in rows:
+        assert r.same_shape
+        assert r.properties["id"] == r.feature_id and r.properties["name"].startswith(f"{MARK} lô")
+        assert r.properties["area_ha"] > 0 and r.properties["district"]
+        assert not {"geom", "search_text"} & set(r.properties)
+        assert r.properties["season"] == ("mùa" if r.feature_id in fids[:2] else None)
+
+
 def test_a_rejected_restore_writes_no_history(staff, engine):
     """Restoring an aquaculture area over one drawn since is an overlap: refused, nothing recorded."""
     editor, admin = staff["editor"], staff["admin"]
