@@ -8,6 +8,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 import layers.imports as imports
 from importers.run import INDEXES_REBUILT
@@ -95,6 +96,36 @@ def test_a_layer_being_read_keeps_its_indexes_and_the_load_goes_on(engine, conn,
     assert indexes(conn) == before
     # The short lock wait ended with the savepoint: it does not linger in the transaction.
     assert conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one() in ("0", "0ms")
+
+
+@pytest.mark.parametrize(("already", "rebuilt"), [(6, True), (7, False)])
+def test_a_load_as_big_as_the_layer_goes_in_without_its_indexes(conn, tmp_path, bulk_from_four, already, rebuilt):
+    """The edge of the rule: six rows into a layer of six drop the indexes, into a layer of seven they do not."""
+    empty_layer(conn)
+    load(conn, tmp_path, already, name="Vùng có sẵn")
+    before = indexes(conn)  # after that first load, big too
+    report, _ = load(conn, tmp_path, 6)
+    assert report.inserted == 6 and (INDEXES_REBUILT in report.notes) is rebuilt
+    assert (indexes(conn) == before) is not rebuilt
+    assert conn.execute(text(f"SELECT count(*) FROM {LAYER}")).scalar_one() == already + 6
+
+
+def test_a_lock_error_other_than_the_wait_fails_the_import_and_changes_nothing(engine, conn, tmp_path, bulk_from_four):
+    """Only running out of the short lock wait means "keep the indexes"; any other error (here the
+    caller's own statement timeout, shorter than the wait) ends the import with nothing written."""
+    empty_layer(conn)
+    before = (indexes(conn), conn.execute(text("SELECT count(*) FROM feature_history")).scalar_one())
+    conn.execute(text("SET LOCAL statement_timeout = '1s'"))
+    with engine.connect() as reader:
+        reader.begin()
+        reader.execute(text(f"SELECT id FROM {LAYER} LIMIT 1")).all()  # holds its lock until it ends
+        with pytest.raises(OperationalError) as raised:
+            load(conn, tmp_path, 6)
+        reader.rollback()
+    assert raised.value.orig.pgcode == "57014"  # query_canceled, not lock_not_available
+    conn.execute(text("SET LOCAL statement_timeout = 0"))
+    assert conn.execute(text(f"SELECT count(*) FROM {LAYER}")).scalar_one() == 0
+    assert (indexes(conn), conn.execute(text("SELECT count(*) FROM feature_history")).scalar_one()) == before
 
 
 def test_derived_values_are_the_triggers_own(conn, tmp_path, bulk_from_four):
