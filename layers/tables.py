@@ -53,7 +53,31 @@ def search_expression(layer: Layer) -> str:
     return f"vung_fold({parts})"
 
 
-def build_table(layer: Layer) -> Table:
+# Functions from the migrations (0001, 0002, 0007). The importer turns the row triggers off for its
+# own set-based statements with vung.bulk (layers/imports.py).
+NOT_BULK = "WHEN (current_setting('vung.bulk', true) IS DISTINCT FROM 'on')"
+HISTORY_EVENTS = {"insert": "NEW TABLE AS new_rows", "update": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows"}
+
+
+def layer_triggers(layer: Layer) -> dict[str, str]:
+    """Name -> CREATE TRIGGER statement of each trigger the declaration asks for: version and times,
+    place, and history (per statement, from its transition tables). Area is a generated column."""
+    if not layer.editable:
+        return {}
+    t = layer.id
+    row = f"BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW {NOT_BULK} EXECUTE FUNCTION"
+    out = {f"{t}_touch": f"CREATE TRIGGER {t}_touch {row} vung_touch()"}
+    if layer.derive_place:
+        out[f"{t}_place"] = f"CREATE TRIGGER {t}_place {row} vung_derive_place()"
+    for event, transition in HISTORY_EVENTS.items():
+        out[f"{t}_history_{event}"] = (
+            f"CREATE TRIGGER {t}_history_{event} AFTER {event.upper()} ON {t} "
+            f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION vung_record_history_rows()"
+        )
+    return out
+
+
+def build_table(layer: Layer, target: MetaData = metadata) -> Table:
     columns = [Column("id", BigInteger, primary_key=True, autoincrement=True)]
     for f in layer.fields:
         if f.name == "area_ha" and layer.derive_area:  # the database measures every shape it stores
@@ -76,7 +100,8 @@ def build_table(layer: Layer) -> Table:
         for f in layer.fields
         if f.kind == "enum"
     ]
-    table = Table(layer.id, metadata, *columns, *checks)
+    # Triggers are not SQLAlchemy's: layers.autogenerate teaches Alembic to compare them.
+    table = Table(layer.id, target, *columns, *checks, info={"triggers": layer_triggers(layer)})
     Index(f"ix_{layer.id}_geom", table.c.geom, postgresql_using="gist")
     if layer.searchable:
         Index(

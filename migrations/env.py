@@ -5,6 +5,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import layers.autogenerate  # noqa: F401  (compares the layers' triggers too)
 from app.config import DEFAULT_DATABASE_URL, sqlalchemy_url
 from layers.tables import metadata
 

@@ -12,13 +12,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+import layers.autogenerate  # noqa: F401  (compare_metadata compares triggers too)
 from app.cli import alembic_config
 from gis.sql import MAX_PROPERTIES
 from layers import REGISTRY, get_layer, public_layers
 from layers.base import PLACE_FIELDS, SYSTEM_FIELDS, Choice, Field, area_field, enum
 from layers.base import text as text_field
 from layers.check import LayerDeclarationError, check_layer
-from layers.tables import TABLES, metadata
+from layers.tables import TABLES, layer_triggers, metadata
 
 LAYERS = list(REGISTRY.values())
 LAYER_IDS = [layer.id for layer in LAYERS]
@@ -270,20 +271,22 @@ def test_search_column_folds_exactly_the_searchable_fields(layer, engine):
 
 @pytest.mark.parametrize("layer", LAYERS, ids=LAYER_IDS)
 def test_triggers_follow_the_declaration(layer, engine):
+    """Exactly the triggers layers.tables.layer_triggers asks for, each calling its function."""
     with engine.connect() as conn:
-        functions = {
-            r[0]
-            for r in conn.execute(
+        found = dict(
+            conn.execute(
                 text(
-                    "SELECT p.proname FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid "
+                    "SELECT g.tgname, p.proname FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid "
                     "JOIN pg_proc p ON p.oid = g.tgfoid WHERE t.relname = :t AND NOT g.tgisinternal"
                 ),
                 {"t": layer.id},
-            )
-        }
-    assert ("vung_touch" in functions) is layer.editable
-    assert ("vung_derive_place" in functions) is (layer.derive_place and layer.editable)
-    assert ("vung_record_history_rows" in functions) is layer.editable
+            ).all()
+        )
+    wanted = layer_triggers(layer)
+    assert set(found) == set(wanted)
+    assert all(f"EXECUTE FUNCTION {found[name]}()" in wanted[name] for name in found)
+    assert ("vung_derive_place" in found.values()) is (layer.derive_place and layer.editable)
+    assert ("vung_record_history_rows" in found.values()) is layer.editable
 
 
 @pytest.mark.parametrize("layer", LAYERS, ids=LAYER_IDS)
