@@ -108,6 +108,6 @@ def tilejson_document(layer: Layer, bounds: tuple[float, float, float, float] | 
 @bp.get("/tiles/<layer_id>.json")
 def tilejson(layer_id: str):
     layer = find_layer(layer_id)
-    tile_query(layer)  # bad filters are refused here, not on every tile afterwards
-    extent = db().read(layer_extent, layer)
+    # Bad filters are refused here, not on every tile afterwards; the bounds are those of the matches.
+    extent = db().read(layer_extent, layer, tile_query(layer))
     return cached(jsonify(tilejson_document(layer, extent.bbox)), layer)

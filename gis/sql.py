@@ -42,11 +42,18 @@ def feature_array(inner_select: str) -> str:
     )
 
 
-def extent_sql(table: str, where: str = "") -> str:
-    """How many rows of `table` (as `t`) match `where`, and their extent (NULLs when none)."""
+def extent_sql(table: str, where: str = "", temporal: tuple[str, str] | None = None) -> str:
+    """How many rows of `table` (as `t`) match `where`, and their extent (NULLs when none); with the
+    `temporal` (start, end) columns, their span too (`first`, `last`), open where any row leaves it open."""
+    span, spanned = "", ""
+    if temporal:
+        start, end = temporal
+        span = (f", CASE WHEN bool_and(t.{start} IS NOT NULL) THEN min(t.{start}) END AS first"
+                f", CASE WHEN bool_and(t.{end} IS NOT NULL) THEN max(t.{end}) END AS last")
+        spanned = ", first, last"
     return (
-        "SELECT n, ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy "
-        f"FROM (SELECT count(*) AS n, ST_Extent(t.geom) AS e FROM {table} AS t{where}) AS s"
+        f"SELECT n, ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy{spanned} "
+        f"FROM (SELECT count(*) AS n, ST_Extent(t.geom) AS e{span} FROM {table} AS t{where}) AS s"
     )
 
 

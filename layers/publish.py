@@ -17,9 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from gis import sql
 from layers.base import Layer
-from layers.query import ItemQuery, items_statement, where_clause
+from layers.query import ItemQuery, items_statement, layer_extent
 
 # A page with more than this many features grows slow to open and to use.
 MAX_FEATURES = 5000
@@ -113,14 +112,6 @@ def published_properties(layer: Layer) -> tuple[str, ...]:
     return tuple(dict.fromkeys(wanted))
 
 
-def count_selection(conn: Connection, layer: Layer, query: ItemQuery) -> tuple[int, tuple | None]:
-    """How many features match, and their extent."""
-    where, params = where_clause(layer, query)
-    row = conn.execute(text(sql.extent_sql(layer.id, where)), params).one()
-    bounds = None if row.minx is None else (row.minx, row.miny, row.maxx, row.maxy)
-    return row.n, bounds
-
-
 def select_features(conn: Connection, layer: Layer, query: ItemQuery) -> list[dict]:
     """The matching features as GeoJSON, built by PostGIS, with only what the popups need
     (select_layers has counted them first: never more than its limit)."""
@@ -132,14 +123,14 @@ def select_layers(
     conn: Connection, wanted: list[tuple[Layer, ItemQuery]], lang: str, limit: int = MAX_FEATURES
 ) -> list[LayerSelection]:
     """Every layer's features, or TooManyFeatures before any is read when they are more than `limit`."""
-    counted = [(layer, query, *count_selection(conn, layer, query)) for layer, query in wanted]
-    total = sum(n for _, _, n, _ in counted)
+    extents = [(layer, query, layer_extent(conn, layer, query)) for layer, query in wanted]
+    total = sum(extent.count for _, _, extent in extents)
     if total > limit:
         raise TooManyFeatures(total, limit)
     out = []
-    for layer, query, n, bounds in counted:
-        features = select_features(conn, layer, query) if n else []
-        out.append(LayerSelection(layer, layer.title(lang), features, bounds))
+    for layer, query, extent in extents:
+        features = select_features(conn, layer, query) if extent.count else []
+        out.append(LayerSelection(layer, layer.title(lang), features, extent.bbox))
     return out
 
 

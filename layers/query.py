@@ -203,26 +203,16 @@ class Extent:
     bbox: tuple[float, float, float, float] | None
     # First and last day of validity for temporal layers; None at an end left open.
     interval: Interval | None = None
+    count: int = 0
 
 
-def layer_extent(conn: Connection, layer: Layer) -> Extent:
-    row = conn.execute(text(sql.extent_sql(layer.id))).one()
+def layer_extent(conn: Connection, layer: Layer, query: ItemQuery | None = None) -> Extent:
+    """How many features (those matching `query`, if given) the layer holds, where, and for a temporal
+    layer when: one statement."""
+    where, params = where_clause(layer, query) if query else ("", {})
+    row = conn.execute(text(sql.extent_sql(layer.id, where, layer.temporal)), params).one()
     bbox = None if row.minx is None else (row.minx, row.miny, row.maxx, row.maxy)
-    return Extent(bbox, layer_interval(conn, layer))
-
-
-def layer_interval(conn: Connection, layer: Layer) -> Interval | None:
-    """The span of a temporal layer's validity; a unit without a start or end leaves that side open."""
-    if not layer.temporal:
-        return None
-    start, end = layer.temporal
-    row = conn.execute(
-        text(
-            f"SELECT CASE WHEN bool_and(t.{start} IS NOT NULL) THEN min(t.{start}) END AS first, "
-            f"CASE WHEN bool_and(t.{end} IS NOT NULL) THEN max(t.{end}) END AS last FROM {layer.id} AS t"
-        )
-    ).one()
-    return Interval(row.first, row.last)
+    return Extent(bbox, Interval(row.first, row.last) if layer.temporal else None, row.n)
 
 
 def layer_extents(conn: Connection, layers: list[Layer]) -> dict[str, Extent]:

@@ -389,6 +389,25 @@ def test_tilejson_describes_the_layer(client, engine):
     assert response.cache_control.public
 
 
+def test_tilejson_bounds_are_those_of_the_filtered_features(client, engine):
+    """A client zooms to `bounds`: with a filter, to where its matches are, and with none matching,
+    TileJSON's default (the whole world) rather than the unfiltered layer's."""
+    with engine.connect() as c:
+        district, extent = c.execute(
+            text(
+                "SELECT district, ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] FROM ("
+                "SELECT district, ST_Extent(geom) AS e, count(*) AS n FROM relics GROUP BY district) s "
+                "WHERE district IS NOT NULL ORDER BY n, district LIMIT 1"
+            )
+        ).one()
+        whole = c.execute(text("SELECT ST_XMax(e) - ST_XMin(e) FROM (SELECT ST_Extent(geom) AS e FROM relics) s")).scalar_one()
+    doc = client.get("/tiles/relics.json", query_string={"district": district}).get_json()
+    assert doc["bounds"] == pytest.approx(extent)
+    assert extent[2] - extent[0] < whole
+    none = client.get("/tiles/relics.json", query_string={"q": "no such relic anywhere"})
+    assert none.status_code == 200 and "bounds" not in none.get_json()
+
+
 @pytest.mark.parametrize("layer_id", [layer.id for layer in public_layers()])
 def test_tilejson_lists_what_the_tiles_carry(client, engine, tmp_path, layer_id):
     fields = client.get(f"/tiles/{layer_id}.json").get_json()["vector_layers"][0]["fields"]
