@@ -250,17 +250,21 @@ def test_enum_check_constraints_list_exactly_the_choices(layer, engine):
             assert found.get(f"ck_{layer.id}_{f.name}") == set(f.choice_values()), f.name
 
 
-@pytest.mark.parametrize("layer", LAYERS, ids=LAYER_IDS)
-def test_search_column_folds_exactly_the_searchable_fields(layer, engine):
-    """Alembic cannot compare generated-column expressions either."""
+def generation_expression(engine, table: str, column: str) -> str | None:
+    """How the database computes a generated column (None for a plain or missing one): Alembic cannot compare these."""
     with engine.connect() as conn:
-        expression = conn.execute(
+        return conn.execute(
             text(
                 "SELECT generation_expression FROM information_schema.columns "
-                "WHERE table_name = :t AND column_name = 'search_text'"
+                "WHERE table_name = :t AND column_name = :c"
             ),
-            {"t": layer.id},
+            {"t": table, "c": column},
         ).scalar_one_or_none()
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=LAYER_IDS)
+def test_search_column_folds_exactly_the_searchable_fields(layer, engine):
+    expression = generation_expression(engine, layer.id, "search_text")
     if not layer.searchable:
         assert expression is None
         return
@@ -291,15 +295,8 @@ def test_triggers_follow_the_declaration(layer, engine):
 
 @pytest.mark.parametrize("layer", LAYERS, ids=LAYER_IDS)
 def test_area_is_generated_where_derived(layer, engine):
-    """Alembic does not compare generated-column expressions: a derived area is measured on the geography."""
-    with engine.connect() as conn:
-        expression = conn.execute(
-            text(
-                "SELECT generation_expression FROM information_schema.columns "
-                "WHERE table_name = :t AND column_name = 'area_ha'"
-            ),
-            {"t": layer.id},
-        ).scalar_one_or_none()
+    """A derived area is measured on the geography, by the database itself."""
+    expression = generation_expression(engine, layer.id, "area_ha")
     if not layer.derive_area:
         assert expression is None
         return
