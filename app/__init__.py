@@ -7,6 +7,7 @@ from flask import Flask
 from app import (
     accounts,
     admin,
+    assets,
     auth,
     cli,
     config,
@@ -36,6 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     db.init_app(app)
+    assets.init_app(app)  # first, so that its after_request runs last and sees every cookie set
     i18n.init_app(app)
     register_error_handlers(app)
     guards.init_app(app)

@@ -38,6 +38,8 @@ def current_user() -> User | None:
 
 def load_user() -> None:
     g.user, g.via_token = None, False
+    if request.endpoint == "static":  # the same for everyone: no query, no session read (so no Vary: Cookie)
+        return
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         with db().begin() as conn:

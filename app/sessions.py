@@ -1,6 +1,6 @@
-"""Signed-cookie sessions whose signer is built once, not on every request."""
+"""Signed-cookie sessions whose signer is built once, and which static files never carry."""
 
-from flask import Flask
+from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 
 
@@ -12,3 +12,10 @@ class SessionInterface(SecureCookieSessionInterface):
         if signer is None:
             signer = app.extensions["vung_session_signer"] = super().get_signing_serializer(app)
         return signer
+
+    def save_session(self, app: Flask, session, response) -> None:
+        # Static files are the same for everyone and shared caches keep them (app.assets):
+        # a refreshed session cookie must never ride along, nor Vary: Cookie split the cache.
+        if request.endpoint == "static":
+            return
+        super().save_session(app, session, response)
