@@ -10,6 +10,7 @@ from app import (
     assets,
     auth,
     cli,
+    compression,
     config,
     db,
     edit,
@@ -37,7 +38,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     db.init_app(app)
-    assets.init_app(app)  # first, so that its after_request runs last and sees every cookie set
+    # after_request functions run last-registered first: compression sees the final answer,
+    # and the static caching rules see every cookie set.
+    compression.init_app(app)
+    assets.init_app(app)
     i18n.init_app(app)
     register_error_handlers(app)
     guards.init_app(app)

@@ -41,6 +41,8 @@ def from_environment() -> dict:
         "TILE_MAX_ZOOM": int(env.get("VUNG_TILE_MAX_ZOOM", "19")),
         # How long any cache may keep the vector tiles (and TileJSON) of public layers.
         "TILES_MAX_AGE": int(env.get("VUNG_TILES_MAX_AGE", "60")),
+        # gzip answers for clients that accept it (app.compression); 0 behind a proxy that compresses.
+        "COMPRESS": env.get("VUNG_COMPRESS", "1") not in ("0", "false", "no"),
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_TRANSLATION_DIRECTORIES": TRANSLATIONS,
         # Largest request, uploads included (413 beyond).

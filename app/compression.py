@@ -1,0 +1,52 @@
+"""Answers gzip-compressed for clients that accept it.
+
+A phone on a slow network takes the map's data in about a fifth of the
+bytes (the district and commune outlines: 314 KB, 67 KB compressed; Leaflet:
+148 KB, 43 KB). Behind a proxy that compresses already, set
+VUNG_COMPRESS=0. Downloads (exports) go out as they are, streamed.
+
+ETags stay as they are: a feature's ETag names its version, which a write
+sends back in If-Match; a changed one would make every write a 412.
+"""
+
+from __future__ import annotations
+
+import gzip
+
+from flask import Flask, Response, current_app, request
+
+COMPRESSIBLE = {
+    "application/json", "application/geo+json", "application/schema+json", "application/vnd.oai.openapi+json",
+    "application/vnd.mapbox-vector-tile", "application/javascript", "text/javascript", "text/css", "text/html",
+    "text/plain", "text/csv", "image/svg+xml",
+}
+SMALLEST = 1024  # bytes; below this the header costs more than it saves
+LEVEL = 5  # zlib's speed and ratio: level 9 saves a few per cent more for twice the time
+
+
+def compressible(response: Response) -> bool:
+    if response.status_code != 200 or request.method == "HEAD" or "Content-Encoding" in response.headers:
+        return False
+    if response.mimetype not in COMPRESSIBLE:
+        return False
+    # A static file is sent from disk (small enough to read); any other stream (an export) goes as it is.
+    return request.endpoint == "static" or not response.is_streamed
+
+
+def compress(response: Response) -> Response:
+    if not current_app.config["COMPRESS"] or not compressible(response):
+        return response
+    response.vary.add("Accept-Encoding")  # caches must keep the two forms apart
+    if not request.accept_encodings["gzip"]:
+        return response
+    response.direct_passthrough = False
+    body = response.get_data()
+    if len(body) < SMALLEST:
+        return response
+    response.set_data(gzip.compress(body, LEVEL, mtime=0))
+    response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(compress)

@@ -1,0 +1,86 @@
+"""gzip for clients that accept it: the same bytes once unpacked, the same ETags, downloads untouched."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from tests.writing import (  # noqa: F401  (clean_features is an autouse fixture)
+    INSIDE,
+    add_user,
+    clean_features,
+    drop_users,
+    farming_body,
+    free_cell,
+    items_url,
+    session_login,
+    square,
+)
+
+GZIP = {"Accept-Encoding": "gzip, deflate, br"}
+
+
+def unpacked(response) -> bytes:
+    assert response.headers.get("Content-Encoding") == "gzip", response.headers
+    assert int(response.headers["Content-Length"]) == len(response.get_data())
+    return gzip.decompress(response.get_data())
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["/ogc/collections/admin_units/items?limit=1000", "/ogc/collections/relics/items?f=html", "/",
+     "/static/vendor/leaflet/leaflet.js", "/ogc/api", "/tiles/admin_units/8/203/113.pbf"],
+)
+def test_a_large_answer_is_compressed_and_unpacks_to_the_same_bytes(client, address):
+    plain = client.get(address)
+    packed = client.get(address, headers=GZIP)
+    assert plain.status_code == packed.status_code == 200
+    assert "Content-Encoding" not in plain.headers
+    assert unpacked(packed) == plain.get_data()
+    assert len(packed.get_data()) < len(plain.get_data()) / 2
+    assert "Accept-Encoding" in packed.headers["Vary"] and "Accept-Encoding" in plain.headers["Vary"]
+    assert packed.headers.get("ETag") == plain.headers.get("ETag")
+
+
+def test_small_answers_and_downloads_go_as_they_are(client):
+    assert "Content-Encoding" not in client.get("/healthz", headers=GZIP).headers
+    download = client.get("/export/relics?format=geojson", headers=GZIP)
+    assert download.status_code == 200 and "Content-Encoding" not in download.headers
+    assert download.get_data().startswith(b"{")
+
+
+def test_an_unchanged_feature_is_still_304_and_uncompressed(client):
+    first = client.get("/ogc/collections/relics/items/1", headers=GZIP)
+    assert first.status_code == 200
+    again = client.get("/ogc/collections/relics/items/1", headers={**GZIP, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and not again.get_data() and "Content-Encoding" not in again.headers
+
+
+def test_the_etag_of_a_compressed_read_is_accepted_by_a_write(app, engine):
+    """An editor's browser always accepts gzip: the version it reads must still match If-Match."""
+    add_user(engine, "z-editor", "editor", ["farming_zones"], [INSIDE])
+    try:
+        editor = session_login(app, "z-editor")
+        x, y = free_cell(engine, INSIDE)
+        created = editor.post(items_url("farming_zones"), json=farming_body(square(x, y)))
+        assert created.status_code == 201
+        fid = created.get_json()["id"]
+        read = editor.client.get(items_url("farming_zones", fid), headers=GZIP)
+        assert read.status_code == 200
+        changed = editor.patch(
+            items_url("farming_zones", fid), json={"properties": {"season": "mùa"}},
+            headers={"If-Match": read.headers["ETag"], **GZIP},
+        )
+        assert changed.status_code == 200, changed.get_data(as_text=True)
+    finally:
+        drop_users(engine, ["z-editor"])
+
+
+def test_it_can_be_turned_off_for_a_proxy_that_compresses(app):
+    app.config["COMPRESS"] = False
+    try:
+        response = app.test_client().get("/ogc/collections/admin_units/items?limit=1000", headers=GZIP)
+    finally:
+        app.config["COMPRESS"] = True
+    assert response.status_code == 200 and "Content-Encoding" not in response.headers
