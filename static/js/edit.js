@@ -3,7 +3,7 @@
 
 import { bboxParam, fetchItems } from "./api.js";
 import { debounce, el } from "./dom.js";
-import { formatInteger, initI18n, t } from "./i18n.js";
+import { formatInteger, initI18n, t, updateLanguageLinks } from "./i18n.js";
 import { NetworkError, createWriteApi, featureId } from "./editor/api.js";
 import { addReferenceOutlines, createBaseMap, setInitialView, showWorkingArea } from "./basemap.js";
 import { createConflict } from "./editor/conflict.js";
@@ -143,9 +143,7 @@ function startEditor(doc) {
   function writeHash() {
     const hash = formatHash(map, layer?.id, current?.id ?? null);
     window.history.replaceState(null, "", hash);
-    for (const link of doc.querySelectorAll(".lang-link")) {
-      link.setAttribute("href", `?lang=${encodeURIComponent(link.dataset.lang)}${hash}`);
-    }
+    updateLanguageLinks(doc, { hash });
   }
 
   function showScope() {

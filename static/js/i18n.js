@@ -52,3 +52,14 @@ export function formatDate(value) {
   if (Number.isNaN(date.getTime())) return String(value);
   return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeZone: "UTC" }).format(date);
 }
+
+// The header's language links reload the page in the other language and keep
+// what its address holds: the query (the statistics' filters) and the hash
+// (the map's and the editor's view, layers and filters).
+export function updateLanguageLinks(doc, { query = "", hash = "" } = {}) {
+  for (const link of doc.querySelectorAll(".lang-link")) {
+    const params = new URLSearchParams(query);
+    params.set("lang", link.dataset.lang);
+    link.setAttribute("href", `?${params}${hash}`);
+  }
+}

@@ -4,7 +4,7 @@ import { bboxParam, fetchItems, isAbort, searchLayers } from "./api.js";
 import { addReferenceOutlines, createBaseMap, setInitialView } from "./basemap.js";
 import { debounce, escapeHtml } from "./dom.js";
 import { buildLayerList } from "./filters.js";
-import { initI18n, t } from "./i18n.js";
+import { initI18n, t, updateLanguageLinks } from "./i18n.js";
 import { createLayerView } from "./layers.js";
 import { addLocateControl } from "./locate.js";
 import { createRequests } from "./requests.js";
@@ -54,12 +54,6 @@ function translatePopupClose(popup) {
 function currentView(map) {
   const center = map.getCenter();
   return { zoom: map.getZoom(), lat: center.lat, lon: center.lng };
-}
-
-function updateLanguageLinks(doc, hash) {
-  for (const link of doc.querySelectorAll(".lang-link")) {
-    link.setAttribute("href", `?lang=${encodeURIComponent(link.dataset.lang)}${hash}`);
-  }
 }
 
 function setupPanelToggle(doc, map) {
@@ -201,7 +195,7 @@ function startMap(doc) {
     state.view = currentView(map);
     const hash = formatHash(state);
     window.history.replaceState(null, "", hash);
-    updateLanguageLinks(doc, hash);
+    updateLanguageLinks(doc, { hash });
     share.update(state, map.getBounds());
     download.update(state, map.getBounds());
   }

@@ -2,7 +2,7 @@
 // and filters that refresh the figures in place (the server renders them).
 
 import { debounce } from "./dom.js";
-import { formatDecimal, formatInteger, initI18n, locale, t } from "./i18n.js";
+import { formatDecimal, formatInteger, initI18n, locale, t, updateLanguageLinks } from "./i18n.js";
 
 const SMALL_SCREEN = "(max-width: 720px)";
 const BAR_HEIGHT = 26; // pixels per place on the chart
@@ -130,15 +130,6 @@ function formParams(form) {
   return params;
 }
 
-// The language links keep the filters.
-function updateLanguageLinks(doc, params) {
-  for (const link of doc.querySelectorAll(".lang-link")) {
-    const withLang = new URLSearchParams(params);
-    withLang.set("lang", link.dataset.lang);
-    link.setAttribute("href", `?${withLang}`);
-  }
-}
-
 function setupFilters(doc) {
   const form = doc.getElementById("stats-filters");
   const status = doc.getElementById("stats-status");
@@ -165,7 +156,7 @@ function setupFilters(doc) {
       drawCharts(fresh);
       const query = params.toString();
       window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
-      updateLanguageLinks(doc, params);
+      updateLanguageLinks(doc, { query: params });
       status.textContent = t("updated");
     } catch {
       if (ticket !== latest) return;
@@ -186,7 +177,7 @@ function setupFilters(doc) {
     typed.cancel();
     refresh();
   });
-  updateLanguageLinks(doc, formParams(form));
+  updateLanguageLinks(doc, { query: formParams(form) });
 }
 
 function start(doc = document) {

@@ -197,6 +197,16 @@ def test_a_shared_editor_link_keeps_its_view_through_the_login(page, live_server
     assert (float(zoom), round(float(lat), 4), round(float(lon), 4)) == (ZOOM, round(spot["lat"], 4), round(spot["lon"], 4))
 
 
+def test_language_switch_keeps_the_editor_s_view(page, live_server, editors, spot):
+    log_in(page, live_server, editors[0], edit_hash(spot))
+    hash_ = page.evaluate("location.hash")
+    expect(page.locator(".lang-link[data-lang=en]")).to_have_attribute("href", f"?lang=en{hash_}")
+    page.click(".lang-link[data-lang=en]")
+    wait_ready(page)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert page.url == f"{live_server}/edit?lang=en{hash_}"
+
+
 def test_draw_zone_with_hole_save_and_reload(open_page, live_server, editors, spot, new_zones, engine, page_errors):
     page = open_page()
     log_in(page, live_server, editors[0], edit_hash(spot))

@@ -195,6 +195,18 @@ def test_english_page(page, live_server):
     assert_chart_matches_table(page, "farming_crop")
 
 
+def test_language_switch_keeps_the_filters(page, live_server):
+    open_stats(page, live_server)
+    page.select_option("#filter-relics-rank", "national")
+    wait_for_update(page, "relics.rank", "national")
+    page.click(".lang-link[data-lang=en]")
+    page.wait_for_function(CHARTS_DRAWN)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    query = parse_qs(urlsplit(page.url).query)
+    assert (query["relics.rank"], query["lang"]) == (["national"], ["en"])
+    expect(page.locator("#filter-relics-rank")).to_have_value("national")
+
+
 def test_phone_layout(phone_page, live_server, page_errors):
     open_stats(phone_page, live_server)
     # Filters fold away on a phone; charts and tables fit the screen's width.
