@@ -2,10 +2,15 @@
 
 SQLAlchemy tables carry no triggers, so Alembic would neither write them
 into the migration of a new layer nor notice one missing. Each layer table
-lists the triggers its declaration asks for (layers.tables.layer_triggers);
-here they are compared by name with the database's, and the difference is
-written into migrations as plain `op.execute` statements, so a migration
-does not depend on this module to run.
+has the triggers its declaration asks for (layers.tables.TRIGGERS); here
+they are compared with the database's and the difference is written into
+migrations as plain `op.execute` statements, so a migration does not depend
+on this module to run.
+
+Triggers are matched by name only: a changed definition under the same name
+is not noticed (give it a new name, or write that migration by hand), and a
+trigger on a layer table that no declaration asks for, say one an
+administrator added, is proposed for removal: read what autogenerate wrote.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 from alembic.autogenerate import comparators, renderers
 from alembic.operations import MigrateOperation
 from sqlalchemy import text
+
+from layers.tables import TRIGGERS
 
 
 class CreateTrigger(MigrateOperation):
@@ -47,9 +54,9 @@ def existing_triggers(connection, table: str) -> dict[str, str]:
 
 @comparators.dispatch_for("table")
 def compare_layer_triggers(autogen_context, modify_ops, schema, name, conn_table, metadata_table) -> None:
-    if metadata_table is None or "triggers" not in metadata_table.info:
+    if metadata_table is None or name not in TRIGGERS:
         return  # not a layer table, or one being dropped with its triggers
-    wanted: dict[str, str] = metadata_table.info["triggers"]
+    wanted = TRIGGERS[name]
     present = existing_triggers(autogen_context.connection, name) if conn_table is not None else {}
     for trigger, definition in wanted.items():
         if trigger not in present:

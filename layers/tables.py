@@ -59,6 +59,10 @@ NOT_BULK = "WHEN (current_setting('vung.bulk', true) IS DISTINCT FROM 'on')"
 HISTORY_EVENTS = {"insert": "NEW TABLE AS new_rows", "update": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows"}
 
 
+# Table name -> the triggers its declaration asks for (name -> CREATE TRIGGER), filled by build_table.
+TRIGGERS: dict[str, dict[str, str]] = {}
+
+
 def layer_triggers(layer: Layer) -> dict[str, str]:
     """Name -> CREATE TRIGGER statement of each trigger the declaration asks for: version and times,
     place, and history (per statement, from its transition tables). Area is a generated column."""
@@ -100,8 +104,12 @@ def build_table(layer: Layer, target: MetaData = metadata) -> Table:
         for f in layer.fields
         if f.kind == "enum"
     ]
-    # Triggers are not SQLAlchemy's: layers.autogenerate teaches Alembic to compare them.
-    table = Table(layer.id, target, *columns, *checks, info={"triggers": layer_triggers(layer)})
+    if layer.editable:
+        # Every path that stores a shape, not only the API's checked writes.
+        checks.append(CheckConstraint("ST_IsValid(geom)", name=f"ck_{layer.id}_geom_valid"))
+    table = Table(layer.id, target, *columns, *checks)
+    # Triggers are not SQLAlchemy's: layers.autogenerate compares these with the database's.
+    TRIGGERS[layer.id] = layer_triggers(layer)
     Index(f"ix_{layer.id}_geom", table.c.geom, postgresql_using="gist")
     if layer.searchable:
         Index(

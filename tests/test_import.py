@@ -582,9 +582,10 @@ def test_every_imported_feature_has_history_with_the_user(conn, tmp_path):
     assert history == [(n, 1, "create", "nguyen.van.an", "rice") for n in names]
 
 
-def test_imported_history_holds_the_properties_the_trigger_records(conn, tmp_path):
+def test_imported_history_holds_the_properties_an_edit_records(conn, tmp_path):
+    """The bulk path turns row triggers off: its history must still be the layer's, whole."""
     do_import(conn, "farming_zones", write(zones(["Vùng so sánh"], ["Lúa"]), tmp_path / "ss.geojson"))
-    # An ordinary write after the import: its history comes from the trigger.
+    # An ordinary write after the import, one row.
     conn.execute(text("UPDATE farming_zones SET owner = 'HTX thử' WHERE name = 'Vùng so sánh'"))
     created, updated = conn.execute(
         text(

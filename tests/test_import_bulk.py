@@ -128,12 +128,13 @@ def test_a_lock_error_other_than_the_wait_fails_the_import_and_changes_nothing(e
     assert (indexes(conn), conn.execute(text("SELECT count(*) FROM feature_history")).scalar_one()) == before
 
 
-def test_derived_values_are_the_triggers_own(conn, tmp_path, bulk_from_four):
-    """Area, district and commune of a bulk load equal what the row triggers give the same shapes.
+def test_places_are_the_place_triggers_own(conn, tmp_path, bulk_from_four):
+    """District and commune of a bulk load (the importer's own join) equal what the place trigger
+    gives the same shapes; area is the layer's generated column either way.
 
     Random zones over the whole province, many across unit borders, where the
-    point on the surface decides; the triggers then run on each (an update that
-    keeps the shape) and must change nothing they derive.
+    point on the surface decides; the trigger then runs on each (an update that
+    keeps the shape) and must change nothing it derives.
     """
     rng = random.Random(20261126)
     centres = conn.execute(

@@ -18,27 +18,30 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 import layers.autogenerate  # noqa: F401  (the trigger comparator)
-from layers.base import Layer, Style, enum, name_fields, place_fields
+from layers.base import Layer, Style, area_field, enum, name_fields, place_fields
 from layers.check import check_layer
 from layers.tables import build_table, layer_triggers
 from tests.writing import INSIDE
 
 pytestmark = pytest.mark.filterwarnings("ignore:Computed default")  # Alembic cannot compare generated columns
 
-LODGINGS = Layer(
-    id="test_lodgings",
-    vi="Cơ sở lưu trú",
-    en="Lodgings",
-    geometry="Point",
+ORCHARDS = Layer(
+    id="test_orchards",
+    vi="Vùng cây ăn quả",
+    en="Orchards",
+    geometry="MultiPolygon",
     order=90,
+    derive_area=True,
     style=Style(color="#4a148c", fill_color="#7b1fa2"),
     fields=(
-        *name_fields("Tên cơ sở"),
-        enum("kind", "Loại hình", "Kind", [("hotel", "Khách sạn", "Hotel"), ("homestay", "Nhà nghỉ", "Homestay")],
+        *name_fields("Tên vườn"),
+        enum("fruit", "Cây", "Fruit", [("longan", "Nhãn", "Longan"), ("lychee", "Vải", "Lychee")],
              required=True, filterable=True),
+        area_field(),
         *place_fields(),
     ),
 )
+BOWTIE = "SRID=4326;MULTIPOLYGON(((106.30 20.20, 106.31 20.21, 106.31 20.20, 106.30 20.21, 106.30 20.20)))"
 
 
 def only_the_new_table(obj, name, type_, reflected, compare_to) -> bool:
@@ -55,9 +58,9 @@ def run_generated(operations: Operations, ops) -> None:
 @pytest.fixture()
 def migrated(engine):
     """A connection on which the new layer's generated migration has run; all rolled back afterwards."""
-    check_layer(LODGINGS)
+    check_layer(ORCHARDS)
     target = sa.MetaData()
-    build_table(LODGINGS, target)
+    build_table(ORCHARDS, target)
     with engine.connect() as conn:
         transaction = conn.begin()
         context = MigrationContext.configure(conn, opts={"include_object": only_the_new_table})
@@ -70,9 +73,10 @@ def migrated(engine):
 def test_the_generated_migration_creates_the_table_and_every_trigger(migrated):
     conn, context, target, _ = migrated
     present = {r[0] for r in conn.execute(
-        text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'test_lodgings'::regclass AND NOT tgisinternal")
+        text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'test_orchards'::regclass AND NOT tgisinternal")
     )}
-    assert present == set(layer_triggers(LODGINGS)) and len(present) == 5
+    assert present == set(layer_triggers(ORCHARDS)) and len(present) == 5
+    assert "info=" not in render_python_code(migrated[3].upgrade_ops)  # the triggers are written once, as SQL
     assert compare_metadata(context, target) == []  # nothing left to generate
 
 
@@ -82,26 +86,32 @@ def test_the_new_layer_derives_and_records_like_the_others(migrated):
     district = conn.execute(text("SELECT name FROM admin_units WHERE code = :c"), {"c": INSIDE}).scalar_one()
     row = conn.execute(
         text(
-            "INSERT INTO test_lodgings (name, kind, geom) "
-            "SELECT 'Nhà nghỉ Đồng Quê', 'homestay', ST_PointOnSurface(geom) FROM admin_units WHERE code = :c "
-            "RETURNING id, version, district, commune, search_text"
+            "INSERT INTO test_orchards (name, fruit, geom) "
+            "SELECT 'Vườn nhãn Đồng Quê', 'longan', ST_Multi(ST_Buffer(ST_PointOnSurface(geom), 0.002)) "
+            "FROM admin_units WHERE code = :c "
+            "RETURNING id, version, district, commune, search_text, area_ha, "
+            "round((ST_Area(geom::geography) / 10000)::numeric, 4)::float8 AS measured"
         ),
         {"c": INSIDE},
     ).one()
-    assert (row.version, row.district, row.search_text.strip()) == (1, district, "nha nghi dong que")
+    assert (row.version, row.district, row.search_text.strip()) == (1, district, "vuon nhan dong que")
     assert row.commune is not None
-    conn.execute(text("UPDATE test_lodgings SET kind = 'hotel' WHERE id = :id"), {"id": row.id})
+    assert row.area_ha == row.measured and row.area_ha > 1
+    conn.execute(text("UPDATE test_orchards SET fruit = 'lychee' WHERE id = :id"), {"id": row.id})
     history = conn.execute(
-        text("SELECT version, operation, username, properties->>'kind' FROM feature_history "
-             "WHERE layer = 'test_lodgings' AND feature_id = :id ORDER BY id"),
+        text("SELECT version, operation, username, properties->>'fruit' FROM feature_history "
+             "WHERE layer = 'test_orchards' AND feature_id = :id ORDER BY id"),
         {"id": row.id},
     ).all()
-    assert [tuple(h) for h in history] == [(1, "create", "lan", "homestay"), (2, "update", "lan", "hotel")]
-    with pytest.raises(IntegrityError, match="ck_test_lodgings_kind"), conn.begin_nested():
-        conn.execute(text("INSERT INTO test_lodgings (name, kind, geom) VALUES ('x', 'castle', 'SRID=4326;POINT(106.2 20.3)')"))
+    assert [tuple(h) for h in history] == [(1, "create", "lan", "longan"), (2, "update", "lan", "lychee")]
+    square = "SRID=4326;MULTIPOLYGON(((106.2 20.3, 106.201 20.3, 106.201 20.301, 106.2 20.301, 106.2 20.3)))"
+    for values, check in [(f"'x', 'durian', '{square}'", "ck_test_orchards_fruit"),
+                          (f"'x', 'longan', '{BOWTIE}'", "ck_test_orchards_geom_valid")]:
+        with pytest.raises(IntegrityError, match=check), conn.begin_nested():
+            conn.execute(text(f"INSERT INTO test_orchards (name, fruit, geom) VALUES ({values})"))
 
 
 def test_the_generated_downgrade_removes_it_again(migrated):
     conn, context, _, script = migrated
     run_generated(Operations(context), script.downgrade_ops)
-    assert conn.execute(text("SELECT to_regclass('test_lodgings')")).scalar_one() is None
+    assert conn.execute(text("SELECT to_regclass('test_orchards')")).scalar_one() is None
