@@ -1,35 +1,21 @@
 // Entry module of the public map page.
 
-import { bboxParam, fetchItems, isAbort, searchLayers } from "./api.js";
-import { addReferenceOutlines, createBaseMap, setInitialView } from "./basemap.js";
-import { debounce, escapeHtml } from "./dom.js";
+import { bboxParam, isAbort, searchLayers } from "./api.js";
+import { setInitialView } from "./basemap.js";
+import { escapeHtml } from "./dom.js";
 import { buildLayerList } from "./filters.js";
-import { initI18n, t, updateLanguageLinks } from "./i18n.js";
+import { t, updateLanguageLinks } from "./i18n.js";
 import { createLayerView } from "./layers.js";
+import { createLayerLoader, startPublicMap } from "./loader.js";
 import { addLocateControl } from "./locate.js";
-import { createRequests } from "./requests.js";
 import { createSearchBox } from "./search.js";
-import {
-  MAX_FEATURES, embedUrl, exportUrl, formatHash, layerItemsParams, parseHash, publishUrl, sanitizeState,
-} from "./state.js";
+import { embedUrl, exportUrl, formatHash, parseHash, publishUrl, sanitizeState } from "./state.js";
 
 const L = window.L;
 
 const SEARCH_LIMIT = 20;
-const RELOAD_DELAY_MS = 250;
 const SMALL_SCREEN = "(max-width: 720px)";
-const MESSAGE_MS = 6000;
 const EMBED_HEIGHT = 450;
-
-function readConfig(doc) {
-  return JSON.parse(doc.getElementById("vung-config").textContent);
-}
-
-function createMap(container, config) {
-  const map = createBaseMap(container, config);
-  makeAttributionFoldable(map);
-  return map;
-}
 
 function makeAttributionFoldable(map) {
   const container = map.attributionControl.getContainer();
@@ -71,22 +57,6 @@ function setupPanelToggle(doc, map) {
   button.addEventListener("click", () => setOpen(layout.classList.contains("panel-collapsed")));
   setOpen(!small.matches);
   return { closeOnSmallScreen: () => small.matches && setOpen(false) };
-}
-
-// Messages shown over the map, one per source (a layer, the locator...).
-function createStatus(element) {
-  const messages = new Map();
-  const timers = new Map();
-
-  function set(key, text, { transient = false } = {}) {
-    clearTimeout(timers.get(key));
-    if (text) messages.set(key, text);
-    else messages.delete(key);
-    if (text && transient) timers.set(key, setTimeout(() => set(key, null), MESSAGE_MS));
-    element.textContent = [...messages.values()].join(" ");
-  }
-
-  return { set };
 }
 
 // "Share / embed" in the panel: a link to this view, the <iframe> code that
@@ -166,19 +136,9 @@ function hitBounds(hits) {
 }
 
 function startMap(doc) {
-  const config = readConfig(doc);
-  initI18n(config, doc);
-  const mapElement = doc.getElementById("map");
-  const map = createMap(mapElement, config);
-  addReferenceOutlines(map, config);
+  const { config, map, requests, status } = startPublicMap(doc);
+  makeAttributionFoldable(map);
   const views = new Map(config.layers.map((layer) => [layer.id, createLayerView(map, layer)]));
-  // Tests and styles read the number of requests in flight from here.
-  const showPending = (count) => {
-    mapElement.dataset.pending = String(count);
-  };
-  const requests = createRequests(showPending);
-  showPending(0);
-  const status = createStatus(doc.getElementById("map-status"));
   let state = sanitizeState(parseHash(window.location.hash), config);
 
   const panel = buildLayerList(doc.getElementById("layer-list"), config, {
@@ -189,6 +149,13 @@ function startMap(doc) {
   const panelToggle = setupPanelToggle(doc, map);
   const share = createShareBox(doc, config);
   const download = createDownloadBox(doc, config);
+  const { reloadLayer, reloadAll, reloadLater } = createLayerLoader(map, config, [...views.values()], {
+    requests,
+    status,
+    getState: () => state,
+    onBusy: panel.setBusy,
+    onLoaded: panel.setCount,
+  });
   addLocateControl(map, { onStatus: (text, options) => status.set("locate", text, options) });
 
   function writeHash() {
@@ -199,45 +166,6 @@ function startMap(doc) {
     share.update(state, map.getBounds());
     download.update(state, map.getBounds());
   }
-
-  function layerParams(layerId) {
-    return layerItemsParams(state, layerId, bboxParam(map.getBounds().pad(0.1)));
-  }
-
-  async function reloadLayer(view) {
-    const key = `layer:${view.id}`;
-    if (!state.layers.has(view.id)) {
-      requests.cancel(key);
-      view.hide();
-      panel.setBusy(view.id, false);
-      status.set(view.id, null);
-      return;
-    }
-    view.show();
-    const request = requests.start(key);
-    panel.setBusy(view.id, true);
-    try {
-      const collection = await fetchItems(config.apiBase, view.id, layerParams(view.id), request.signal);
-      if (requests.isCurrent(key, request)) showLoaded(view, collection.features || []);
-    } catch (error) {
-      if (!isAbort(error)) status.set(view.id, t("load_error", { layer: view.layer.title }));
-    } finally {
-      if (requests.isCurrent(key, request)) panel.setBusy(view.id, false);
-      requests.finish(key, request);
-    }
-  }
-
-  function showLoaded(view, features) {
-    view.setFeatures(features);
-    const truncated = features.length >= MAX_FEATURES;
-    panel.setCount(view.id, features.length, truncated);
-    status.set(view.id, truncated ? t("too_many", { n: MAX_FEATURES }) : null);
-  }
-
-  function reloadAll() {
-    for (const view of views.values()) reloadLayer(view);
-  }
-  const reloadLater = debounce(reloadAll, RELOAD_DELAY_MS);
 
   async function runSearch({ fit }) {
     if (!state.q) {

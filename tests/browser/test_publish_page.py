@@ -225,6 +225,20 @@ def test_embedded_map_in_another_site_shows_the_chosen_filter(page, live_server,
     assert page_errors == []
 
 
+def test_a_failing_layer_in_the_embedded_map_leaves_the_others_working(page, live_server, other_site, page_errors):
+    page.route(
+        "**/ogc/collections/craft_villages/items?*",
+        lambda route: route.fulfill(
+            status=503, content_type="application/json", body='{"code": "Unavailable", "description": "down"}'
+        ),
+    )
+    frame = embedded_frame(page, other_site, f"{live_server}/embed?layers=relics,craft_villages")
+    expect(frame.locator("#map-status")).to_contain_text("Làng nghề truyền thống")
+    assert shown_points(frame, "relics") > 0
+    assert shown_points(frame, "craft_villages") == 0
+    assert page_errors == []
+
+
 def test_embedded_map_opens_popups_with_links_out_of_the_frame(page, live_server, other_site, den_tran, page_errors):
     src = f"{live_server}/embed#map=18/{den_tran['lat']}/{den_tran['lon']}&layers=relics"
     frame = embedded_frame(page, other_site, src)
