@@ -64,3 +64,8 @@ export function debounce(fn, wait) {
   debounced.cancel = () => clearTimeout(timer);
   return debounced;
 }
+
+// What the server tells a page's script: JSON in <script id="vung-config">, read as data, never run.
+export function readConfig(doc) {
+  return JSON.parse(doc.getElementById("vung-config").textContent);
+}

@@ -2,7 +2,7 @@
 // feature, fill in its attributes and save it through the write API.
 
 import { bboxParam, fetchItems } from "./api.js";
-import { debounce, el } from "./dom.js";
+import { debounce, el, readConfig } from "./dom.js";
 import { formatInteger, initI18n, t, updateLanguageLinks } from "./i18n.js";
 import { NetworkError, createWriteApi, featureId } from "./editor/api.js";
 import { addReferenceOutlines, createBaseMap, setInitialView, showWorkingArea } from "./basemap.js";
@@ -20,10 +20,6 @@ const L = window.L;
 const MAX_FEATURES = 2000;
 const RELOAD_DELAY_MS = 250;
 const MESSAGE_MS = 6000;
-
-function readConfig(doc) {
-  return JSON.parse(doc.getElementById("vung-config").textContent);
-}
 
 // #map=<zoom>/<lat>/<lon>&layer=<id>&feature=<id>: a reload reopens the
 // same feature in the same place. The view is read as the public map reads it.

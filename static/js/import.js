@@ -3,7 +3,7 @@
 // mapping on a preview, dry-run, then import.
 
 import { addReferenceOutlines, createBaseMap, setInitialView, showWorkingArea } from "./basemap.js";
-import { clear, el } from "./dom.js";
+import { clear, el, readConfig } from "./dom.js";
 import { formatDecimal, formatInteger, initI18n, t } from "./i18n.js";
 import { createImportApi } from "./importer/api.js";
 import { createMappingTable } from "./importer/mapping.js";
@@ -13,10 +13,6 @@ import { createMessages } from "./editor/messages.js";
 import { formatView } from "./state.js";
 
 const MAX_LINK_ZOOM = 17;
-
-function readConfig(doc) {
-  return JSON.parse(doc.getElementById("vung-config").textContent);
-}
 
 function megabytes(bytes) {
   return formatDecimal(bytes / 2 ** 20, bytes < 10 * 2 ** 20 ? 1 : 0);

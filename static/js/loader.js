@@ -6,7 +6,7 @@
 
 import { bboxParam, fetchItems, isAbort } from "./api.js";
 import { addReferenceOutlines, createBaseMap } from "./basemap.js";
-import { debounce } from "./dom.js";
+import { debounce, readConfig } from "./dom.js";
 import { initI18n, t } from "./i18n.js";
 import { createRequests } from "./requests.js";
 import { MAX_FEATURES, layerItemsParams } from "./state.js";
@@ -17,7 +17,7 @@ const MESSAGE_MS = 6000;
 // The page's configuration and language, the base map in #map with the
 // province's outlines, the page's requests and the messages over the map.
 export function startPublicMap(doc) {
-  const config = JSON.parse(doc.getElementById("vung-config").textContent);
+  const config = readConfig(doc);
   initI18n(config, doc);
   const mapElement = doc.getElementById("map");
   const map = createBaseMap(mapElement, config);
