@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, request, url_for
 from werkzeug.security import safe_join
 
 YEAR = 365 * 24 * 3600
@@ -56,6 +57,18 @@ def keep_versioned(response: Response) -> Response:
     return response
 
 
+def module_map() -> dict:
+    """An import map sending every module under static/js to its versioned address, so that a module
+    imported by a relative path is kept a year too (a browser without import maps asks as before)."""
+    root = Path(current_app.static_folder)
+    imports = {}
+    for path in sorted((root / "js").rglob("*.js")):
+        name = path.relative_to(root).as_posix()
+        imports[url_for("static", filename=name, v=None)] = url_for("static", filename=name)
+    return {"imports": imports}
+
+
 def init_app(app: Flask) -> None:
     app.url_defaults(add_version)
     app.after_request(keep_versioned)
+    app.jinja_env.globals["module_map"] = module_map

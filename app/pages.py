@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from flask_babel import get_locale
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -13,7 +13,7 @@ from app.db import db
 from app.errors import NotFound
 from exporters.write import FORMATS
 from layers import get_layer, public_layers
-from layers.base import Layer
+from layers.base import PLACE_FIELDS, Layer
 from layers.query import list_districts, select_properties
 
 bp = Blueprint("pages", __name__)
@@ -79,6 +79,11 @@ def public_map():
     return render_template("map.html", config=map_config(districts, lang), lang=lang, export_formats=FORMATS.values())
 
 
+# Shown above the detail page's table (heading, photo, description), or codes only other systems need.
+NOT_IN_TABLE = {"name", "name_en", "description", "description_en", "photo",
+                *(name for name in PLACE_FIELDS if name.endswith("_code"))}
+
+
 @bp.get("/<layer_id>/<int:feature_id>")
 def feature_page(layer_id: str, feature_id: int):
     layer = get_layer(layer_id)
@@ -88,7 +93,7 @@ def feature_page(layer_id: str, feature_id: int):
     if row is None:
         raise NotFound(f"There is no feature {feature_id} in {layer.id}.")
     lang = current_lang()
-    rows = [(f.label(lang), f.display(row[f.name], lang)) for f in layer.fields]
+    rows = [(f.label(lang), f.display(row[f.name], lang)) for f in layer.fields if f.name not in NOT_IN_TABLE]
     name = row["name_en"] if lang == "en" and row.get("name_en") else row["name"]
     description = row.get("description_en") if lang == "en" and row.get("description_en") else row.get("description")
     return render_template(
@@ -96,6 +101,12 @@ def feature_page(layer_id: str, feature_id: int):
         rows=[r for r in rows if r[1] is not None], lang=lang,
         geometry=json.loads(row["geometry"]), style=layer.style, tiles=tiles_config(),
     )
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # For clients that ask before reading a page's <link rel="icon">.
+    return redirect(url_for("static", filename="favicon.svg"))
 
 
 @bp.get("/healthz")

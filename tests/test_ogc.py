@@ -7,6 +7,7 @@ import re
 import unicodedata
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+import markupsafe
 import pytest
 from openapi_spec_validator import validate as validate_openapi
 from shapely.geometry import box, shape
@@ -893,6 +894,25 @@ def test_every_layer_has_detail_pages(client, engine, layer_id):
     response = client.get(f"/{layer_id}/{row.id}")
     assert response.status_code == 200
     assert row.name in response.get_data(as_text=True)
+
+
+def test_a_detail_pages_table_repeats_nothing_and_hides_codes(client, engine):
+    """Name, description and photo stand above the table; place codes are for other systems, not visitors."""
+    with engine.connect() as c:
+        relic = c.execute(
+            text("SELECT id, description, district, district_code, commune_code FROM relics "
+                 "WHERE description IS NOT NULL AND district_code IS NOT NULL AND commune_code IS NOT NULL ORDER BY id LIMIT 1")
+        ).one()
+    page = client.get(f"/relics/{relic.id}").get_data(as_text=True)
+    table = page[page.index('<table class="props">'):page.index("</table>")]
+    headings = re.findall(r"<th>([^<]*)</th>", table)
+    labels = {f.name: f.label("vi") for f in REGISTRY["relics"].fields}
+    assert labels["district"] in headings and labels["kind"] in headings
+    for hidden in ("name", "name_en", "description", "description_en", "photo", "district_code", "commune_code"):
+        assert labels[hidden] not in headings, hidden
+    assert relic.district_code not in table and relic.commune_code not in table
+    article = page[page.index("<article"):]
+    assert article.count(str(markupsafe.escape(relic.description))) == 1
 
 
 @pytest.mark.parametrize("url", ["/relics/999999999", "/nope/1", "/relics/abc", "/relics/-1"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -78,3 +79,25 @@ def test_a_file_answered_with_a_cookie_is_not_kept_by_shared_caches(client):
                                      "/static/%2e%2e/app/config.py?v=abc"])
 def test_missing_or_escaping_files_are_404(client, address):
     assert client.get(address).status_code == 404
+
+
+@pytest.mark.parametrize("page", ["/", "/stats", "/embed", "/relics/1"])
+def test_the_import_map_gives_every_module_its_version(client, page):
+    """Modules imported by a relative path reach their versioned address through the page's import map."""
+    html = client.get(page).get_data(as_text=True)
+    found = re.search(r'<script type="importmap">(.*?)</script>', html, re.S)
+    assert found and html.index('type="importmap"') < html.index('type="module"')
+    imports = json.loads(found.group(1))["imports"]
+    modules = sorted(p.relative_to(STATIC).as_posix() for p in (STATIC / "js").rglob("*.js"))
+    assert sorted(k.removeprefix("/static/") for k in imports) == modules
+    for plain, versioned in imports.items():
+        content = (STATIC / plain.removeprefix("/static/")).read_bytes()
+        assert versioned == f"{plain}?v={hashlib.sha256(content).hexdigest()[:12]}"
+
+
+def test_pages_have_an_icon_and_favicon_ico_leads_to_it(client):
+    html = client.get("/").get_data(as_text=True)
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', html).group(1)
+    assert client.get(icon).status_code == 200
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response.headers["Location"] == icon
