@@ -135,16 +135,40 @@ function cssToken(id) {
   return String(id).replace(/[^A-Za-z0-9_-]/g, "_");
 }
 
-// Keep popups clear of the zoom/locate buttons on the left and the panel
-// button at the top, and narrow enough for a phone.
+// Room a popup leaves free when the map pans to show it: the zoom and locate
+// buttons on the left, the panel button at the top (44 px tall on touch
+// screens), the credits and messages at the bottom.
+const POPUP_CLEAR_TOP_LEFT = [64, 64];
+const POPUP_CLEAR_BOTTOM_RIGHT = [16, 32];
+// Around a popup's content: its margins and border, the tip under it, the
+// tip's margin and the marker's popup anchor.
+const POPUP_FRAME = { x: 36, y: 76 };
+const POPUP_MIN_HEIGHT = 120;
+
+// Narrow enough to fit beside the buttons on a phone.
 function popupOptions(map) {
-  const width = Math.min(320, map.getSize().x - 100);
+  const room = map.getSize().x - POPUP_CLEAR_TOP_LEFT[0] - POPUP_CLEAR_BOTTOM_RIGHT[0] - POPUP_FRAME.x;
+  const width = Math.max(160, Math.min(320, room));
   return {
     maxWidth: width,
     minWidth: Math.min(220, width),
-    autoPanPaddingTopLeft: [56, 64],
-    autoPanPaddingBottomRight: [16, 32],
+    autoPanPaddingTopLeft: POPUP_CLEAR_TOP_LEFT,
+    autoPanPaddingBottomRight: POPUP_CLEAR_BOTTOM_RIGHT,
   };
+}
+
+// A popup taller than the room autoPan can give it would still be cut at the
+// map's top: its content scrolls instead (popup.css reads the bound), and the
+// bound follows the map's size (a phone turned, the panel shown or hidden).
+export function boundPopupHeight(map) {
+  const container = map.getContainer();
+  const clear = POPUP_CLEAR_TOP_LEFT[1] + POPUP_CLEAR_BOTTOM_RIGHT[1] + POPUP_FRAME.y;
+  const update = () => {
+    const height = Math.max(POPUP_MIN_HEIGHT, map.getSize().y - clear);
+    container.style.setProperty("--popup-max-height", `${height}px`);
+  };
+  map.on("resize", update);
+  update();
 }
 
 function clusterGroup(layer, shape = "point") {

@@ -8,6 +8,7 @@ import { bboxParam, fetchItems, isAbort } from "./api.js";
 import { addReferenceOutlines, createBaseMap } from "./basemap.js";
 import { debounce, readConfig } from "./dom.js";
 import { initI18n, t } from "./i18n.js";
+import { boundPopupHeight } from "./layers.js";
 import { createRequests } from "./requests.js";
 import { MAX_FEATURES, layerItemsParams } from "./state.js";
 
@@ -21,6 +22,7 @@ export function startPublicMap(doc) {
   initI18n(config, doc);
   const mapElement = doc.getElementById("map");
   const map = createBaseMap(mapElement, config);
+  boundPopupHeight(map);
   addReferenceOutlines(map, config);
   // Tests and styles read the number of requests in flight from here.
   const showPending = (count) => {

@@ -34,7 +34,11 @@ export function buildPopup(feature, layer, { detailBase = "/", newTab = false } 
   const list = el("dl", { class: "popup-fields" });
   for (const field of rows) {
     const value = formatField(field, localized(props, field.name));
-    if (value !== null) list.append(el("dt", { text: field.label }), el("dd", {}, value));
+    // Each label and value as one group, so that a narrow popup can put a
+    // long value under its label (popup.css).
+    if (value !== null) {
+      list.append(el("div", { class: "popup-field" }, [el("dt", { text: field.label }), el("dd", {}, value)]));
+    }
   }
   if (list.childElementCount) root.append(list);
   for (const field of popupFields(layer).filter((f) => f.kind === "longtext")) {
