@@ -1,9 +1,12 @@
 // Interface strings come translated from the server (the page's JSON block);
-// the scripts only look them up and fill in {placeholders}.
+// the scripts only look them up and fill in {placeholders}. A module may
+// carry words of its own for both languages (provideStrings) until the
+// server's catalogue has them.
 
 let strings = {};
 let lang = "vi";
 let pluralRules = new Intl.PluralRules("vi");
+const provided = [];
 
 export function initI18n(config, doc = document) {
   const block = doc.getElementById("vung-strings");
@@ -11,6 +14,19 @@ export function initI18n(config, doc = document) {
   strings = { ...(config.strings || {}), ...fromPage };
   lang = config.lang || doc.documentElement.lang || "vi";
   pluralRules = new Intl.PluralRules(locale());
+  for (const byLang of provided) fillIn(byLang);
+}
+
+// Words a module needs that the page's catalogue may not have yet, by
+// language: each is used only where the page gave none. Modules give them
+// when loaded, which may be before or after initI18n.
+export function provideStrings(byLang) {
+  provided.push(byLang);
+  fillIn(byLang);
+}
+
+function fillIn(byLang) {
+  for (const [key, text] of Object.entries(byLang[lang] || byLang.en || {})) strings[key] ??= text;
 }
 
 export function currentLang() {
@@ -45,6 +61,17 @@ export function formatDecimal(value, digits = 2) {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   }).format(value);
+}
+
+// Metres to the nearest ten under a kilometre, then kilometres ("1,2 km" in Vietnamese).
+export function formatDistance(metres) {
+  const tens = Math.round(metres / 10) * 10;
+  if (tens < 1000) {
+    return new Intl.NumberFormat(locale(), { style: "unit", unit: "meter", maximumFractionDigits: 0 }).format(tens);
+  }
+  const digits = metres < 10000 ? 1 : 0;
+  return new Intl.NumberFormat(locale(), { style: "unit", unit: "kilometer", maximumFractionDigits: digits })
+    .format(metres / 1000);
 }
 
 export function formatDate(value) {

@@ -1,20 +1,38 @@
-// "Find near me": a map control that centres the map on the visitor.
-// Without geolocation (old browser, http page, refusal) it says so and the
-// rest of the map carries on.
+// "Find near me": a map control that asks where the visitor is, marks the
+// position and hands it on (nearby.js lists the places around it). Without a
+// position (refusal, old browser, http page, no fix) it says why and the rest
+// of the map carries on.
 
 import { el } from "./dom.js";
-import { t } from "./i18n.js";
+import { provideStrings, t } from "./i18n.js";
 
 const L = window.L;
 
-export function addLocateControl(map, { onStatus }) {
+// GeolocationPositionError.code
+const PERMISSION_DENIED = 1;
+
+provideStrings({
+  vi: {
+    location_denied:
+      "Bạn chưa cho trang này dùng vị trí. Hãy cho phép trong phần cài đặt trang web của trình duyệt rồi thử lại.",
+  },
+  en: {
+    location_denied: "You have not let this page use your location. Allow it in your browser's site settings, then try again.",
+  },
+});
+
+export function addLocateControl(map, { onStatus, onFound }) {
   if (!("geolocation" in navigator)) return null;
   const marker = L.layerGroup().addTo(map);
+  // The position stays in sight above the places' markers and clusters.
+  const pane = map.createPane("locate");
+  pane.style.zIndex = "640";
+  let button = null;
 
   const Control = L.Control.extend({
     options: { position: "topleft" },
     onAdd() {
-      const button = el("button", {
+      button = el("button", {
         type: "button",
         class: "locate-button",
         title: t("near_me"),
@@ -23,25 +41,35 @@ export function addLocateControl(map, { onStatus }) {
       L.DomEvent.disableClickPropagation(button);
       button.addEventListener("click", () => {
         onStatus(t("locating"));
-        map.locate({ setView: true, maxZoom: 15, enableHighAccuracy: true, timeout: 15000 });
+        button.setAttribute("aria-busy", "true");
+        map.locate({ setView: false, enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
       });
       return el("div", { class: "leaflet-bar locate-control" }, button);
     },
   });
 
   map.on("locationfound", (event) => {
+    button?.removeAttribute("aria-busy");
     marker.clearLayers();
     L.circle(event.latlng, { radius: event.accuracy, className: "locate-accuracy", interactive: false }).addTo(marker);
-    L.circleMarker(event.latlng, { radius: 7, className: "locate-position" })
+    L.circleMarker(event.latlng, { radius: 7, className: "locate-position", pane: "locate" })
       .bindTooltip(t("you_are_here"))
       .addTo(marker);
-    onStatus(t("location_found"), { transient: true });
+    onStatus(null);
+    onFound(event.latlng, event.accuracy);
   });
   map.on("locationerror", (event) => {
-    onStatus(event.code === 1 ? t("location_unavailable") : t("location_error"), { transient: true });
+    button?.removeAttribute("aria-busy");
+    onStatus(locationErrorText(event.code), { transient: true });
   });
 
   const control = new Control();
   control.addTo(map);
   return control;
+}
+
+function locationErrorText(code) {
+  // Browsers give positions to https pages only, and answer others as if refused.
+  if (!window.isSecureContext) return t("location_unavailable");
+  return code === PERMISSION_DENIED ? t("location_denied") : t("location_error");
 }

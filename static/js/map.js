@@ -8,6 +8,7 @@ import { t, updateLanguageLinks } from "./i18n.js";
 import { createLayerView } from "./layers.js";
 import { createLayerLoader, startPublicMap } from "./loader.js";
 import { addLocateControl } from "./locate.js";
+import { createNearbyList } from "./nearby.js";
 import { createSearchBox } from "./search.js";
 import { embedUrl, exportUrl, formatHash, parseHash, publishUrl, sanitizeState } from "./state.js";
 
@@ -156,7 +157,16 @@ function startMap(doc) {
     onBusy: panel.setBusy,
     onLoaded: panel.setCount,
   });
-  addLocateControl(map, { onStatus: (text, options) => status.set("locate", text, options) });
+  const nearby = createNearbyList(map, config, {
+    requests,
+    getState: () => state,
+    onUseLayers: showLayers,
+    onPick: showHit,
+  });
+  addLocateControl(map, {
+    onStatus: (text, options) => status.set("locate", text, options),
+    onFound: (latlng) => nearby.show(latlng),
+  });
 
   function writeHash() {
     state.view = currentView(map);
@@ -206,6 +216,14 @@ function startMap(doc) {
     panel.sync(state);
     writeHash();
     reloadLayer(views.get(layerId));
+  }
+
+  function showLayers(layerIds) {
+    const added = layerIds.filter((layerId) => !state.layers.has(layerId));
+    for (const layerId of added) state.layers.add(layerId);
+    panel.sync(state);
+    writeHash();
+    for (const layerId of added) reloadLayer(views.get(layerId));
   }
 
   function setFilter(layerId, field, value) {

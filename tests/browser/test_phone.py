@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import text
 
 from tests.browser.test_map import open_map, shoot
 
@@ -92,4 +93,88 @@ def test_a_popup_scrolls_inside_a_short_map(new_page, live_server, photo_relic, 
     content.locator("a.popup-link").scroll_into_view_if_needed()
     expect(content.locator("a.popup-link")).to_be_in_viewport()
     shoot(page, "landscape-popup")
+    assert page_errors == []
+
+
+NAM_DINH_CITY = {"latitude": 20.42, "longitude": 106.17}
+HANOI = {"latitude": 21.03, "longitude": 105.85}
+DISTANCE = re.compile(r"^\d+ m$|^\d+(,\d)? km$")
+
+
+def test_near_me_lists_and_frames_the_nearest_places(new_page, live_server, page_errors):
+    page = new_page(SMALL_PHONE, geolocation=NAM_DINH_CITY, permissions=["geolocation"], **TOUCH)
+    open_map(page, live_server, "#map=10/20.2/106.3&layers=relics,craft_villages")
+    page.locator(".locate-button").tap()
+    places = page.locator(".nearby-place")
+    expect(places.first).to_be_visible()
+    expect(page.locator(".nearby-summary")).to_contain_text("20 km")
+    assert 1 <= places.count() <= 5
+    distances = [int(d) for d in page.locator(".nearby-list li").evaluate_all("items => items.map(i => i.dataset.distance)")]
+    assert distances == sorted(distances) and distances[-1] <= 20000
+    for text_ in places.locator(".nearby-distance").all_inner_texts():
+        assert DISTANCE.match(text_), text_
+    page.wait_for_timeout(600)
+    # The position is framed above the list, not under it or the buttons.
+    map_box, listed = box(page, "#map"), box(page, ".nearby")
+    position = box(page, "path.locate-position")
+    assert inside(position, map_box) and position["y"] + position["height"] <= listed["y"]
+    zoom = float(re.search(r"map=([\d.]+)/", page.url).group(1))
+    assert zoom >= 12
+    shoot(page, "phone-near-me")
+
+    name = places.nth(1).locator(".nearby-name").inner_text()
+    places.nth(1).tap()
+    expect(page.locator(".leaflet-popup .popup-title")).to_have_text(name)
+    expect(page.locator(".nearby-title")).to_have_attribute("aria-expanded", "false")
+    expect(places.first).to_be_hidden()
+    shoot(page, "phone-near-me-popup")
+    page.locator(".nearby-title").tap()
+    expect(places.first).to_be_visible()
+    assert page_errors == []
+
+
+def test_near_me_far_from_every_place_says_so(new_page, live_server, page_errors):
+    page = new_page(SMALL_PHONE, geolocation=HANOI, permissions=["geolocation"], **TOUCH)
+    open_map(page, live_server, query="?lang=en")
+    page.locator(".locate-button").tap()
+    expect(page.locator(".nearby-summary")).to_have_text("No places within 20 km of you.")
+    expect(page.locator(".nearby-place")).to_have_count(0)
+    expect(page.locator("#map-status")).not_to_contain_text("near you")
+    expect(page.locator("path.locate-position")).to_be_in_viewport()
+    shoot(page, "phone-near-me-far")
+    assert page_errors == []
+
+
+def test_near_me_turns_on_the_layers_of_places(new_page, live_server, page_errors):
+    page = new_page(SMALL_PHONE, geolocation=NAM_DINH_CITY, permissions=["geolocation"], **TOUCH)
+    open_map(page, live_server, "#layers=farming_zones")
+    page.locator(".locate-button").tap()
+    expect(page.locator(".nearby-place").first).to_be_visible()
+    expect(page).to_have_url(re.compile(r"layers=[^&]*relics"))
+    expect(page).to_have_url(re.compile(r"layers=[^&]*craft_villages"))
+    assert page_errors == []
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [("", "Bạn chưa cho trang này dùng vị trí"), ("?lang=en", "You have not let this page use your location")],
+)
+def test_a_refused_location_is_named_as_such(new_page, live_server, page_errors, query, message):
+    page = new_page(SMALL_PHONE, permissions=[], **TOUCH)
+    open_map(page, live_server, query=query)
+    page.locator(".locate-button").tap()
+    expect(page.locator("#map-status")).to_contain_text(message)
+    expect(page.locator(".nearby")).to_be_hidden()
+    assert page_errors == []
+
+
+def test_a_position_not_found_in_time_is_not_called_a_refusal(new_page, live_server, page_errors):
+    page = new_page(SMALL_PHONE, permissions=["geolocation"], **TOUCH)
+    page.add_init_script(
+        """navigator.geolocation.getCurrentPosition = (found, failed) =>
+            setTimeout(() => failed({ code: 3, message: "Timeout expired" }), 50);"""
+    )
+    open_map(page, live_server)
+    page.locator(".locate-button").tap()
+    expect(page.locator("#map-status")).to_have_text("Không xác định được vị trí của bạn.")
     assert page_errors == []
