@@ -15,7 +15,8 @@ import { embedUrl, exportUrl, formatHash, parseHash, publishUrl, sanitizeState }
 const L = window.L;
 
 const SEARCH_LIMIT = 20;
-const SMALL_SCREEN = "(max-width: 720px)";
+// Phones upright or on their side; as map.css has it.
+const SMALL_SCREEN = "(max-width: 720px), (max-height: 500px)";
 const EMBED_HEIGHT = 450;
 
 function makeAttributionFoldable(map) {

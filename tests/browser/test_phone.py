@@ -88,11 +88,35 @@ def test_a_popup_scrolls_inside_a_short_map(new_page, live_server, photo_relic, 
     content = page.locator(".leaflet-popup-content")
     expect(content.locator(".popup-title")).to_have_text(photo_relic["name"])
     page.wait_for_timeout(600)
-    assert inside(box(page, ".leaflet-popup-content-wrapper"), box(page, "#map"))
+    popup = box(page, ".leaflet-popup-content-wrapper")
+    assert inside(popup, box(page, "#map"))
+    assert not overlap(popup, box(page, ".leaflet-control-attribution"))
     assert content.evaluate("node => node.scrollHeight > node.clientHeight")
     content.locator("a.popup-link").scroll_into_view_if_needed()
     expect(content.locator("a.popup-link")).to_be_in_viewport()
     shoot(page, "landscape-popup")
+    assert page_errors == []
+
+
+def test_a_phone_on_its_side_gets_the_phone_layout(new_page, live_server, page_errors):
+    page = new_page(LANDSCAPE_PHONE, **TOUCH)
+    open_map(page, live_server)
+    toggle = page.locator("#panel-toggle")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("#panel")).to_be_hidden()
+    assert box(page, "#map")["width"] == LANDSCAPE_PHONE["width"]
+    # The credits fold to one line until tapped.
+    credits = page.locator(".leaflet-control-attribution")
+    assert box(page, ".leaflet-control-attribution")["height"] < 24
+    shoot(page, "landscape-map")
+    credits.tap(position={"x": 200, "y": 5})
+    expect(credits).to_have_class(re.compile(r"\bis-unfolded\b"))
+    assert box(page, ".leaflet-control-attribution")["height"] > 24
+    toggle.tap()
+    expect(page.locator("#search-input")).to_be_visible()
+    panel = box(page, "#panel")
+    assert inside(panel, box(page, "#map-layout")) and panel["width"] < LANDSCAPE_PHONE["width"] / 2
+    shoot(page, "landscape-panel")
     assert page_errors == []
 
 
