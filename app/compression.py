@@ -25,7 +25,8 @@ LEVEL = 5  # zlib's speed and ratio: level 9 saves a few per cent more for twice
 
 
 def compressible(response: Response) -> bool:
-    if response.status_code != 200 or request.method == "HEAD" or "Content-Encoding" in response.headers:
+    # HEAD is answered as GET would be (the body is dropped afterwards): the same headers.
+    if response.status_code != 200 or "Content-Encoding" in response.headers:
         return False
     if response.mimetype not in COMPRESSIBLE:
         return False

@@ -8,6 +8,7 @@ records history through the database's trigger.
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, Response, current_app, request, url_for
 
@@ -57,11 +58,40 @@ def working_area() -> WorkingArea:
     return WorkingArea(*cfg["WORKING_AREA"], max_vertices=cfg["MAX_VERTICES"])
 
 
+# Half a surrogate pair, which JSON can escape (\\ud800) and Python keeps, but no UTF-8 (database, answer) can hold.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def json_body() -> dict:
-    data = request.get_json(silent=True)
+    """The request's JSON object; anything else (not JSON, nested beyond reason, invalid Unicode) is a 400."""
+    if not request.is_json:
+        raise ApiError("The body must be a JSON object sent as application/json.")
+    try:
+        data = json.loads(request.get_data())
+    except RecursionError:
+        raise ApiError("The body is nested too deeply to be a feature.") from None
+    except ValueError as err:  # not JSON, or not UTF-8
+        raise ApiError(f"The body is not valid JSON: {str(err)[:200]}") from None
     if not isinstance(data, dict):
         raise ApiError("The body must be a JSON object sent as application/json.")
+    if has_lone_surrogate(data):
+        raise ApiError("The body holds half of a surrogate pair (\\ud800–\\udfff): text must be valid Unicode.")
     return data
+
+
+def has_lone_surrogate(value) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def checked_write(conn, layer: Layer, body: dict, partial: bool, self_id: int | None) -> tuple[dict, dict | None, GeometryCheck]:

@@ -4,12 +4,35 @@ from flask import Flask, Response, g, request
 
 from app.errors import ApiError
 
+# Login and admin forms; an upload's body (multipart) is read only by the handler that wants it.
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def percent_encoded_query(wsgi_app):
+    """WSGI middleware: bytes beyond ASCII sent raw in the query string are read as if percent-encoded.
+
+    Werkzeug decodes %XX escapes leniently but fails on raw bytes that are not
+    UTF-8 (`?\xff`), everywhere `request.args` is read, error pages included.
+    """
+
+    def app(environ, start_response):
+        query = environ.get("QUERY_STRING", "")  # WSGI gives the raw bytes as latin-1 text
+        if not query.isascii():
+            environ["QUERY_STRING"] = "".join(c if c.isascii() else f"%{ord(c):02X}" for c in query)
+        return wsgi_app(environ, start_response)
+
+    return app
+
 
 def reject_nul_bytes() -> None:
     # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the driver.
     for key, value in request.args.items(multi=True):
         if "\x00" in key or "\x00" in value:
             raise ApiError("Query parameters must not contain NUL characters.")
+    if request.mimetype == FORM_TYPE:
+        for key, value in request.form.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                raise ApiError("Form fields must not contain NUL characters.")
     if "\x00" in request.path:
         raise ApiError("The path must not contain NUL characters.")
 
@@ -31,6 +54,7 @@ def private_data_policy(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.wsgi_app = percent_encoded_query(app.wsgi_app)
     app.before_request(reject_nul_bytes)
     app.after_request(frame_policy)
     app.after_request(private_data_policy)

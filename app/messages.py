@@ -39,6 +39,7 @@ SHAPES = (
     N_("key %(key)s matches %(count)s features; it must name one"),
     N_("must be text"),
     N_("must not contain NUL characters"),
+    N_("must not contain control characters"),
     N_("at most %(count)s characters"),
     N_("unknown value %(value)s; expected one of %(choices)s"),
     N_("unknown value %(value)s"),
@@ -72,6 +73,8 @@ SHAPES = (
     N_("the key field %(key)s is not mapped from any column"),
     N_("cannot read row %(row)s of %(name)s: %(detail)s"),
     N_("cannot read %(name)s: %(detail)s"),
+    N_("%(name)s holds text that is not UTF-8 (rows %(first)s to %(last)s): choose its encoding"),
+    N_("an encoding can be chosen only for shapefiles and CSV files; %(format)s files hold UTF-8 text"),
     N_("unknown coordinate system %(crs)s: %(detail)s"),
     N_(
         "the coordinates look like metres, not degrees: name the file's coordinate system, "

@@ -48,7 +48,7 @@ FORMATS = {
         Format("gpkg", "GeoPackage", ".gpkg", "application/geopackage+sqlite3", multi_layer=True),
         Format("shp", "Shapefile (zip)", ".zip", "application/zip", multi_layer=True),
         Format("kml", "KML (Google Earth)", ".kml", "application/vnd.google-earth.kml+xml"),
-        Format("csv", "CSV (Excel)", ".csv", "text/csv; charset=utf-8"),
+        Format("csv", "CSV (Excel)", ".csv", "text/csv"),  # the answer adds "; charset=utf-8" to text types
         Format("geojson", "GeoJSON", ".geojson", "application/geo+json"),
     )
 }

@@ -508,7 +508,26 @@ def geometry_literal(wkt: str, start: int) -> GeometryLiteral:
         raise error(f"{where} lies outside longitude [-180, 180] and latitude [-90, 90] (CRS84: longitude first)")
     if not geometry.is_valid:
         raise error(f"{where} is invalid: {explain_validity(geometry)[:120]}")
+    if polygons_overlap(geometry):
+        raise error(f"{where} is a GEOMETRYCOLLECTION whose polygons overlap, which PostGIS cannot test against: "
+                    f"give their union (a MULTIPOLYGON) instead")
     return GeometryLiteral(shapely.to_wkt(geometry, rounding_precision=-1))
+
+
+def polygons_overlap(geometry) -> bool:
+    """Whether polygons of a collection share area. Shapely calls such a collection valid (each part is),
+    but GEOS's tests against it fail ("side location conflict")."""
+    polygons, pending = [], [geometry]
+    while pending:
+        g = pending.pop()
+        if g.geom_type == "GeometryCollection":
+            pending.extend(g.geoms)
+        elif g.geom_type in ("Polygon", "MultiPolygon"):
+            polygons.append(g)
+    if len(polygons) < 2:
+        return False
+    total = sum(p.area for p in polygons)
+    return shapely.union_all(polygons).area < total * (1 - 1e-9)
 
 
 # --- the translator ----------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,9 +27,18 @@ from sqlalchemy import Connection
 
 from exporters.write import unmark_formulas
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
-from importers.encodings import LEGACY_ENCODINGS, fix_text
+from importers.encodings import LEGACY_ENCODINGS, decode_legacy, fix_text
 from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
-from importers.sources import ImportFileError, Source, attach_geometry, open_layer, prepare_source, read_options
+from importers.sources import (
+    CSV,
+    SHAPEFILE,
+    ImportFileError,
+    Source,
+    attach_geometry,
+    open_layer,
+    prepare_source,
+    read_options,
+)
 from layers.base import Field, Layer
 from layers.edit import WorkingArea, geometry_rules, set_actor
 from layers.imports import (
@@ -143,9 +153,15 @@ def convert_batch(layer: Layer, mapping: dict[str, str], batch: pa.RecordBatch, 
     return values, problems
 
 
+# A number written as text: a spreadsheet column mixing numbers and text arrives all as text.
+NUMBER_TEXT = re.compile(r"\s*[+-]?\d+(\.\d+)?\s*")
+
+
 def typed_raw(f: Field, raw):
     if f.kind in ("text", "longtext", "url") and raw is not None and not isinstance(raw, str):
         return str(raw)
+    if f.kind in ("integer", "number") and isinstance(raw, str) and NUMBER_TEXT.fullmatch(raw):
+        return int(raw) if f.kind == "integer" and "." not in raw else float(raw)
     if f.kind == "number" and isinstance(raw, int):
         return float(raw)
     return raw
@@ -254,10 +270,28 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
         options.source_layer = open_layer(source, options.source_layer)
     except ImportFileError as err:
         raise ImportFailed(err.message) from None
+    if options.encoding not in (None, "utf-8") and source.format != SHAPEFILE:
+        source = replace(source, path=utf8_copy(source, options.encoding, workdir))
+        options.encoding = None  # converted: read as UTF-8 from here on
     options.open_options = read_options(source, options.source_layer)
     if source.format == "XLSX":
         options.table_geometry = source.layer_geometry.get(options.source_layer) or source.csv_geometry
     return source
+
+
+def utf8_copy(source: Source, encoding: str, workdir: Path) -> Path:
+    """A CSV in a legacy encoding (Excel on a Vietnamese Windows writes Windows-1258), converted to UTF-8
+    beside it; GDAL converts a shapefile's text itself (.dbf), and the other formats are UTF-8 by definition."""
+    if source.format != CSV:
+        raise ImportFailed(f"an encoding can be chosen only for shapefiles and CSV files; {source.format} files hold UTF-8 text")
+    try:
+        text = decode_legacy(source.path.read_bytes(), encoding)
+    except (UnicodeDecodeError, LookupError) as err:
+        raise ImportFailed(f"cannot read {source.path.name}: {str(err)[:200]}") from None
+    target = workdir / "utf-8" / source.path.name  # the same name: GDAL names the layer after it
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
 
 
 def import_file(
@@ -279,8 +313,24 @@ def arrow_batches(path: Path, options: ImportOptions):
     with open_arrow(path, layer=options.source_layer, encoding=read_encoding(options), batch_size=options.batch_size,
                     use_pyarrow=True, **options.open_options) as (meta, reader):
         geometry_column = meta["geometry_name"] or "wkb_geometry"
+        row = 1
         for batch in reader:
+            check_text(batch, path, row)
             yield geometry_column, batch
+            row += batch.num_rows
+
+
+def check_text(batch: pa.RecordBatch, path: Path, first_row: int) -> None:
+    """GDAL hands text over as it found it: bytes that are not UTF-8 would fail later, anywhere."""
+    for column in batch.columns:
+        if pa.types.is_string(column.type):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid:
+                raise ImportFailed(
+                    f"{path.name} holds text that is not UTF-8 (rows {first_row} to {first_row + batch.num_rows - 1}): "
+                    f"choose its encoding"
+                ) from None
 
 
 def table_batches(path: Path, options: ImportOptions):
@@ -289,9 +339,17 @@ def table_batches(path: Path, options: ImportOptions):
     table = attach_geometry(frame, options.table_geometry)
     for start in range(0, len(table), options.batch_size):
         part = table.iloc[start:start + options.batch_size]
-        columns = {c: part[c].tolist() for c in part.columns if c != "geometry"}
-        columns["wkb_geometry"] = list(shapely.to_wkb(part.geometry.to_numpy()))
+        columns = {c: sheet_column(part[c].tolist()) for c in part.columns if c != "geometry"}
+        columns["wkb_geometry"] = pa.array(shapely.to_wkb(part.geometry.to_numpy()), pa.binary())
         yield "wkb_geometry", pa.RecordBatch.from_pydict(columns)
+
+
+def sheet_column(values: list) -> pa.Array:
+    """A spreadsheet column as Arrow takes it: one type, so a column mixing numbers and text is all text."""
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([None if v is None or v != v else str(v) for v in values], pa.string())
 
 
 @dataclass(frozen=True)
@@ -353,6 +411,8 @@ def readable_batches(path: Path, options: ImportOptions):
             geometry_column, batch = next(batches)
         except StopIteration:
             return
+        except ImportFailed:
+            raise
         except Exception as err:  # GDAL and Arrow raise many classes of their own
             raise ImportFailed(f"cannot read row {row} of {path.name}: {str(err).splitlines()[0][:200]}") from None
         yield row, geometry_column, batch

@@ -14,6 +14,10 @@ from layers.base import Field, Layer
 
 URL = re.compile(r"^https?://[^\s<>\"']+$", re.IGNORECASE)
 
+# What XML 1.0 cannot hold besides NUL (KML and GPX exports would break): C0 controls but tab and
+# line breaks, and the two non-characters U+FFFE and U+FFFF.
+CONTROL_CHARACTERS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
 
 @dataclass
 class Problems:
@@ -39,6 +43,8 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
         value = value.strip()
         if "\x00" in value:
             return None, "must not contain NUL characters"
+        if CONTROL_CHARACTERS.search(value):
+            return None, "must not contain control characters"
         if f.max_length and len(value) > f.max_length:
             return None, f"at most {f.max_length} characters"
         if kind == "enum" and value not in f.choice_values():

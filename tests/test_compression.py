@@ -84,3 +84,15 @@ def test_it_can_be_turned_off_for_a_proxy_that_compresses(app):
     finally:
         app.config["COMPRESS"] = True
     assert response.status_code == 200 and "Content-Encoding" not in response.headers
+
+
+def test_head_answers_with_the_headers_get_would_have(client):
+    address = "/ogc/collections/admin_units/items?limit=1000"
+    head, get = client.head(address, headers=GZIP), client.get(address, headers=GZIP)
+    assert head.status_code == 200 and not head.get_data()
+    for name in ("Content-Encoding", "Content-Length", "Vary", "Content-Type"):
+        assert head.headers.get(name) == get.headers.get(name), name
+
+
+def test_a_csv_download_names_its_charset_once(client):
+    assert client.get("/export/relics?format=csv").headers["Content-Type"] == "text/csv; charset=utf-8"

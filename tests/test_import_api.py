@@ -13,6 +13,7 @@ import pytest
 from shapely.geometry import box
 from sqlalchemy import text
 
+from importers.encodings import encode_legacy
 from tests.conftest import SESSION_CSRF, signed_in
 from tests.importing import upload
 
@@ -247,3 +248,70 @@ def test_a_refused_file_is_explained_wholly_in_the_page_language(editor):
     ).json["description"]
     assert vietnamese == "Tệp rong.geojson trống."
     assert english == "rong.geojson is empty."
+
+
+# --- text encodings and mixed columns: every answer a clear one ------------------------------------
+
+CP1258_CSV = (
+    "name,crop,wkt\n"
+    'zz-api Ruộng Ấp,Lúa,"POLYGON((106.30 20.20,106.301 20.20,106.301 20.201,106.30 20.201,106.30 20.20))"\n'
+    'zz-api Ruộng Đông,rau màu,"POLYGON((106.31 20.21,106.311 20.21,106.311 20.211,106.31 20.211,106.31 20.21))"\n'
+)
+
+
+def test_a_csv_in_windows_1258_is_refused_clearly_then_read_with_its_encoding(editor, engine, cleanup):
+    """Excel on a Vietnamese Windows saves CSV in Windows-1258: read as UTF-8 it cannot be, and says so;
+    with its encoding named, it imports with its Vietnamese names intact."""
+    data = encode_legacy(CP1258_CSV, "cp1258")  # tones as combining marks, as Windows-1258 writes them
+    upload_id = upload(editor, data, "ruong.csv").json["upload"]
+    for step in ("inspect", "run"):
+        refused = post(editor, f"/import/{upload_id}/{step}?lang=en", json={"layer": "farming_zones"})
+        assert refused.status_code == 422, (step, refused.get_data(as_text=True))
+        assert "not UTF-8" in refused.json["description"] and "choose its encoding" in refused.json["description"]
+    vi = post(editor, f"/import/{upload_id}/inspect?lang=vi", json={"layer": "farming_zones"})
+    assert "không ở dạng UTF-8" in vi.json["description"]
+    named = {"layer": "farming_zones", "encoding": "cp1258"}
+    seen = post(editor, f"/import/{upload_id}/inspect", json=named)
+    assert seen.status_code == 200, seen.get_data(as_text=True)
+    assert [f["properties"]["name"] for f in seen.json["preview"]["features"]] == ["zz-api Ruộng Ấp", "zz-api Ruộng Đông"]
+    done = post(editor, f"/import/{upload_id}/run", json={**named, "dry_run": False})
+    assert (done.status_code, done.json["inserted"]) == (200, 2), done.get_data(as_text=True)
+    with engine.connect() as c:
+        names = c.execute(text("SELECT name FROM farming_zones WHERE name LIKE 'zz-api%'")).scalars().all()
+    assert sorted(names) == sorted(["zz-api Ruộng Ấp", "zz-api Ruộng Đông"])
+
+
+@pytest.mark.parametrize("encoding", ["tcvn3", "vni", "cp1258"])
+def test_an_encoding_for_a_format_that_is_always_utf8_is_refused_clearly(editor, tmp_path, encoding):
+    gdf = gpd.GeoDataFrame({"name": ["zz-api Vườn"], "crop": ["rice"]}, geometry=[box(106.30, 20.20, 106.301, 20.201)], crs=4326)
+    gdf.to_file(tmp_path / "vuon.gpkg")
+    upload_id = upload(editor, (tmp_path / "vuon.gpkg").read_bytes(), "vuon.gpkg").json["upload"]
+    for step in ("inspect", "run"):
+        refused = post(editor, f"/import/{upload_id}/{step}?lang=en", json={"layer": "farming_zones", "encoding": encoding})
+        assert refused.status_code == 422, (step, refused.get_data(as_text=True))
+        assert "only for shapefiles and CSV" in refused.json["description"]
+    vi = post(editor, f"/import/{upload_id}/inspect?lang=vi", json={"layer": "farming_zones", "encoding": encoding})
+    assert "chỉ chọn được bảng mã" in vi.json["description"]
+
+
+def test_a_spreadsheet_column_mixing_numbers_and_text_is_read(app, make_user, tmp_path):
+    """Households given as 120 in one row and as '85' or 'khoảng 40' in others: the numbers go in, the text is refused."""
+    import pandas as pd
+
+    villages = signed_in(app, make_user("import_api_villages", "editor", layers=["craft_villages"]))
+    frame = pd.DataFrame({
+        "name": ["zz-api Làng một", "zz-api Làng hai", "zz-api Làng ba"],
+        "craft": ["woodwork"] * 3,
+        "households": [120, "85", "khoảng 40"],
+        "lon": [106.17, 106.18, 106.19], "lat": [20.42, 20.42, 20.42],
+    })
+    frame.to_excel(tmp_path / "lang.xlsx", index=False)
+    upload_id = upload(villages, (tmp_path / "lang.xlsx").read_bytes(), "lang.xlsx").json["upload"]
+    seen = post(villages, f"/import/{upload_id}/inspect", json={"layer": "craft_villages"})
+    assert seen.status_code == 200, seen.get_data(as_text=True)
+    assert [f["properties"]["households"] for f in seen.json["preview"]["features"]] == ["120", "85", "khoảng 40"]
+    dry = post(villages, f"/import/{upload_id}/run", json={"layer": "craft_villages", "dry_run": True})
+    assert dry.status_code == 200, dry.get_data(as_text=True)
+    assert dry.json["would_load"] == 2
+    [rejected] = dry.json["rejected"]
+    assert rejected["row"] == 3 and "households" in rejected["reason"]
