@@ -173,6 +173,9 @@ FILE_KINDS = (
 )
 # Placeholders whose values are themselves listed phrases, translated in turn.
 PHRASE_VALUES = {"reason", "expected_kind", "actual_kind"}
+# Placeholders holding a list "A or B" (geometry types, layers.edit.geometry_rules): only the word is translated.
+ALTERNATIVES = {"expected"}
+OR = N_("or")
 # What is wrong with an uploaded file, by importers.sources.ImportFileError's code:
 # said in the reader's language before a detailed sentence not listed above
 # (yet), which then stays in English.
@@ -227,7 +230,15 @@ def translate_sentence(text: str) -> str:
     if found is None:
         return text
     shape, values = found
-    return gettext(shape, **{k: translate_sentence(v) if k in PHRASE_VALUES else v for k, v in values.items()})
+    return gettext(shape, **{k: translate_value(k, v) for k, v in values.items()})
+
+
+def translate_value(key: str, value: str) -> str:
+    if key in PHRASE_VALUES:
+        return translate_sentence(value)
+    if key in ALTERNATIVES:
+        return f" {gettext(OR)} ".join(value.split(" or "))
+    return value
 
 
 def translate_problems(text: str, layer: Layer | None = None) -> str:

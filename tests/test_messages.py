@@ -94,3 +94,11 @@ def test_the_importers_own_notes_are_known_shapes(app, note):
     """Notes written from constants and helpers of importers.run: a change there must reach app/messages.py."""
     with app.test_request_context("/?lang=vi"):
         assert translate_sentence(note) != note
+
+
+def test_a_list_of_accepted_types_is_joined_in_the_readers_language(app):
+    english = "geometry: type LineString not accepted here; expected Polygon or MultiPolygon"
+    with app.test_request_context("/?lang=vi"):
+        assert translate_problems(english).endswith("cần Polygon hoặc MultiPolygon")
+    with app.test_request_context("/?lang=en"):
+        assert translate_problems(english) == english
