@@ -202,3 +202,59 @@ def test_a_position_not_found_in_time_is_not_called_a_refusal(new_page, live_ser
     page.locator(".locate-button").tap()
     expect(page.locator("#map-status")).to_have_text("Không xác định được vị trí của bạn.")
     assert page_errors == []
+
+
+# What a visitor taps on the map page, and the smallest size each may have on a touch screen.
+TAP_TARGETS = {
+    ".leaflet-control-zoom-in": 44,
+    ".leaflet-control-zoom-out": 44,
+    ".locate-button": 44,
+    "#panel-toggle": 44,
+    ".lang-link": 44,
+    ".search-submit": 44,
+    '.layer[data-layer="relics"] .layer-label': 44,
+    '.layer[data-layer="relics"] .layer-filters summary': 44,
+    "#filter-relics-rank": 44,
+    ".clear-filters": 44,
+    "#download .share-summary": 44,
+    "#download-format": 44,
+    "#download-link": 44,
+    "#share .share-summary": 44,
+    "#share-copy": 44,
+    "#share-publish": 44,
+}
+
+
+def test_touch_targets_are_big_enough_for_a_finger(new_page, live_server, photo_relic, page_errors):
+    page = new_page(SMALL_PHONE, **TOUCH)
+    open_map(page, live_server, f"#map=17/{photo_relic['lat']}/{photo_relic['lon']}&layers=relics")
+    page.locator("#panel-toggle").tap()
+    page.locator('.layer[data-layer="relics"] .layer-filters summary').tap()
+    for details in page.locator("details.share").all():
+        details.evaluate("node => { node.open = true; }")
+    small = {}
+    for selector, least in TAP_TARGETS.items():
+        target = page.locator(selector).first
+        target.scroll_into_view_if_needed()
+        size = target.bounding_box()
+        if round(size["width"]) < least or round(size["height"]) < least:
+            small[selector] = (round(size["width"]), round(size["height"]))
+    page.locator("#panel-toggle").tap()
+    page.get_by_title(photo_relic["name"], exact=True).tap()
+    for selector in (".leaflet-popup-close-button", ".leaflet-popup a.popup-link"):
+        size = page.locator(selector).bounding_box()
+        if round(size["height"]) < 44 or round(size["width"]) < 44:
+            small[selector] = (round(size["width"]), round(size["height"]))
+    assert small == {}
+    shoot(page, "phone-touch-targets")
+    assert page_errors == []
+
+
+def test_a_mouse_sees_the_controls_as_before(page, live_server, photo_relic):
+    open_map(page, live_server, f"#map=17/{photo_relic['lat']}/{photo_relic['lon']}&layers=relics")
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches") is False
+    assert box(page, ".locate-button")["height"] == 30
+    assert box(page, ".leaflet-control-zoom-in")["height"] == 30
+    assert box(page, '.layer[data-layer="relics"] .layer-filters summary')["height"] < 30
+    page.get_by_title(photo_relic["name"], exact=True).click()
+    assert box(page, ".leaflet-popup-close-button")["height"] == 24
