@@ -10,7 +10,7 @@ import { createLayerLoader, startPublicMap } from "./loader.js";
 import { addLocateControl } from "./locate.js";
 import { createNearbyList } from "./nearby.js";
 import { createSearchBox } from "./search.js";
-import { embedUrl, exportUrl, formatHash, parseHash, publishUrl, sanitizeState } from "./state.js";
+import { embedUrl, exportUrl, formatHash, fullMapUrl, parseHash, publishUrl, sanitizeState } from "./state.js";
 
 const L = window.L;
 
@@ -37,6 +37,15 @@ function translatePopupClose(popup) {
   if (!button) return;
   button.setAttribute("aria-label", t("close"));
   button.setAttribute("title", t("close"));
+}
+
+// The page's address names its language, whether it came from the address
+// or from the visitor's cookie: the address, shared as it is, then opens
+// the same page for anyone.
+function addressWithLang(lang) {
+  const params = new URLSearchParams(window.location.search);
+  params.set("lang", lang);
+  return `${window.location.pathname}?${params}`;
 }
 
 function currentView(map) {
@@ -76,7 +85,7 @@ function createShareBox(doc, config) {
   function update(state, bounds) {
     last = { state, bounds };
     copied.textContent = "";
-    link.value = `${origin}/${formatHash(state)}`;
+    link.value = `${origin}${fullMapUrl(state, config.lang)}`;
     const src = embedUrl(origin, state, config.lang);
     code.value =
       `<iframe src="${escapeHtml(src)}" title="${escapeHtml(t("embed_title"))}" ` +
@@ -172,7 +181,7 @@ function startMap(doc) {
   function writeHash() {
     state.view = currentView(map);
     const hash = formatHash(state);
-    window.history.replaceState(null, "", hash);
+    window.history.replaceState(null, "", `${addressWithLang(config.lang)}${hash}`);
     updateLanguageLinks(doc, { hash });
     share.update(state, map.getBounds());
     download.update(state, map.getBounds());

@@ -258,3 +258,23 @@ def test_a_mouse_sees_the_controls_as_before(page, live_server, photo_relic):
     assert box(page, '.layer[data-layer="relics"] .layer-filters summary')["height"] < 30
     page.get_by_title(photo_relic["name"], exact=True).click()
     assert box(page, ".leaflet-popup-close-button")["height"] == 24
+
+
+def test_shared_links_keep_the_language(new_page, live_server, page_errors):
+    page = new_page(SMALL_PHONE, **TOUCH)
+    open_map(page, live_server, "#map=13/20.43/106.17&layers=relics", query="?lang=en")
+    # English is now the visitor's choice (a cookie): the address without ?lang= opens in English too.
+    open_map(page, live_server, "#map=13/20.43/106.17&layers=relics")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page).to_have_url(re.compile(r"\?lang=en#map=13/"))
+    shared = page.locator("#share-link").input_value()
+    assert re.match(rf"{re.escape(live_server)}/\?lang=en#map=13/20\.43\d*/106\.17\d*&layers=relics$", shared), shared
+
+    # Someone without the cookie opens what was shared, and what the address bar showed.
+    for address in (shared, page.url):
+        other = new_page(SMALL_PHONE, **TOUCH)
+        other.goto(address)
+        expect(other.locator("html")).to_have_attribute("lang", "en")
+        expect(other.locator("#layer-relics")).to_be_checked()
+        expect(other.locator("#layer-craft_villages")).not_to_be_checked()
+    assert page_errors == []
