@@ -60,9 +60,20 @@ export async function addReferenceOutlines(map, config) {
   }
 }
 
+// Room left around the working area when a small map opens on all of it.
+const OPENING_PADDING = 8;
+
 export function setInitialView(map, view, config) {
   if (view) map.setView([view.lat, view.lon], view.zoom);
-  else if (config.view) map.setView(config.view.center, config.view.zoom);
-  else if (config.bounds) map.fitBounds(config.bounds);
+  else if (config.view) map.setView(config.view.center, openingZoom(map, config));
+  else if (config.bounds) map.fitBounds(config.bounds, { padding: [OPENING_PADDING, OPENING_PADDING] });
   else map.setView([0, 0], 3);
+}
+
+// The configured zoom, or less where the map is too small (a phone) to show
+// the whole working area, which holds every feature, at that zoom.
+function openingZoom(map, config) {
+  if (!config.bounds) return config.view.zoom;
+  const padding = L.point(2 * OPENING_PADDING, 2 * OPENING_PADDING);
+  return Math.min(config.view.zoom, map.getBoundsZoom(config.bounds, false, padding));
 }

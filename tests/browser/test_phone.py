@@ -7,7 +7,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_map import open_map, shoot
+from sqlalchemy import text
+
+from tests.browser.test_map import open_map, rendered_points, shoot
 
 SMALL_PHONE = {"width": 360, "height": 740}
 LANDSCAPE_PHONE = {"width": 740, "height": 360}
@@ -277,4 +279,22 @@ def test_shared_links_keep_the_language(new_page, live_server, page_errors):
         expect(other.locator("html")).to_have_attribute("lang", "en")
         expect(other.locator("#layer-relics")).to_be_checked()
         expect(other.locator("#layer-craft_villages")).not_to_be_checked()
+    assert page_errors == []
+
+
+@pytest.mark.parametrize("viewport", [SMALL_PHONE, {"width": 390, "height": 844}, LANDSCAPE_PHONE])
+def test_the_opening_view_shows_every_place_on_a_phone(new_page, live_server, engine, page_errors, viewport):
+    page = new_page(viewport, **TOUCH)
+    open_map(page, live_server)
+    page.wait_for_timeout(600)
+    map_box = box(page, "#map")
+    icons = page.locator(".vung-marker, .vung-cluster")
+    assert icons.count() > 0
+    cut = [found for found in (icons.nth(i).bounding_box() for i in range(icons.count())) if not inside(found, map_box)]
+    assert cut == []
+    with engine.connect() as conn:
+        for layer in ("relics", "craft_villages"):
+            total = conn.execute(text(f"SELECT count(*) FROM {layer}")).scalar_one()
+            assert rendered_points(page, layer) == total, layer
+    shoot(page, f"phone-opening-{viewport['width']}x{viewport['height']}")
     assert page_errors == []
