@@ -6,7 +6,6 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-
 from sqlalchemy import text
 
 from tests.browser.test_map import open_map, rendered_points, shoot
