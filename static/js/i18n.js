@@ -1,12 +1,9 @@
 // Interface strings come translated from the server (the page's JSON block);
-// the scripts only look them up and fill in {placeholders}. A module may
-// carry words of its own for both languages (provideStrings) until the
-// server's catalogue has them.
+// the scripts only look them up and fill in {placeholders}.
 
 let strings = {};
 let lang = "vi";
 let pluralRules = new Intl.PluralRules("vi");
-const provided = [];
 
 export function initI18n(config, doc = document) {
   const block = doc.getElementById("vung-strings");
@@ -14,19 +11,6 @@ export function initI18n(config, doc = document) {
   strings = { ...(config.strings || {}), ...fromPage };
   lang = config.lang || doc.documentElement.lang || "vi";
   pluralRules = new Intl.PluralRules(locale());
-  for (const byLang of provided) fillIn(byLang);
-}
-
-// Words a module needs that the page's catalogue may not have yet, by
-// language: each is used only where the page gave none. Modules give them
-// when loaded, which may be before or after initI18n.
-export function provideStrings(byLang) {
-  provided.push(byLang);
-  fillIn(byLang);
-}
-
-function fillIn(byLang) {
-  for (const [key, text] of Object.entries(byLang[lang] || byLang.en || {})) strings[key] ??= text;
 }
 
 export function currentLang() {

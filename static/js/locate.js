@@ -4,22 +4,12 @@
 // of the map carries on.
 
 import { el } from "./dom.js";
-import { provideStrings, t } from "./i18n.js";
+import { t } from "./i18n.js";
 
 const L = window.L;
 
 // GeolocationPositionError.code
 const PERMISSION_DENIED = 1;
-
-provideStrings({
-  vi: {
-    location_denied:
-      "Bạn chưa cho trang này dùng vị trí. Hãy cho phép trong phần cài đặt trang web của trình duyệt rồi thử lại.",
-  },
-  en: {
-    location_denied: "You have not let this page use your location. Allow it in your browser's site settings, then try again.",
-  },
-});
 
 export function addLocateControl(map, { onStatus, onFound }) {
   if (!("geolocation" in navigator)) return null;

@@ -7,7 +7,7 @@
 
 import { bboxParam, isAbort, searchLayers } from "./api.js";
 import { clear, el } from "./dom.js";
-import { formatDistance, provideStrings, t, tn } from "./i18n.js";
+import { formatDistance, t, tn } from "./i18n.js";
 import { featureName } from "./layers.js";
 import { layerItemsParams } from "./state.js";
 
@@ -20,22 +20,6 @@ const FRAMED = 3;
 // Clear of the zoom and locate buttons, the panel button and the credits.
 const FRAME_TOP_LEFT = [64, 64];
 const FRAME_BOTTOM_RIGHT = [24, 24];
-
-provideStrings({
-  vi: {
-    near_title: "Địa điểm gần bạn",
-    near_count_other: "{n} địa điểm trong vòng {distance}, gần nhất trước",
-    near_none: "Không có địa điểm nào trong vòng {distance} quanh bạn.",
-    near_error: "Không tải được các địa điểm gần bạn.",
-  },
-  en: {
-    near_title: "Places near you",
-    near_count_one: "{n} place within {distance}",
-    near_count_other: "{n} places within {distance}, nearest first",
-    near_none: "No places within {distance} of you.",
-    near_error: "The places near you could not be loaded.",
-  },
-});
 
 // Layers of places a visitor goes to: points, or mostly points.
 export function placeLayers(config) {
