@@ -297,3 +297,16 @@ def test_the_opening_view_shows_every_place_on_a_phone(new_page, live_server, en
             assert rendered_points(page, layer) == total, layer
     shoot(page, f"phone-opening-{viewport['width']}x{viewport['height']}")
     assert page_errors == []
+
+
+def test_detail_pages_fit_a_small_phone(new_page, live_server, engine, page_errors):
+    """Long unbroken values (the sources' addresses) wrap instead of widening the page past the screen."""
+    with engine.connect() as c:
+        ids = c.execute(text("SELECT id FROM relics WHERE length(source) > 80 ORDER BY length(source) DESC LIMIT 3")).scalars().all()
+    assert ids, "sample relics name their sources"
+    page = new_page(SMALL_PHONE, **TOUCH)
+    for relic in ids:
+        page.goto(f"{live_server}/relics/{relic}")
+        expect(page.locator("table.props")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"], relic
+    assert page_errors == []
