@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 COMPRESSIBLE = {
     "application/json", "application/geo+json", "application/schema+json", "application/vnd.oai.openapi+json",
@@ -29,6 +29,10 @@ def compressible(response: Response) -> bool:
     if response.status_code != 200 or "Content-Encoding" in response.headers:
         return False
     if response.mimetype not in COMPRESSIBLE:
+        return False
+    if response.mimetype == "text/html" and g.get("user") is not None:
+        # A logged-in page carries the CSRF token beside whatever the address reflects: compressed, its
+        # size could betray the token to someone watching the network (BREACH). Officers' pages are small.
         return False
     # A static file is sent from disk (small enough to read); any other stream (an export) goes as it is.
     return request.endpoint == "static" or not response.is_streamed

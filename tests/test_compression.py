@@ -96,3 +96,14 @@ def test_head_answers_with_the_headers_get_would_have(client):
 
 def test_a_csv_download_names_its_charset_once(client):
     assert client.get("/export/relics?format=csv").headers["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_pages_of_logged_in_users_are_not_compressed(app, make_user):
+    """They carry the CSRF token: compressed beside reflected input, their size could betray it (BREACH)."""
+    from tests.conftest import signed_in
+
+    officer = signed_in(app, make_user("z-officer", "editor", layers=["farming_zones"]))
+    page = officer.get("/edit?q=" + "x" * 2000, headers=GZIP)
+    assert page.status_code == 200 and "Content-Encoding" not in page.headers
+    data = officer.get("/ogc/collections/admin_units/items?limit=1000", headers=GZIP)
+    assert data.headers.get("Content-Encoding") == "gzip"  # data holds no token: still compressed
