@@ -5,8 +5,9 @@ bytes (the district and commune outlines: 314 KB, 67 KB compressed; Leaflet:
 148 KB, 43 KB). Behind a proxy that compresses already, set
 VUNG_COMPRESS=0. Downloads (exports) go out as they are, streamed.
 
-ETags stay as they are: a feature's ETag names its version, which a write
-sends back in If-Match; a changed one would make every write a 412.
+ETags of data stay as they are: a feature's ETag names its version, which a
+write sends back in If-Match; a changed one would make every write a 412.
+A static file's ETag, which names its bytes, becomes weak once compressed.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def compress(response: Response) -> Response:
         return response
     response.set_data(gzip.compress(body, LEVEL, mtime=0))
     response.headers["Content-Encoding"] = "gzip"
+    if request.endpoint == "static":
+        # Not the file's bytes any more: a range of them, or the file's own strong ETag, would not fit.
+        response.headers.pop("Accept-Ranges", None)
+        etag, weak = response.get_etag()
+        if etag and not weak:
+            response.set_etag(etag, weak=True)
     return response
 
 

@@ -79,9 +79,8 @@ def public_map():
     return render_template("map.html", config=map_config(districts, lang), lang=lang, export_formats=FORMATS.values())
 
 
-# Shown above the detail page's table (heading, photo, description), or codes only other systems need.
-NOT_IN_TABLE = {"name", "name_en", "description", "description_en", "photo",
-                *(name for name in PLACE_FIELDS if name.endswith("_code"))}
+# Codes only other systems need, and the photo, shown above the detail page's table.
+NOT_IN_TABLE = {"photo", *(name for name in PLACE_FIELDS if name.endswith("_code"))}
 
 
 @bp.get("/<layer_id>/<int:feature_id>")
@@ -93,9 +92,13 @@ def feature_page(layer_id: str, feature_id: int):
     if row is None:
         raise NotFound(f"There is no feature {feature_id} in {layer.id}.")
     lang = current_lang()
-    rows = [(f.label(lang), f.display(row[f.name], lang)) for f in layer.fields if f.name not in NOT_IN_TABLE]
-    name = row["name_en"] if lang == "en" and row.get("name_en") else row["name"]
-    description = row.get("description_en") if lang == "en" and row.get("description_en") else row.get("description")
+    # The heading and the text above the table are in the page's language where the feature has it;
+    # the table keeps the other language's (the local name on an English page, say).
+    name_field = "name_en" if lang == "en" and row.get("name_en") else "name"
+    description_field = "description_en" if lang == "en" and row.get("description_en") else "description"
+    shown = NOT_IN_TABLE | {name_field, description_field}
+    rows = [(f.label(lang), f.display(row[f.name], lang)) for f in layer.fields if f.name not in shown]
+    name, description = row[name_field], row.get(description_field)
     return render_template(
         "detail.html", layer=layer, feature=row, name=name, description=description,
         rows=[r for r in rows if r[1] is not None], lang=lang,

@@ -14,8 +14,8 @@ class SessionInterface(SecureCookieSessionInterface):
         return signer
 
     def save_session(self, app: Flask, session, response) -> None:
-        # Static files are the same for everyone and shared caches keep them (app.assets):
-        # a refreshed session cookie must never ride along, nor Vary: Cookie split the cache.
-        if request.endpoint == "static":
+        # Static files and answers marked public (tiles of public layers) are the same for everyone and
+        # shared caches keep them: a refreshed session cookie must never ride along, nor Vary: Cookie split the cache.
+        if request.endpoint == "static" or response.cache_control.public:
             return
         super().save_session(app, session, response)

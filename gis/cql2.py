@@ -515,8 +515,8 @@ def geometry_literal(wkt: str, start: int) -> GeometryLiteral:
 
 
 def polygons_overlap(geometry) -> bool:
-    """Whether polygons of a collection share area. Shapely calls such a collection valid (each part is),
-    but GEOS's tests against it fail ("side location conflict")."""
+    """Whether polygons of a collection share area (their interiors meet, however thinly). Shapely calls
+    such a collection valid (each part is), but GEOS's tests against it fail ("side location conflict")."""
     polygons, pending = [], [geometry]
     while pending:
         g = pending.pop()
@@ -526,8 +526,8 @@ def polygons_overlap(geometry) -> bool:
             polygons.append(g)
     if len(polygons) < 2:
         return False
-    total = sum(p.area for p in polygons)
-    return shapely.union_all(polygons).area < total * (1 - 1e-9)
+    near = shapely.STRtree(polygons).query(polygons, predicate="intersects")  # pairs, index first
+    return any(polygons[i].relate_pattern(polygons[j], "2********") for i, j in near.T if i < j)
 
 
 # --- the translator ----------------------------------------------------------------

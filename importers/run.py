@@ -8,9 +8,11 @@ the database as it was.
 from __future__ import annotations
 
 import binascii
+import glob
 import io
 import json
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,10 +29,11 @@ from sqlalchemy import Connection
 
 from exporters.write import unmark_formulas
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
-from importers.encodings import LEGACY_ENCODINGS, decode_legacy, fix_text
+from importers.encodings import LEGACY_ENCODINGS, decode_legacy, fix_text, normalize_encoding_name
 from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
 from importers.sources import (
     CSV,
+    CSV_NOT_UTF8,
     SHAPEFILE,
     ImportFileError,
     Source,
@@ -155,12 +158,15 @@ def convert_batch(layer: Layer, mapping: dict[str, str], batch: pa.RecordBatch, 
 
 # A number written as text: a spreadsheet column mixing numbers and text arrives all as text.
 NUMBER_TEXT = re.compile(r"\s*[+-]?\d+(\.\d+)?\s*")
+# "1.000" is a thousand in Vietnamese writing and one elsewhere: such text is left as text (refused).
+GROUPED_THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(\.\d{3})+\s*")
 
 
 def typed_raw(f: Field, raw):
     if f.kind in ("text", "longtext", "url") and raw is not None and not isinstance(raw, str):
         return str(raw)
-    if f.kind in ("integer", "number") and isinstance(raw, str) and NUMBER_TEXT.fullmatch(raw):
+    if f.kind in ("integer", "number") and isinstance(raw, str) and NUMBER_TEXT.fullmatch(raw) \
+            and not GROUPED_THOUSANDS.fullmatch(raw):
         return int(raw) if f.kind == "integer" and "." not in raw else float(raw)
     if f.kind == "number" and isinstance(raw, int):
         return float(raw)
@@ -270,9 +276,13 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
         options.source_layer = open_layer(source, options.source_layer)
     except ImportFileError as err:
         raise ImportFailed(err.message) from None
-    if options.encoding not in (None, "utf-8") and source.format != SHAPEFILE:
-        source = replace(source, path=utf8_copy(source, options.encoding, workdir))
-        options.encoding = None  # converted: read as UTF-8 from here on
+    if options.encoding and is_utf8(options.encoding):
+        # However it was spelt; a shapefile's .dbf needs telling, any other format is UTF-8 anyway.
+        options.encoding = "utf-8" if source.format == SHAPEFILE else None
+    if options.encoding and source.format != SHAPEFILE:
+        notes = [n for n in source.notes if n != CSV_NOT_UTF8]  # it is, from here on
+        source = replace(source, path=utf8_copy(source, options.encoding, workdir), notes=notes)
+        options.encoding = None
     options.open_options = read_options(source, options.source_layer)
     if source.format == "XLSX":
         options.table_geometry = source.layer_geometry.get(options.source_layer) or source.csv_geometry
@@ -288,10 +298,21 @@ def utf8_copy(source: Source, encoding: str, workdir: Path) -> Path:
         text = decode_legacy(source.path.read_bytes(), encoding)
     except (UnicodeDecodeError, LookupError) as err:
         raise ImportFailed(f"cannot read {source.path.name}: {str(err)[:200]}") from None
-    target = workdir / "utf-8" / source.path.name  # the same name: GDAL names the layer after it
-    target.parent.mkdir(exist_ok=True)
+    folder = workdir / "utf-8"
+    folder.mkdir(parents=True, exist_ok=True)
+    for sibling in source.path.parent.glob(f"{glob.escape(source.path.stem)}.*"):  # .prj, .csvt beside it
+        if sibling != source.path:
+            shutil.copy(sibling, folder / sibling.name)
+    target = folder / source.path.name  # the same name: GDAL names the layer after it
     target.write_text(text, encoding="utf-8")
     return target
+
+
+def is_utf8(encoding: str) -> bool:
+    try:
+        return normalize_encoding_name(encoding) == "utf-8"
+    except LookupError:
+        return False
 
 
 def import_file(

@@ -29,6 +29,7 @@ import pyogrio.errors
 # --- formats -----------------------------------------------------------------
 
 GEOJSON, SHAPEFILE, GPKG, KML, CSV, XLSX = "GeoJSON", "ESRI Shapefile", "GPKG", "KML", "CSV", "XLSX"
+CSV_NOT_UTF8 = "The CSV is not UTF-8: Vietnamese text may be garbled; save it as UTF-8."
 ZIP, KMZ = "zip", "kmz"  # archives: unpacked, then one of the formats above
 
 EXTENSIONS = {
@@ -690,7 +691,7 @@ def _prepare_table(path: Path, kind: str, name: str) -> Source:
     source.layers = [layer for layer in source.layers if layer in source.layer_geometry]
     source.csv_geometry = source.layer_geometry[source.layers[0]]
     if kind == CSV and not _is_utf8(path):
-        source.notes.append("The CSV is not UTF-8: Vietnamese text may be garbled; save it as UTF-8.")
+        source.notes.append(CSV_NOT_UTF8)
     return source
 
 

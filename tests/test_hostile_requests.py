@@ -132,3 +132,17 @@ def test_tabs_and_line_breaks_stay_allowed(editor, engine):
     assert response.status_code == 201, response.get_data(as_text=True)
     with engine.begin() as c:
         c.execute(text("DELETE FROM farming_zones WHERE id = :id"), {"id": response.get_json()["id"]})
+
+
+@pytest.mark.parametrize("collection", [
+    # Interiors meeting along a sliver 1e-11 degrees wide: the areas barely differ.
+    "GEOMETRYCOLLECTION(POLYGON((106 20,106.3 20,106.3 21,106 21,106 20)),"
+    "POLYGON((106.29999999999 20,107 20,107 21,106.29999999999 21,106.29999999999 20)))",
+    # One vertex a hair into the neighbour.
+    "GEOMETRYCOLLECTION(POLYGON((106 20,106.3 20,106.300000000001 20.5,106.3 21,106 21,106 20)),"
+    "POLYGON((106.3 20,107 20,107 21,106.3 21,106.3 20)))",
+])
+def test_even_a_thin_overlap_in_a_collection_is_a_400(client, collection):
+    for predicate in ("S_INTERSECTS", "S_WITHIN", "S_DISJOINT"):
+        response = client.get(ITEMS, query_string={"filter": f"{predicate}(geometry, {collection})"})
+        assert response.status_code == 400, (predicate, response.get_data(as_text=True)[:300])

@@ -745,3 +745,48 @@ def test_many_overlaps_are_noted_by_their_first_rows(conn, tmp_path, overlap_sca
     assert report.committed and report.inserted == 23
     expected = "more than 20 rows overlap other zones, which this layer allows; the first: rows "
     assert expected + ", ".join(str(r) for r in range(2, 22)) + ", ..." in report.notes
+
+
+def test_a_legacy_csv_keeps_the_files_beside_it_and_loses_its_stale_note(conn, tmp_path):
+    """Converted to UTF-8 in a folder of its own, a CSV keeps its .prj (here UTM 48N), and the upload's
+    note "not UTF-8, save it as UTF-8" no longer applies."""
+    from pyproj import CRS, Transformer
+
+    from importers.encodings import encode_legacy
+    from importers.run import import_file
+    from importers.sources import CSV_NOT_UTF8
+
+    to_utm = Transformer.from_crs(4326, 32648, always_xy=True)
+    ring = [to_utm.transform(x, y) for x, y in square(0).exterior.coords]
+    wkt = "POLYGON((" + ",".join(f"{x:.2f} {y:.2f}" for x, y in ring) + "))"
+    text_csv = f'name,crop,wkt\nVùng Ấp Đông,Lúa,"{wkt}"\n'
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "vung.csv").write_bytes(encode_legacy(text_csv, "cp1258"))
+    (tmp_path / "src" / "vung.prj").write_text(CRS.from_epsg(32648).to_wkt("WKT1_ESRI"))
+    options = ImportOptions(encoding="cp1258", username="tester")
+    report = import_file(conn, REGISTRY["farming_zones"], tmp_path / "src" / "vung.csv", options, tmp_path / "work")
+    assert report.inserted == 1, report
+    assert CSV_NOT_UTF8 not in report.notes
+    where = conn.execute(
+        text("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)), district FROM farming_zones WHERE name = 'Vùng Ấp Đông'")
+    ).one()
+    centre = square(0).centroid
+    assert (round(where[0], 4), round(where[1], 4)) == (round(centre.x, 4), round(centre.y, 4)) and where.district
+
+
+@pytest.mark.parametrize("name", ["UTF-8", "utf8", "Utf_8"])
+def test_utf8_named_any_way_is_accepted_for_any_format(conn, tmp_path, name):
+    from importers.run import import_file
+
+    path = write(zones(["Vùng tên mã"], ["Lúa"]), tmp_path / "z.geojson")
+    report = import_file(conn, REGISTRY["farming_zones"], path, ImportOptions(encoding=name, username="tester"), tmp_path / "w")
+    assert report.inserted == 1
+
+
+@pytest.mark.parametrize(("households", "loaded"), [("85", 85), (" 120 ", 120), ("1.000", None), ("12.345", None)])
+def test_numbers_written_as_text_fill_number_fields_unless_ambiguous(households, loaded):
+    """"1.000" is a thousand in Vietnamese writing and one elsewhere: left as text, so refused."""
+    from importers.run import convert_value
+
+    value, problem = convert_value(REGISTRY["craft_villages"].field("households"), households)
+    assert (value, problem is None) == (loaded, loaded is not None)

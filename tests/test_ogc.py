@@ -897,22 +897,27 @@ def test_every_layer_has_detail_pages(client, engine, layer_id):
 
 
 def test_a_detail_pages_table_repeats_nothing_and_hides_codes(client, engine):
-    """Name, description and photo stand above the table; place codes are for other systems, not visitors."""
+    """Name, description and photo in the page's language stand above the table, the other language's
+    in it (the local name on an English page); place codes are for other systems, not visitors."""
     with engine.connect() as c:
         relic = c.execute(
-            text("SELECT id, description, district, district_code, commune_code FROM relics "
-                 "WHERE description IS NOT NULL AND district_code IS NOT NULL AND commune_code IS NOT NULL ORDER BY id LIMIT 1")
+            text("SELECT id, name, name_en, description, district_code, commune_code FROM relics "
+                 "WHERE description IS NOT NULL AND name_en IS NOT NULL AND district_code IS NOT NULL "
+                 "AND commune_code IS NOT NULL ORDER BY id LIMIT 1")
         ).one()
-    page = client.get(f"/relics/{relic.id}").get_data(as_text=True)
-    table = page[page.index('<table class="props">'):page.index("</table>")]
-    headings = re.findall(r"<th>([^<]*)</th>", table)
-    labels = {f.name: f.label("vi") for f in REGISTRY["relics"].fields}
-    assert labels["district"] in headings and labels["kind"] in headings
-    for hidden in ("name", "name_en", "description", "description_en", "photo", "district_code", "commune_code"):
-        assert labels[hidden] not in headings, hidden
-    assert relic.district_code not in table and relic.commune_code not in table
-    article = page[page.index("<article"):]
-    assert article.count(str(markupsafe.escape(relic.description))) == 1
+    fields = REGISTRY["relics"].fields
+    for lang, above, in_table in (("vi", "name", "name_en"), ("en", "name_en", "name")):
+        page = client.get(f"/relics/{relic.id}?lang={lang}").get_data(as_text=True)
+        table = page[page.index('<table class="props">'):page.index("</table>")]
+        headings = re.findall(r"<th>([^<]*)</th>", table)
+        labels = {f.name: f.label(lang) for f in fields}
+        assert labels["district"] in headings and labels["kind"] in headings
+        assert labels[in_table] in headings and str(markupsafe.escape(getattr(relic, in_table))) in table
+        for hidden in (above, "photo", "district_code", "commune_code"):
+            assert labels[hidden] not in headings, (lang, hidden)
+        assert relic.district_code not in table and relic.commune_code not in table
+    vi = client.get(f"/relics/{relic.id}?lang=vi").get_data(as_text=True)
+    assert vi[vi.index("<article"):].count(str(markupsafe.escape(relic.description))) == 1
 
 
 @pytest.mark.parametrize("url", ["/relics/999999999", "/nope/1", "/relics/abc", "/relics/-1"])

@@ -101,3 +101,12 @@ def test_pages_have_an_icon_and_favicon_ico_leads_to_it(client):
     assert client.get(icon).status_code == 200
     response = client.get("/favicon.ico")
     assert response.status_code == 302 and response.headers["Location"] == icon
+
+
+def test_public_tiles_fetched_by_a_logged_in_user_carry_no_session_cookie(editor):
+    """Shared caches keep them (public, max-age): the user's refreshed session must not ride along."""
+    response = editor.client.get("/tiles/relics/8/203/113.pbf")
+    assert response.status_code == 200 and response.cache_control.public
+    assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
+    page = editor.client.get("/edit")
+    assert "Set-Cookie" in page.headers  # elsewhere the session is refreshed as before
