@@ -7,7 +7,7 @@
 import { setInitialView } from "./basemap.js";
 import { el } from "./dom.js";
 import { t } from "./i18n.js";
-import { createLayerView } from "./layers.js";
+import { createLayerView, createMarkerClusters } from "./layers.js";
 import { createLayerLoader, startPublicMap } from "./loader.js";
 import { embeddedState, fullMapUrl, sanitizeState } from "./state.js";
 
@@ -33,7 +33,10 @@ function addFullMapLink(map) {
 function startEmbed(doc) {
   const { config, map, requests, status } = startPublicMap(doc);
   const state = sanitizeState(embeddedState(window.location), config);
-  const views = config.layers.filter((layer) => state.layers.has(layer.id)).map((layer) => createLayerView(map, layer));
+  const clusters = createMarkerClusters(map);
+  const views = config.layers
+    .filter((layer) => state.layers.has(layer.id))
+    .map((layer) => createLayerView(map, layer, clusters));
   const { reloadAll, reloadLater } = createLayerLoader(map, config, views, { requests, status, getState: () => state });
   const fullMap = addFullMapLink(map);
 

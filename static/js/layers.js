@@ -1,6 +1,9 @@
-// One view per configured layer: points go into a marker cluster, polygons
-// into a plain group. Features are diffed by id on each reload so that
-// unchanged features (and an open popup) survive panning.
+// One view per configured layer: polygons go into a plain group of the
+// layer's own; the markers of points (and of areas seen from afar) go into the
+// map's one marker cluster, shared by every layer, so that places close
+// together on screen are clustered or spread whatever their layer, and no
+// layer's cluster hides another's markers. Features are diffed by id on each
+// reload so that unchanged features (and an open popup) survive panning.
 
 import { el } from "./dom.js";
 import { currentLang, formatInteger } from "./i18n.js";
@@ -12,12 +15,33 @@ const L = window.L;
 // gets a marker (clustered like points) so that it can be seen and tapped.
 const AREA_MARKER_MAX_ZOOM = 12;
 
-export function createLayerView(map, layer) {
-  const markers = clusterGroup(layer);
-  const areaMarkers = clusterGroup(layer, "area");
+// The one cluster group of a map, for the markers of all its layers.
+export function createMarkerClusters(map) {
+  return L.markerClusterGroup({
+    showCoverageOnHover: false,
+    maxClusterRadius: 48,
+    spiderfyOnMaxZoom: true,
+    iconCreateFunction: clusterIcon,
+  }).addTo(map);
+}
+
+export function createLayerView(map, layer, clusters) {
   const shapes = L.featureGroup();
-  const group = L.layerGroup([shapes, markers]);
   const entries = new Map();
+  let shown = false;
+  let areaMarkersShown = false;
+
+  const areaMarkersWanted = () => map.getZoom() <= AREA_MARKER_MAX_ZOOM;
+
+  // The markers of these entries that belong in the clusters now.
+  function clusteredMarkers(list, withAreas = areaMarkersShown) {
+    const found = [];
+    for (const entry of list) {
+      if (entry.marker) found.push(entry.marker);
+      if (entry.areaMarker && withAreas) found.push(entry.areaMarker);
+    }
+    return found;
+  }
 
   function setFeatures(features) {
     const keep = new Set(features.map((feature) => String(feature.id)));
@@ -37,31 +61,30 @@ export function createLayerView(map, layer) {
       fresh.push(feature);
     }
     removeEntries(replaced);
-    const newMarkers = [];
-    const newAreaMarkers = [];
+    const created = [];
     for (const feature of fresh) {
       const entry = createEntry(feature);
       entries.set(String(feature.id), entry);
-      if (entry.marker) newMarkers.push(entry.marker);
+      created.push(entry);
       if (entry.shape) shapes.addLayer(entry.shape);
-      if (entry.areaMarker) newAreaMarkers.push(entry.areaMarker);
     }
-    markers.addLayers(newMarkers);
-    areaMarkers.addLayers(newAreaMarkers);
+    if (shown) clusters.addLayers(clusteredMarkers(created));
   }
 
   function removeEntries(ids) {
-    const oldMarkers = [];
-    const oldAreaMarkers = [];
+    const old = [];
     for (const id of ids) {
       const entry = entries.get(id);
-      if (entry.marker) oldMarkers.push(entry.marker);
       if (entry.shape) shapes.removeLayer(entry.shape);
-      if (entry.areaMarker) oldAreaMarkers.push(entry.areaMarker);
+      old.push(entry);
       entries.delete(id);
     }
-    markers.removeLayers(oldMarkers);
-    areaMarkers.removeLayers(oldAreaMarkers);
+    removeClustered(clusteredMarkers(old, true));
+  }
+
+  function removeClustered(markers) {
+    const present = markers.filter((marker) => clusters.hasLayer(marker));
+    if (present.length) clusters.removeLayers(present);
   }
 
   function createEntry(feature) {
@@ -85,18 +108,38 @@ export function createLayerView(map, layer) {
   }
 
   function showAreaMarkersWhenZoomedOut() {
-    const wanted = map.getZoom() <= AREA_MARKER_MAX_ZOOM;
-    if (wanted && !group.hasLayer(areaMarkers)) group.addLayer(areaMarkers);
-    if (!wanted && group.hasLayer(areaMarkers)) group.removeLayer(areaMarkers);
+    const wanted = shown && areaMarkersWanted();
+    if (wanted === areaMarkersShown) return;
+    areaMarkersShown = wanted;
+    const areaMarkers = [...entries.values()].filter((entry) => entry.areaMarker).map((entry) => entry.areaMarker);
+    if (wanted) clusters.addLayers(areaMarkers);
+    else removeClustered(areaMarkers);
   }
   map.on("zoomend", showAreaMarkersWhenZoomedOut);
-  showAreaMarkersWhenZoomedOut();
+
+  // Shown again (a layer ticked back on), the layer's markers rejoin the clusters.
+  function show() {
+    if (shown) return;
+    shown = true;
+    map.addLayer(shapes);
+    areaMarkersShown = areaMarkersWanted();
+    clusters.addLayers(clusteredMarkers(entries.values()));
+  }
+
+  function hide() {
+    if (!shown) return;
+    shown = false;
+    map.removeLayer(shapes);
+    removeClustered(clusteredMarkers(entries.values(), true));
+    areaMarkersShown = false;
+  }
 
   function open(id) {
     const entry = entries.get(String(id));
     if (!entry) return false;
     if (entry.marker) {
-      markers.zoomToShowLayer(entry.marker, () => entry.marker.openPopup());
+      // Out of a cluster first: zoomed in to it, or spread from it.
+      clusters.zoomToShowLayer(entry.marker, () => entry.marker.openPopup());
     } else {
       const bounds = entry.shape.getBounds();
       map.fitBounds(bounds, { maxZoom: 16, padding: [24, 24] });
@@ -108,8 +151,8 @@ export function createLayerView(map, layer) {
   return {
     id: layer.id,
     layer,
-    show: () => group.addTo(map),
-    hide: () => map.removeLayer(group),
+    show,
+    hide,
     setFeatures,
     addFeatures,
     open,
@@ -171,17 +214,16 @@ export function boundPopupHeight(map) {
   update();
 }
 
-function clusterGroup(layer, shape = "point") {
-  return L.markerClusterGroup({
-    showCoverageOnHover: false,
-    maxClusterRadius: 48,
-    spiderfyOnMaxZoom: true,
-    iconCreateFunction: (cluster) => clusterIcon(layer, cluster.getChildCount(), shape),
-  });
-}
-
+// The cluster icons read each marker's layer and shape from its options.
 function markerOptions(layer, feature, shape) {
-  return { icon: markerIcon(layer, shape), title: featureName(feature), keyboard: true, riseOnHover: true };
+  return {
+    icon: markerIcon(layer, shape),
+    title: featureName(feature),
+    keyboard: true,
+    riseOnHover: true,
+    vungLayer: layer,
+    vungShape: shape,
+  };
 }
 
 function markerIcon(layer, shape) {
@@ -198,18 +240,56 @@ function markerIcon(layer, shape) {
   });
 }
 
-function clusterIcon(layer, count, shape) {
+// A cluster takes the colours of the layer most of its places belong to; a
+// cluster of several layers gets a ring shared out between their colours. It
+// is round when it holds a point, square when only areas. Its classes name
+// every layer it holds and data-counts how many places of each (tests read it).
+function clusterIcon(cluster) {
+  const byLayer = new Map();
+  let areasOnly = true;
+  for (const marker of cluster.getAllChildMarkers()) {
+    const { vungLayer: layer, vungShape: shape } = marker.options;
+    if (!layer) continue;
+    const part = byLayer.get(layer.id) ?? { layer, count: 0 };
+    part.count += 1;
+    byLayer.set(layer.id, part);
+    if (shape !== "area") areasOnly = false;
+  }
+  const parts = [...byLayer.values()].sort((a, b) => b.count - a.count || a.layer.id.localeCompare(b.layer.id));
+  const count = cluster.getChildCount();
   const size = count < 10 ? 32 : count < 100 ? 38 : 46;
+  const shape = areasOnly ? "area" : "point";
+  const main = parts[0]?.layer.style || {};
+  const mixed = parts.length > 1;
+  const style = mixed
+    ? { background: `linear-gradient(${main.fillColor}, ${main.fillColor}) padding-box, ${mixRing(parts, count)} border-box` }
+    : { backgroundColor: main.fillColor, borderColor: main.color };
   const badge = el("span", {
-    class: `vung-cluster-count vung-cluster-count--${shape}`,
+    class: `vung-cluster-count vung-cluster-count--${shape}${mixed ? " vung-cluster-count--mixed" : ""}`,
     text: formatInteger(count),
-    style: { backgroundColor: layer.style?.fillColor, borderColor: layer.style?.color },
+    title: parts.map((part) => `${part.layer.title}: ${formatInteger(part.count)}`).join(" · "),
+    dataset: { counts: JSON.stringify(Object.fromEntries(parts.map((part) => [part.layer.id, part.count]))) },
+    style,
   });
+  const classes = parts.map((part) => `vung-cluster--${cssToken(part.layer.id)}`);
+  if (mixed) classes.push("vung-cluster--mixed");
   return L.divIcon({
-    className: `vung-cluster vung-cluster--${cssToken(layer.id)}`,
+    className: `vung-cluster ${classes.join(" ")}`,
     html: badge,
     iconSize: L.point(size, size),
   });
+}
+
+// Each layer's share of the cluster, as arcs of its colour.
+function mixRing(parts, total) {
+  let from = 0;
+  const stops = parts.map((part) => {
+    const to = from + (360 * part.count) / total;
+    const stop = `${part.layer.style?.fillColor} ${from}deg ${to}deg`;
+    from = to;
+    return stop;
+  });
+  return `conic-gradient(${stops.join(", ")})`;
 }
 
 function pathStyle(layer) {

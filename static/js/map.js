@@ -5,7 +5,7 @@ import { setInitialView } from "./basemap.js";
 import { escapeHtml } from "./dom.js";
 import { buildLayerList } from "./filters.js";
 import { t, updateLanguageLinks } from "./i18n.js";
-import { createLayerView } from "./layers.js";
+import { createLayerView, createMarkerClusters } from "./layers.js";
 import { createLayerLoader, startPublicMap } from "./loader.js";
 import { addLocateControl } from "./locate.js";
 import { createNearbyList } from "./nearby.js";
@@ -149,7 +149,8 @@ function hitBounds(hits) {
 function startMap(doc) {
   const { config, map, requests, status } = startPublicMap(doc);
   makeAttributionFoldable(map);
-  const views = new Map(config.layers.map((layer) => [layer.id, createLayerView(map, layer)]));
+  const clusters = createMarkerClusters(map);
+  const views = new Map(config.layers.map((layer) => [layer.id, createLayerView(map, layer, clusters)]));
   let state = sanitizeState(parseHash(window.location.hash), config);
 
   const panel = buildLayerList(doc.getElementById("layer-list"), config, {

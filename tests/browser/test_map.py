@@ -32,8 +32,9 @@ def rendered_points(page: Page, layer: str) -> int:
     return page.evaluate(
         """(layer) => {
             const singles = document.querySelectorAll(`.vung-marker--${layer}`).length;
-            const clustered = [...document.querySelectorAll(`.vung-cluster--${layer}`)]
-                .reduce((sum, node) => sum + Number(node.textContent.replace(/\\D/g, "")), 0);
+            // A cluster may hold several layers: it tells how many places of each.
+            const clustered = [...document.querySelectorAll(`.vung-cluster--${layer} .vung-cluster-count`)]
+                .reduce((sum, node) => sum + (JSON.parse(node.dataset.counts)[layer] || 0), 0);
             return singles + clustered;
         }""",
         layer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -309,4 +310,104 @@ def test_detail_pages_fit_a_small_phone(new_page, live_server, engine, page_erro
         page.goto(f"{live_server}/relics/{relic}")
         expect(page.locator("table.props")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"], relic
+    assert page_errors == []
+
+
+# A corner of the province without sample places, and how far apart (in
+# degrees of longitude) a relic and a craft village are put in it: about 4 m,
+# 1 px at zoom 15 and still under the clusters' radius at the highest zoom.
+CLOSE_PAIR = {"lat": 20.27, "lon": 106.56, "apart": 0.00004}
+PHONE_EMBED = {"width": 360, "height": 450}
+POINT_LAYERS = "relics,craft_villages"
+
+
+@pytest.fixture()
+def close_pair(committed, engine) -> list[dict]:
+    """A relic and a craft village a few metres apart, alone in their corner of the province."""
+    lat, lon = CLOSE_PAIR["lat"], CLOSE_PAIR["lon"]
+    with engine.connect() as conn:
+        for layer in ("relics", "craft_villages"):
+            near = conn.execute(
+                text(f"SELECT count(*) FROM {layer} WHERE ST_DWithin(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 0.02)"),
+                {"lat": lat, "lon": lon},
+            ).scalar_one()
+            assert near == 0, f"the sample has {layer} where the close pair goes"
+    relic = {"name": "Đình sát làng nghề", "lat": lat, "lon": lon}
+    village = {"name": "Làng nghề sát đình", "lat": lat, "lon": lon + CLOSE_PAIR["apart"]}
+    point = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
+    relic["id"] = committed("relics", "name, kind, rank, geom", f":name, 'temple', 'unranked', {point}", relic)
+    village["id"] = committed("craft_villages", "name, craft, geom", f":name, 'other', {point}", village)
+    return [relic, village]
+
+
+def open_public_or_embedded(page: Page, base: str, where: str, view: str = "") -> None:
+    if where == "embed":
+        page.goto(f"{base}/embed?{view + '&' if view else ''}layers={POINT_LAYERS}")
+        page.wait_for_function("document.getElementById('map').dataset.pending === '0'")
+        expect(page.locator(".leaflet-marker-icon").first).to_be_attached()
+    else:
+        open_map(page, base, f"#{view + '&' if view else ''}layers={POINT_LAYERS}")
+    page.wait_for_timeout(600)  # clusters fade in
+
+
+def covered_icons(page: Page) -> list[str]:
+    """Markers and clusters on the map whose centre a tap would not reach: another icon lies on top."""
+    return page.evaluate(
+        """() => {
+            const map = document.getElementById("map").getBoundingClientRect();
+            const covered = [];
+            for (const icon of document.querySelectorAll(".vung-marker, .vung-cluster")) {
+                const box = icon.getBoundingClientRect();
+                const x = box.left + box.width / 2, y = box.top + box.height / 2;
+                if (x < map.left || x > map.right || y < map.top || y > map.bottom) continue;
+                const hit = document.elementFromPoint(x, y)?.closest(".leaflet-marker-icon");
+                if (hit && hit !== icon) covered.push(`${icon.className} under ${hit.className}`);
+            }
+            return covered;
+        }"""
+    )
+
+
+def centre(found: dict) -> tuple[float, float]:
+    return found["x"] + found["width"] / 2, found["y"] + found["height"] / 2
+
+
+def tap_until_open(page: Page, name: str, taps: int = 5) -> None:
+    """Tap the place, or the cluster nearest the map's centre that holds it, until its popup opens."""
+    title = page.locator(".leaflet-popup .popup-title")
+    for _ in range(taps):
+        marker = page.get_by_title(name, exact=True)
+        if marker.count() and marker.is_visible():
+            target = marker.bounding_box()
+        else:
+            middle = centre(box(page, "#map"))
+            clusters = [c.bounding_box() for c in page.locator(".vung-cluster").all() if c.is_visible()]
+            assert clusters, f"neither {name} nor a cluster is on the map"
+            target = min(clusters, key=lambda c: abs(centre(c)[0] - middle[0]) + abs(centre(c)[1] - middle[1]))
+        page.touchscreen.tap(*centre(target))
+        page.wait_for_timeout(700)  # a zoom or the spreading of a cluster
+        if title.count() and title.inner_text() == name:
+            return
+    raise AssertionError(f"{taps} taps did not open {name}: {title.all_inner_texts()}")
+
+
+@pytest.mark.parametrize(("where", "viewport"), [("map", SMALL_PHONE), ("embed", PHONE_EMBED)])
+def test_every_place_can_be_tapped_whatever_its_layer(new_page, live_server, close_pair, page_errors, where, viewport):
+    """Places of different layers close together share clusters: none hides another, each opens with taps."""
+    page = new_page(viewport, **TOUCH)
+    # The sample's places of both layers, as a visitor first sees them: no icon covers another.
+    open_public_or_embedded(page, live_server, where)
+    assert covered_icons(page) == []
+    shoot(page, f"phone-{where}-opening-both-layers")
+
+    relic, village = close_pair
+    view = f"map=15/{relic['lat']}/{relic['lon']}"
+    for place in (relic, village):
+        open_public_or_embedded(page, live_server, where, view)
+        assert covered_icons(page) == []
+        pair = page.locator(".vung-cluster--relics.vung-cluster--craft_villages .vung-cluster-count")
+        expect(pair).to_have_text("2")
+        assert json.loads(pair.get_attribute("data-counts")) == {"relics": 1, "craft_villages": 1}
+        tap_until_open(page, place["name"])
+        shoot(page, f"phone-{where}-close-pair-{place['id']}")
     assert page_errors == []

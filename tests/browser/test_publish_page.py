@@ -4,6 +4,7 @@ and the share box of the public map."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -203,8 +204,9 @@ def embedded_frame(page: Page, other_site, src: str):
 def shown_points(frame, layer: str) -> int:
     """Features of a point layer on screen: single markers plus what clusters hold."""
     singles = frame.locator(f".vung-marker--{layer}").count()
-    clusters = frame.locator(f".vung-cluster--{layer}").all_inner_texts()
-    return singles + sum(int(re.sub(r"\D", "", t)) for t in clusters)
+    # A cluster may hold several layers: it tells how many places of each.
+    clusters = frame.locator(f".vung-cluster--{layer} .vung-cluster-count").evaluate_all("nodes => nodes.map(n => n.dataset.counts)")
+    return singles + sum(json.loads(counts).get(layer, 0) for counts in clusters)
 
 
 def test_embedded_map_in_another_site_shows_the_chosen_filter(page, live_server, other_site, engine, page_errors):
