@@ -1,6 +1,6 @@
 """Language choice: ?lang= sets it (kept in a cookie), Vietnamese by default."""
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_babel import Babel
 from flask_babel import gettext as _
 
@@ -9,7 +9,10 @@ COOKIE = "lang"
 
 
 def select_locale() -> str:
-    asked = request.args.get("lang") or request.cookies.get(COOKIE)
+    asked = request.args.get("lang")
+    if not asked:
+        asked = request.cookies.get(COOKIE)
+        g.locale_from_cookie = True  # an answer in this language differs by cookie (remember_locale)
     return asked if asked in LANGUAGES else "vi"
 
 
@@ -17,6 +20,9 @@ def remember_locale(response):
     asked = request.args.get("lang")
     if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
         response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
+    if g.get("locale_from_cookie"):
+        # Shared caches must not hand one visitor's language to the next (TileJSON's names, pages).
+        response.vary.add("Cookie")
     return response
 
 

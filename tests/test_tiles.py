@@ -453,3 +453,15 @@ def test_tilejson_template_encodes_braces_in_filter_values(client):
     doc = client.get("/tiles/relics.json?q=%7Bz%7D").get_json()
     query = urlsplit(doc["tiles"][0]).query
     assert "{" not in query and parse_qs(query) == {"q": ["{z}"]}
+
+
+def test_public_answers_vary_on_cookie_only_when_their_language_came_from_it(app):
+    """TileJSON's names follow the language cookie: a shared cache must keep each language apart.
+    With ?lang= in the address, or for tiles (no words), the cookie changes nothing."""
+    client = app.test_client()
+    client.set_cookie("lang", "en")
+    by_cookie = client.get("/tiles/relics.json")
+    assert by_cookie.get_json()["name"] == REGISTRY["relics"].en and by_cookie.cache_control.public
+    assert "Cookie" in by_cookie.headers["Vary"]
+    assert "Cookie" not in client.get("/tiles/relics.json?lang=vi").headers.get("Vary", "")
+    assert "Cookie" not in client.get("/tiles/relics/8/203/113.pbf").headers.get("Vary", "")
