@@ -1,6 +1,6 @@
 """Checks applied to every request before any handler sees it, and headers every answer gets."""
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from app.errors import ApiError
 
@@ -41,6 +41,15 @@ def frame_policy(response: Response) -> Response:
     """Only /embed may be framed by other sites; the other pages only by the app's own."""
     if request.endpoint != "publish.embed" and response.mimetype == "text/html":
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return response
+
+
+def shared_for_a_while(response: Response, layer) -> Response:
+    """Data of a public layer may be kept a short while by any cache (VUNG_TILES_MAX_AGE): the same for
+    everyone, and a tourists' festival day is then not paid by the database alone. Private layers keep no-store."""
+    if layer.public:
+        response.cache_control.public = True
+        response.cache_control.max_age = current_app.config["TILES_MAX_AGE"]
     return response
 
 

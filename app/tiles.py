@@ -16,6 +16,7 @@ from sqlalchemy import Connection, text
 
 from app.db import db
 from app.errors import NotFound
+from app.guards import shared_for_a_while
 from app.ogc import find_layer
 from app.pages import current_lang
 from layers.base import Layer
@@ -53,14 +54,6 @@ def check_tile(z: int, x: int, y: int) -> None:
         raise NotFound(f"There is no tile {z}/{x}/{y}: zoom goes from 0 to {MAX_ZOOM}, x and y from 0 to 2^zoom − 1.")
 
 
-def cached(response: Response, layer: Layer) -> Response:
-    """Public layers may be kept a short while by any cache; private ones keep app.guards' no-store."""
-    if layer.public:
-        response.cache_control.public = True
-        response.cache_control.max_age = current_app.config["TILES_MAX_AGE"]
-    return response
-
-
 @bp.get("/tiles/<layer_id>/<int:z>/<int:x>/<int:y>.pbf")
 def tile(layer_id: str, z: int, x: int, y: int):
     layer = find_layer(layer_id)
@@ -69,7 +62,7 @@ def tile(layer_id: str, z: int, x: int, y: int):
     # An empty tile is sent as 200 with no bytes: a tile without layers encodes
     # to zero bytes, a valid MVT every decoder (MapLibre, VectorGrid, QGIS, GDAL)
     # reads as empty, and one caches like any other; 204 would need each client to special-case it.
-    return cached(Response(body, mimetype=MVT), layer)
+    return shared_for_a_while(Response(body, mimetype=MVT), layer)
 
 
 def tile_url_template(layer: Layer) -> str:
@@ -110,4 +103,4 @@ def tilejson(layer_id: str):
     layer = find_layer(layer_id)
     # Bad filters are refused here, not on every tile afterwards; the bounds are those of the matches.
     extent = db().read(layer_extent, layer, tile_query(layer))
-    return cached(jsonify(tilejson_document(layer, extent.bbox)), layer)
+    return shared_for_a_while(jsonify(tilejson_document(layer, extent.bbox)), layer)
