@@ -6,15 +6,13 @@ import gzip
 
 import pytest
 
+from tests.conftest import SESSION_CSRF, signed_in
 from tests.writing import (  # noqa: F401  (clean_features is an autouse fixture)
     INSIDE,
-    add_user,
     clean_features,
-    drop_users,
     farming_body,
     free_cell,
     items_url,
-    session_login,
     square,
 )
 
@@ -60,24 +58,21 @@ def test_an_unchanged_feature_is_still_304_and_uncompressed(client):
     assert again.status_code == 304 and not again.get_data() and "Content-Encoding" not in again.headers
 
 
-def test_the_etag_of_a_compressed_read_is_accepted_by_a_write(app, engine):
+def test_the_etag_of_a_compressed_read_is_accepted_by_a_write(app, make_user, engine):
     """An editor's browser always accepts gzip: the version it reads must still match If-Match."""
-    add_user(engine, "z-editor", "editor", ["farming_zones"], [INSIDE])
-    try:
-        editor = session_login(app, "z-editor")
-        x, y = free_cell(engine, INSIDE)
-        created = editor.post(items_url("farming_zones"), json=farming_body(square(x, y)))
-        assert created.status_code == 201
-        fid = created.get_json()["id"]
-        read = editor.client.get(items_url("farming_zones", fid), headers=GZIP)
-        assert read.status_code == 200
-        changed = editor.patch(
-            items_url("farming_zones", fid), json={"properties": {"season": "mùa"}},
-            headers={"If-Match": read.headers["ETag"], **GZIP},
-        )
-        assert changed.status_code == 200, changed.get_data(as_text=True)
-    finally:
-        drop_users(engine, ["z-editor"])
+    editor = signed_in(app, make_user("z-editor", "editor", layers=["farming_zones"], districts=[INSIDE]))
+    csrf = {"X-CSRF-Token": SESSION_CSRF}
+    x, y = free_cell(engine, INSIDE)
+    created = editor.post(items_url("farming_zones"), json=farming_body(square(x, y)), headers=csrf)
+    assert created.status_code == 201
+    fid = created.get_json()["id"]
+    read = editor.get(items_url("farming_zones", fid), headers=GZIP)
+    assert read.status_code == 200
+    changed = editor.patch(
+        items_url("farming_zones", fid), json={"properties": {"season": "mùa"}},
+        headers={"If-Match": read.headers["ETag"], **GZIP, **csrf},
+    )
+    assert changed.status_code == 200, changed.get_data(as_text=True)
 
 
 def test_it_can_be_turned_off_for_a_proxy_that_compresses(app):
@@ -103,8 +98,6 @@ def test_a_csv_download_names_its_charset_once(client):
 
 def test_pages_of_logged_in_users_are_not_compressed(app, make_user):
     """They carry the CSRF token: compressed beside reflected input, their size could betray it (BREACH)."""
-    from tests.conftest import signed_in
-
     officer = signed_in(app, make_user("z-officer", "editor", layers=["farming_zones"]))
     page = officer.get("/edit?q=" + "x" * 2000, headers=GZIP)
     assert page.status_code == 200 and "Content-Encoding" not in page.headers

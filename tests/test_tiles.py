@@ -17,6 +17,7 @@ from gis.sql import tile_extent
 from layers import REGISTRY, public_layers
 from tests.attacks import INJECTIONS
 from tests.conftest import signed_in
+from tests.writing import error_of
 
 MVT = "application/vnd.mapbox-vector-tile"
 # Web Mercator's half width in metres, and the tile border in tile units (of 4096).
@@ -91,16 +92,6 @@ def decode(path: Path, layer_id: str):
 def tile_ids(client, tmp_path, layer_id: str, z: int, x: int, y: int, query: dict | None = None) -> set[int]:
     path = get_tile(client, tmp_path, layer_id, z, x, y, query)
     return set(decode(path, layer_id)["mvt_id"]) if path.stat().st_size else set()
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:300])
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"code", "description"} and body["description"], body
-    if code:
-        assert body["code"] == code
-    return body
 
 
 def relic(engine, relic_id: int) -> dict:
@@ -266,7 +257,7 @@ def test_injections_in_filters_are_only_values(client, value):
     for name in ("q", "district"):
         response = client.get(f"/tiles/relics/0/0/0.pbf?{urlencode({name: value})}")
         assert (response.status_code, response.data) == (200, b"")
-    assert_error(client.get(f"/tiles/relics/0/0/0.pbf?{urlencode({'kind': value})}"), 400, "InvalidParameterValue")
+    error_of(client.get(f"/tiles/relics/0/0/0.pbf?{urlencode({'kind': value})}"), 400, "InvalidParameterValue")
 
 
 # --- odd text --------------------------------------------------------------
@@ -309,7 +300,7 @@ def test_cache_lifetime_is_configurable(engine, database_url, monkeypatch):
 @pytest.mark.parametrize("url", ["/tiles/relics/0/0/0.pbf", "/tiles/relics.json"])
 def test_private_layer_is_refused_to_anonymous_users_as_items_are(client, private_relics, url):
     items = client.get("/ogc/collections/relics/items")
-    assert_error(client.get(url), items.status_code)
+    error_of(client.get(url), items.status_code)
     assert items.status_code == 404
 
 
@@ -347,7 +338,7 @@ def test_private_layer_is_served_to_users_but_no_cache_keeps_it(app, engine, mak
     ],
 )
 def test_tiles_that_do_not_exist_are_404_json(client, url):
-    assert_error(client.get(url), 404)
+    error_of(client.get(url), 404)
 
 
 @pytest.mark.parametrize(
@@ -357,7 +348,7 @@ def test_tiles_that_do_not_exist_are_404_json(client, url):
 )
 @pytest.mark.parametrize("path", ["/tiles/relics/0/0/0.pbf", "/tiles/relics.json"])
 def test_bad_parameters_are_400_json(client, path, query):
-    body = assert_error(client.get(f"{path}?{query}"), 400, "InvalidParameterValue")
+    body = error_of(client.get(f"{path}?{query}"), 400, "InvalidParameterValue")
     assert body["description"].startswith(query.split("=")[0] + ": ")  # names the parameter at fault
 
 

@@ -255,8 +255,8 @@ def etag(actor_or_client, layer: str, feature_id: int) -> str:
 
 def error_of(response, status: int, code: str | None = None) -> dict:
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
+    assert response.mimetype == "application/json", response.mimetype
     body = response.get_json()
-    assert body is not None, response.get_data(as_text=True)[:300]
     assert isinstance(body.get("description"), str) and body["description"]
     if code:
         assert body["code"] == code, body
