@@ -44,10 +44,11 @@ def frame_policy(response: Response) -> Response:
     return response
 
 
-def shared_for_a_while(response: Response, layer) -> Response:
+def shared_for_a_while(response: Response, layer, visitors_only: bool = False) -> Response:
     """Data of a public layer may be kept a short while by any cache (VUNG_TILES_MAX_AGE): the same for
-    everyone, and a tourists' festival day is then not paid by the database alone. Private layers keep no-store."""
-    if layer.public:
+    everyone, and a tourists' festival day is then not paid by the database alone. Private layers keep
+    no-store; with `visitors_only`, so does a logged-in reader (an officer who just saved reads it fresh)."""
+    if layer.public and not (visitors_only and g.get("user") is not None):
         response.cache_control.public = True
         response.cache_control.max_age = current_app.config["TILES_MAX_AGE"]
     return response
@@ -57,7 +58,8 @@ def private_data_policy(response: Response) -> Response:
     """An answer to someone logged in is kept by no cache but their own: it may show what only they may
     see (private layers, who edited what, their CSRF token). Static files, and answers their handler made
     public (tiles of public layers), are the same for everyone."""
-    if g.get("user") is not None and request.endpoint != "static" and not response.cache_control.public:
+    # A static file has no user: app.auth.load_user does not look for one.
+    if g.get("user") is not None and not response.cache_control.public:
         response.headers["Cache-Control"] = "private, no-store"
     return response
 

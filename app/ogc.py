@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, g, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 
 from app.auth import may_read
 from app.db import db
@@ -256,10 +256,10 @@ def items(layer_id: str):
     page, matched = db().read(select_counted_page, layer, query)
     links = page_links(layer, query, page.returned, matched)
     if fmt == "html":
-        return for_visitors(Response(render_template(
+        return shared_for_a_while(Response(render_template(
             "ogc/items.html", layer=layer, features=json.loads(page.features), links=links,
             matched=matched, returned=page.returned, lang=current_lang(),
-        )), layer)
+        )), layer, visitors_only=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     # One join: a chain of `+` copies the (up to megabytes of) features text at every step.
     body = "".join((
@@ -269,13 +269,7 @@ def items(layer_id: str):
         json.dumps(links, ensure_ascii=False),
         "}",
     ))
-    return for_visitors(Response(body, mimetype=GEOJSON, headers=CONTENT_CRS), layer)
-
-
-def for_visitors(response: Response, layer: Layer) -> Response:
-    """Anonymous reads of public data may be shared by caches a short while; a logged-in reader (an
-    officer who just saved) always gets the data as it is now."""
-    return shared_for_a_while(response, layer) if g.get("user") is None else response
+    return shared_for_a_while(Response(body, mimetype=GEOJSON, headers=CONTENT_CRS), layer, visitors_only=True)
 
 
 def etag_for(layer: Layer, feature_id: int, version: int) -> str:
@@ -308,5 +302,5 @@ def item(layer_id: str, feature_id: str):
             feature_text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}", mimetype=GEOJSON, headers=CONTENT_CRS
         )
     response.headers["ETag"] = etag
-    return for_visitors(response, layer)
+    return shared_for_a_while(response, layer, visitors_only=True)
 
