@@ -294,17 +294,19 @@ def utf8_copy(source: Source, encoding: str, workdir: Path) -> Path:
     beside it; GDAL converts a shapefile's text itself (.dbf), and the other formats are UTF-8 by definition."""
     if source.format != CSV:
         raise ImportFailed(f"an encoding can be chosen only for shapefiles and CSV files; {source.format} files hold UTF-8 text")
-    try:
-        text = decode_legacy(source.path.read_bytes(), encoding)
-    except (UnicodeDecodeError, LookupError) as err:
-        raise ImportFailed(f"cannot read {source.path.name}: {str(err)[:200]}") from None
     folder = workdir / "utf-8"
     folder.mkdir(parents=True, exist_ok=True)
     for sibling in source.path.parent.glob(f"{glob.escape(source.path.stem)}.*"):  # .prj, .csvt beside it
         if sibling != source.path:
             shutil.copy(sibling, folder / sibling.name)
     target = folder / source.path.name  # the same name: GDAL names the layer after it
-    target.write_text(text, encoding="utf-8")
+    # Line by line, so memory does not grow with the file: no legacy character spans a line break.
+    try:
+        with source.path.open("rb") as lines, target.open("w", encoding="utf-8", newline="") as out:
+            for line in lines:
+                out.write(decode_legacy(line, encoding))
+    except (UnicodeDecodeError, LookupError) as err:
+        raise ImportFailed(f"cannot read {source.path.name}: {str(err)[:200]}") from None
     return target
 
 
