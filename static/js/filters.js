@@ -3,6 +3,7 @@
 
 import { el } from "./dom.js";
 import { formatInteger, t } from "./i18n.js";
+import { isAreaLayer } from "./layers.js";
 
 export function buildLayerList(container, config, { onToggle, onFilter }) {
   const entries = new Map();
@@ -81,11 +82,6 @@ function buildLayerEntry(layer, config, { onToggle, onFilter }) {
   }
   const root = el("section", { class: "layer", dataset: { layer: layer.id } }, [head, filters]);
   return { root, checkbox, filters, selects, count, used };
-}
-
-// Layers of mixed geometry (craft villages) are mostly points.
-function isAreaLayer(layer) {
-  return layer.geometry === "Polygon" || layer.geometry === "MultiPolygon";
 }
 
 // Options as [value, label] pairs; null for fields that get no control.

@@ -181,7 +181,7 @@ function cssToken(id) {
 // Room a popup leaves free when the map pans to show it: the zoom and locate
 // buttons on the left, the panel button at the top (44 px tall on touch
 // screens), the credits and messages at the bottom.
-const POPUP_CLEAR_TOP_LEFT = [64, 64];
+export const CLEAR_OF_CONTROLS = [64, 64];
 const POPUP_CLEAR_BOTTOM_RIGHT = [16, 32];
 // Around a popup's content: its margins and border, the tip under it, the
 // tip's margin and the marker's popup anchor.
@@ -190,12 +190,12 @@ const POPUP_MIN_HEIGHT = 120;
 
 // Narrow enough to fit beside the buttons on a phone.
 function popupOptions(map) {
-  const room = map.getSize().x - POPUP_CLEAR_TOP_LEFT[0] - POPUP_CLEAR_BOTTOM_RIGHT[0] - POPUP_FRAME.x;
+  const room = map.getSize().x - CLEAR_OF_CONTROLS[0] - POPUP_CLEAR_BOTTOM_RIGHT[0] - POPUP_FRAME.x;
   const width = Math.max(160, Math.min(320, room));
   return {
     maxWidth: width,
     minWidth: Math.min(220, width),
-    autoPanPaddingTopLeft: POPUP_CLEAR_TOP_LEFT,
+    autoPanPaddingTopLeft: CLEAR_OF_CONTROLS,
     autoPanPaddingBottomRight: POPUP_CLEAR_BOTTOM_RIGHT,
   };
 }
@@ -205,7 +205,7 @@ function popupOptions(map) {
 // bound follows the map's size (a phone turned, the panel shown or hidden).
 export function boundPopupHeight(map) {
   const container = map.getContainer();
-  const clear = POPUP_CLEAR_TOP_LEFT[1] + POPUP_CLEAR_BOTTOM_RIGHT[1] + POPUP_FRAME.y;
+  const clear = CLEAR_OF_CONTROLS[1] + POPUP_CLEAR_BOTTOM_RIGHT[1] + POPUP_FRAME.y;
   const update = () => {
     const height = Math.max(POPUP_MIN_HEIGHT, map.getSize().y - clear);
     container.style.setProperty("--popup-max-height", `${height}px`);
@@ -272,7 +272,6 @@ function clusterIcon(cluster) {
     style,
   });
   const classes = parts.map((part) => `vung-cluster--${cssToken(part.layer.id)}`);
-  if (mixed) classes.push("vung-cluster--mixed");
   return L.divIcon({
     className: `vung-cluster ${classes.join(" ")}`,
     html: badge,
@@ -301,4 +300,9 @@ function pathStyle(layer) {
     weight: style.weight ?? 2,
     className: `vung-shape vung-shape--${cssToken(layer.id)}`,
   };
+}
+
+// Layers of mixed geometry (craft villages) are mostly points.
+export function isAreaLayer(layer) {
+  return layer.geometry === "Polygon" || layer.geometry === "MultiPolygon";
 }

@@ -234,7 +234,8 @@ function startMap(doc) {
     for (const layerId of added) state.layers.add(layerId);
     panel.sync(state);
     writeHash();
-    for (const layerId of added) reloadLayer(views.get(layerId));
+    // Near me moves the map right after: one reload then, not one now and another on moveend.
+    if (added.length) reloadLater();
   }
 
   function setFilter(layerId, field, value) {

@@ -8,7 +8,7 @@
 import { bboxParam, isAbort, searchLayers } from "./api.js";
 import { clear, el } from "./dom.js";
 import { formatDistance, t, tn } from "./i18n.js";
-import { featureName } from "./layers.js";
+import { CLEAR_OF_CONTROLS, featureName, isAreaLayer } from "./layers.js";
 import { layerItemsParams } from "./state.js";
 
 const L = window.L;
@@ -17,13 +17,12 @@ const L = window.L;
 const RADIUS_M = 20000;
 const LISTED = 5;
 const FRAMED = 3;
-// Clear of the zoom and locate buttons, the panel button and the credits.
-const FRAME_TOP_LEFT = [64, 64];
+// Clear of the credits at the bottom (the top left: of the map's buttons, as popups are).
 const FRAME_BOTTOM_RIGHT = [24, 24];
 
 // Layers of places a visitor goes to: points, or mostly points.
-export function placeLayers(config) {
-  return config.layers.filter((layer) => layer.geometry !== "Polygon" && layer.geometry !== "MultiPolygon");
+function placeLayers(config) {
+  return config.layers.filter((layer) => !isAreaLayer(layer));
 }
 
 // `getState()` is the map's state (state.js); `onUseLayers(ids)` shows layers
@@ -129,7 +128,7 @@ export function createNearbyList(map, config, { requests, getState, onUseLayers,
     else if (config.bounds) bounds.extend(L.latLngBounds(config.bounds));
     const underList = map.getSize().y - box.offsetTop;
     map.fitBounds(bounds, {
-      paddingTopLeft: FRAME_TOP_LEFT,
+      paddingTopLeft: CLEAR_OF_CONTROLS,
       paddingBottomRight: [FRAME_BOTTOM_RIGHT[0], FRAME_BOTTOM_RIGHT[1] + underList],
       maxZoom: 16,
     });
