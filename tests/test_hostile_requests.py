@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+from urllib.parse import urlsplit
+
 import pytest
 from sqlalchemy import text
 
@@ -13,6 +17,7 @@ from tests.writing import (  # noqa: F401  (clean_features is an autouse fixture
     farming_body,
     free_cell,
     layer_state,
+    new_token,
     square,
 )
 
@@ -147,3 +152,59 @@ def test_even_a_thin_overlap_in_a_collection_is_a_400(client, collection):
     for predicate in ("S_INTERSECTS", "S_WITHIN", "S_DISJOINT"):
         response = client.get(ITEMS, query_string={"filter": f"{predicate}(geometry, {collection})"})
         assert response.status_code == 400, (predicate, response.get_data(as_text=True)[:300])
+
+
+
+def chunked(server: str, token: str, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+    """POST `body` to the live server as a client streaming it would: in chunks, with no Content-Length."""
+    connection = http.client.HTTPConnection(urlsplit(server).netloc, timeout=30)
+    try:
+        connection.request("POST", path, body=iter([body[:1000], body[1000:]]), encode_chunked=True,
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture()
+def streaming_editor(make_user, engine) -> str:
+    """An API token of an editor of farming zones."""
+    make_user("hostile_streamer", "editor", layers=["farming_zones"], districts=[INSIDE])
+    return new_token(engine, "hostile_streamer")
+
+
+@pytest.fixture()
+def small_limit(app):
+    """The app taking bodies of at most 4 kB, for one test."""
+    before = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 4096
+    yield
+    app.config["MAX_CONTENT_LENGTH"] = before
+
+
+def test_a_chunked_body_beyond_the_limit_is_a_413_not_broken_json(live_server, streaming_editor, engine, small_limit):
+    before = layer_state(engine, "farming_zones")
+    body = json.dumps(farming_body(square(106.2, 20.4), name="x" * 5000)).encode()
+    status, answer = chunked(live_server, streaming_editor, "/ogc/collections/farming_zones/items", body,
+                             "application/geo+json")
+    assert status == 413, answer[:300]
+    assert json.loads(answer)["code"]
+    assert layer_state(engine, "farming_zones") == before
+
+
+def test_a_chunked_upload_beyond_the_limit_is_a_413(live_server, streaming_editor, small_limit):
+    boundary = "vungboundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.geojson"\r\n'
+            "Content-Type: application/geo+json\r\n\r\n").encode() + b" " * 8000 + f"\r\n--{boundary}--\r\n".encode()
+    status, answer = chunked(live_server, streaming_editor, "/import/upload", body, f"multipart/form-data; boundary={boundary}")
+    assert status == 413, answer[:300]
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(live_server, streaming_editor, engine):
+    x, y = free_cell(engine, INSIDE)
+    body = json.dumps(farming_body(square(x, y), name="zz-test gửi từng khúc")).encode()
+    status, answer = chunked(live_server, streaming_editor, "/ogc/collections/farming_zones/items", body,
+                             "application/geo+json")
+    assert status == 201, answer[:300]
+    assert json.loads(answer)["properties"]["name"] == "zz-test gửi từng khúc"
