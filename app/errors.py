@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -64,7 +64,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
-        return error_response(err.code or 500, err.name.replace(" ", ""), err.description or err.name)
+        response = make_response(error_response(err.code or 500, err.name.replace(" ", ""), err.description or err.name))
+        for name, value in err.get_headers():
+            if name.lower() != "content-type":  # a 405's Allow, say
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(OperationalError)
     def database_down(err: OperationalError):

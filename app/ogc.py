@@ -119,7 +119,8 @@ def readable_layers() -> list[Layer]:
     return [layer for layer in REGISTRY.values() if may_read(layer)]
 
 
-@bp.get("/", strict_slashes=False)
+@bp.get("")  # without the slash too; a rule without strict slashes answers other methods 404, not 405
+@bp.get("/")
 def landing():
     data = {
         "title": "Vùng – OGC API Features",

@@ -208,3 +208,12 @@ def test_a_chunked_body_within_the_limit_is_read_whole(live_server, streaming_ed
                              "application/geo+json")
     assert status == 201, answer[:300]
     assert json.loads(answer)["properties"]["name"] == "zz-test gửi từng khúc"
+
+
+@pytest.mark.parametrize("path", ["/ogc", "/ogc/", "/ogc/conformance", "/ogc/collections/relics"])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_a_method_a_resource_does_not_take_is_a_405(client, path, method):
+    response = getattr(client, method)(path)
+    assert response.status_code == 405, (method, path, response.status_code)
+    assert response.get_json()["code"]
+    assert "GET" in response.headers["Allow"]
