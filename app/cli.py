@@ -203,7 +203,7 @@ def publish_command(out, layers, filters, title, lang, base_url):
     if base_url and not base_url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--base-url")
     try:
-        html = publish_file(layers, filter_args(filters), title, lang, base_url)
+        html = publish_file(layers, filter_options(filters), title, lang, base_url)
     except ApiError as err:
         raise click.ClickException(err.description) from None
     except ParameterError as err:
@@ -212,7 +212,7 @@ def publish_command(out, layers, filters, title, lang, base_url):
     click.echo(f"wrote {out}")
 
 
-def filter_args(filters: tuple[str, ...]) -> MultiDict:
+def filter_options(filters: tuple[str, ...]) -> MultiDict:
     """`--filter NAME=VALUE` options as a request's arguments, for the endpoints' own parsing."""
     out = MultiDict()
     for item in filters:

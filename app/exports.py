@@ -18,7 +18,7 @@ from flask.cli import with_appcontext
 from werkzeug.datastructures import MultiDict
 
 from app.auth import may_read
-from app.cli import filter_args
+from app.cli import filter_options
 from app.db import db
 from app.ogc import find_layer
 from app.pages import current_lang
@@ -146,7 +146,7 @@ def export_command(layer_ids: str, path: Path, format_id: str | None, filters: t
             raise ParameterError("layers", "name at least one layer, e.g. relics or relics,craft_villages")
         if len(layers) > 1 and not fmt.multi_layer:
             raise ParameterError("format", f"{fmt.id} holds one layer; for several use gpkg or shp")
-        queries = parse_layer_queries(layers, filter_args(filters), default_limit=None)
+        queries = parse_layer_queries(layers, filter_options(filters), default_limit=None)
     except ParameterError as err:
         raise click.ClickException(str(err)) from None
     parts = tuple((layer, queries[layer.id]) for layer in layers)

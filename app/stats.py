@@ -58,7 +58,7 @@ def table_layers(tables: list[StatTable]) -> list[Layer]:
     return list(seen.values())
 
 
-def filter_args(not_filters: tuple[str, ...]) -> MultiDict:
+def request_filters(not_filters: tuple[str, ...]) -> MultiDict:
     """The request's filters; empty values (an untouched form field) mean no filter."""
     return MultiDict(
         (name, value) for name, value in request.args.items(multi=True) if name not in not_filters and value.strip()
@@ -81,7 +81,7 @@ def place_level() -> str:
 
 def parse_request(tables: list[StatTable], not_filters: tuple[str, ...]) -> tuple[str, MultiDict, dict[str, ItemQuery]]:
     by = place_level()
-    args = filter_args(not_filters)
+    args = request_filters(not_filters)
     queries = parse_layer_queries(table_layers(tables), args, default_limit=None, paging=False)  # every match
     return by, args, queries
 
