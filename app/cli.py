@@ -12,6 +12,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from werkzeug.datastructures import MultiDict
 
+from importers.rejections import ENCODING as REJECTED_ENCODING
+from importers.rejections import write_rejected
 from importers.run import ImportFailed, ImportOptions, import_file
 from importers.sample import load_sample, sample_is_loaded
 from importers.synthetic import generate_zones
@@ -134,7 +136,10 @@ def sample_synthetic(count: int, seed: float, replace: bool):
 @click.option("--skip-invalid", is_flag=True, help="Load the valid rows even if some are rejected.")
 @click.option("--repair", is_flag=True, help="Repair invalid shapes with ST_MakeValid instead of rejecting them.")
 @click.option("--user", "username", default="import", show_default=True, help="Name recorded in the history.")
-def import_command(layer_id, path, source_layer, crs, encoding, mappings, key, dry_run, skip_invalid, repair, username):
+@click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write every rejected row (row, reason, longitude, latitude) to this CSV file.")
+def import_command(layer_id, path, source_layer, crs, encoding, mappings, key, dry_run, skip_invalid, repair, username,
+                   rejected_path):
     """Import PATH (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ, CSV, XLSX) into LAYER_ID."""
     layer = REGISTRY.get(layer_id)
     if layer is None or not layer.editable:
@@ -155,6 +160,10 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, key, d
     except ImportFailed as err:
         raise click.ClickException(str(err)) from None
     print_report(report)
+    if rejected_path:
+        with open(rejected_path, "w", encoding=REJECTED_ENCODING, newline="") as out:
+            write_rejected(report.rejected, out)
+        click.echo(f"rejected rows: {len(report.rejected)}, written to {rejected_path}")
     if report.rejected and not (skip_invalid or dry_run):
         raise click.exceptions.Exit(1)
 
@@ -182,7 +191,7 @@ def print_report(report) -> None:
         where = f" at {r['location']}" if r.get("location") else ""
         click.echo(f"row {r['row']}: {r['reason']}{where}")
     if len(report.rejected) > 200:
-        click.echo(f"... and {len(report.rejected) - 200} more rejected rows")
+        click.echo(f"... and {len(report.rejected) - 200} more rejected rows (--rejected FILE lists them all)")
 
 
 @click.command("publish")

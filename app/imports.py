@@ -7,6 +7,7 @@ temporary folder, so nothing half-checked is ever reused.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
@@ -16,17 +17,20 @@ import threading
 import time
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, send_file, url_for
+from flask_babel import gettext
 
 from app.auth import Forbidden, current_user, page_for_users, require_editor, require_user
 from app.db import db
 from app.edit import editor_config
 from app.errors import ApiError, NotFound, ValidationFailed
 from app.features import json_body
-from app.messages import localize_file_error, localize_report, translate_sentence
+from app.messages import localize_file_error, localize_report, translate_problems, translate_sentence
 from app.ogc import find_layer
 from app.pages import current_lang
 from importers.encodings import LEGACY_ENCODINGS
+from importers.rejections import ENCODING as REJECTED_ENCODING
+from importers.rejections import write_rejected
 from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file
 from importers.sources import EXTENSIONS, ImportFileError, prepare_source
 from layers import get_layer
@@ -36,8 +40,9 @@ bp = Blueprint("imports", __name__)
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEEP_UPLOADS_SECONDS = 24 * 3600
-# Beside the file in its folder: a stored file's name never starts with a dot, so no upload is called this.
+# Beside the file in its folder: a stored file's name never starts with a dot, so no upload is called these.
 UPLOAD_META = ".upload.json"
+REJECTED_ROWS = ".rejected.json"  # every row the last run rejected, as the importer wrote them
 ENCODINGS = [("utf-8", "UTF-8"), ("cp1258", "Windows-1258"), ("tcvn3", "TCVN3 (ABC)"), ("vni", "VNI")]
 
 
@@ -112,7 +117,7 @@ def stored_upload(upload_id: str) -> Path:
     meta = folder / UPLOAD_META if folder else None
     if meta is None or not meta.is_file() or json.loads(meta.read_text())["user"] != current_user().id:
         raise NotFound("No such upload (uploads are kept for a day).")
-    return next(p for p in folder.iterdir() if p.name != UPLOAD_META)
+    return next(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
@@ -184,7 +189,35 @@ def run(upload_id: str):
 def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=None) -> ImportReport:
     with tempfile.TemporaryDirectory(prefix="vung-import-") as workdir:
         with db().begin() as conn:
-            return import_file(conn, layer, path, options, Path(workdir), progress, on_phase)
+            report = import_file(conn, layer, path, options, Path(workdir), progress, on_phase)
+    keep_rejected(path, layer, report)
+    return report
+
+
+def keep_rejected(path: Path, layer, report: ImportReport) -> None:
+    """Every row the run rejected, beside the upload, for rejected_rows: the report sends only the first."""
+    kept = path.parent / REJECTED_ROWS
+    if report.rejected:
+        kept.write_text(json.dumps({"layer": layer.id, "rejected": report.rejected}, ensure_ascii=False))
+    else:
+        kept.unlink(missing_ok=True)
+
+
+@bp.get("/import/<upload_id>/rejected.csv")
+def rejected_rows(upload_id: str):
+    """Every row the upload's last run rejected, as CSV in the reader's language."""
+    require_importer()
+    path = stored_upload(upload_id)
+    kept = path.parent / REJECTED_ROWS
+    if not kept.is_file():
+        raise NotFound("The last run of this upload rejected no row.")
+    saved = json.loads(kept.read_text())
+    layer = get_layer(saved["layer"])
+    out = io.StringIO()
+    headers = (gettext("row"), gettext("reason"), gettext("longitude"), gettext("latitude"))
+    write_rejected(saved["rejected"], out, headers, reason=lambda text: translate_problems(text, layer))
+    return send_file(io.BytesIO(out.getvalue().encode(REJECTED_ENCODING)), mimetype="text/csv", as_attachment=True,
+                     download_name=f"{path.stem}-rejected.csv", max_age=0)
 
 
 def report_json(report: ImportReport) -> dict:

@@ -315,3 +315,40 @@ def test_a_spreadsheet_column_mixing_numbers_and_text_is_read(app, make_user, tm
     assert dry.json["would_load"] == 2
     [rejected] = dry.json["rejected"]
     assert rejected["row"] == 3 and "households" in rejected["reason"]
+
+
+def many_bad_rows(count: int) -> bytes:
+    """A GeoJSON of `count` small squares, every one with a crop the layer does not know, and one it knows (cay)."""
+    features = [{"type": "Feature", "properties": {"name": f"zz-api {i}", "crop": "ngô", "cay": "rice"},
+                 "geometry": box(106.3 + i * 1e-4, 20.2, 106.30005 + i * 1e-4, 20.20005).__geo_interface__}
+                for i in range(count)]
+    return json.dumps({"type": "FeatureCollection", "features": features}).encode()
+
+
+def test_every_rejected_row_can_be_downloaded_in_the_page_language(app, make_user, editor, engine):
+    """The report sends the first 1,000 reasons; the CSV holds them all, for the uploader only."""
+    upload_id = upload(editor, many_bad_rows(1200), "ngo.geojson").json["upload"]
+    body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop", "cay": ""}, "dry_run": True}
+    dry = post(editor, f"/import/{upload_id}/run?lang=vi", json=body)
+    assert (len(dry.json["rejected"]), dry.json["rejected_total"]) == (1000, 1200)
+
+    answer = editor.get(f"/import/{upload_id}/rejected.csv?lang=vi")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    lines = answer.get_data().decode("utf-8-sig").splitlines()
+    assert lines[0] == "dòng,lý do,kinh độ,vĩ độ"
+    assert len(lines) == 1201 and lines[1200].startswith("1200,")
+    assert lines[1] == f"1,{dry.json['rejected'][0]['reason']},,"
+    english = editor.get(f"/import/{upload_id}/rejected.csv?lang=en").get_data().decode("utf-8-sig").splitlines()
+    assert english[0] == "row,reason,longitude,latitude" and english[1] == "1,Crop (crop): unknown value 'ngô',,"
+
+    stranger = signed_in(app, make_user("import_api_curious", "editor", layers=["farming_zones"]))
+    assert stranger.get(f"/import/{upload_id}/rejected.csv").status_code == 404
+    assert app.test_client().get(f"/import/{upload_id}/rejected.csv").status_code == 401
+
+    # A later run that rejects nothing leaves nothing to download.
+    body["mapping"] = {"name": "name", "cay": "crop", "crop": ""}
+    assert post(editor, f"/import/{upload_id}/run", json=body).json["rejected_total"] == 0
+    assert editor.get(f"/import/{upload_id}/rejected.csv").status_code == 404
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 0

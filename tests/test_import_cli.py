@@ -126,6 +126,32 @@ def test_invalid_shape_is_reported_with_its_location_and_repaired_on_request(fla
     assert marked(engine, "farming_zones", "ST_IsValid(geom), ST_NumGeometries(geom)") == [(True, 2)]
 
 
+def test_every_rejected_row_goes_to_the_rejected_file(flask_import, engine, tmp_path):
+    """More rejections than the report prints (200): the file has them all, with the place of a bad shape."""
+    x, y, s = 106.2, 20.3, 0.004
+    names = [f"{MARK} {i}" for i in range(230)]
+    gdf = zones(names, ["ngô" if i % 10 else "Lúa" for i in range(230)])
+    gdf["geometry"] = [square(i % 16, i // 16) for i in range(230)]
+    gdf.loc[0, "geometry"] = gpd.GeoSeries.from_wkt([f"POLYGON(({x} {y}, {x + s} {y + s}, {x + s} {y}, {x} {y + s}, {x} {y}))"])[0]
+    path = write(gdf, tmp_path / "nhieu.geojson")
+    before = state(engine)
+
+    result = flask_import("farming_zones", path, "--dry-run", "--rejected", tmp_path / "loai.csv")
+    assert result.exit_code == 0, result.output
+    assert "... and 8 more rejected rows (--rejected FILE lists them all)" in result.output
+    raw = (tmp_path / "loai.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only after this mark
+    rows = pd.read_csv(tmp_path / "loai.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert list(rows.columns) == ["row", "reason", "longitude", "latitude"]
+    assert len(rows) == 208 and rows["row"].tolist() == [1] + [i + 1 for i in range(230) if i % 10]
+    assert rows["reason"].iloc[1] == "crop: unknown value 'ngô'"
+    first = rows.iloc[0]
+    assert first["reason"] == "geometry: invalid: Self-intersection"
+    assert (round(float(first["longitude"]), 3), round(float(first["latitude"]), 3)) == (106.202, 20.302)
+    assert rows["longitude"].iloc[1] == ""
+    assert state(engine) == before
+
+
 def test_map_and_key_update_on_reimport(flask_import, engine, tmp_path):
     gdf = gpd.GeoDataFrame(
         {"ten": [f"{MARK} Đồng Sơn"], "loai": ["Lúa"], "ghi_chu": ["x"]}, geometry=[square(0)], crs=4326

@@ -303,6 +303,7 @@ function startImport(doc) {
     report.show(answer, {
       map: `/#${fragment}layers=${encodeURIComponent(layerId)}`,
       editor: `/edit#${fragment}layer=${encodeURIComponent(layerId)}`,
+      rejected: api.rejectedUrl(upload.upload),
     });
     if (answer.committed) {
       statusElement.textContent = t("imported_status", { n: formatInteger(Number(answer.inserted) + Number(answer.updated || 0)) });

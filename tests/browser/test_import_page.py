@@ -161,6 +161,13 @@ def test_editor_imports_a_shapefile(new_page, live_server, engine, editor, spot,
     shoot(page, "import-dry-run")
     assert imported(engine) == [], "a dry run wrote to the database"
 
+    # Every rejected row, as a file to fix the source by, in the page's language.
+    with page.expect_download() as download:
+        page.click("#import-rejected-download")
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "dòng,lý do,kinh độ,vĩ độ"
+    assert len(lines) == 2 and lines[1].startswith("3,Hình dạng: không hợp lệ: tự cắt nhau")
+
     # Without "skip invalid" the rejected row stops the whole import.
     page.click("#import-run")
     expect(report).to_have_attribute("data-state", "refused")

@@ -2,6 +2,8 @@
 // then run the import (dry or for real). Every failure becomes an
 // ImportError carrying the server's {code, description}.
 
+import { currentLang } from "../i18n.js";
+
 const POLL_MS = 400;
 
 export class ImportError extends Error {
@@ -78,5 +80,7 @@ export function createImportApi(config) {
     inspect: (upload, options) => send(at(upload, "inspect"), options),
     run: (upload, options) => send(at(upload, "run"), options),
     runInBackground,
+    // Every row the upload's last run rejected, in the page's language.
+    rejectedUrl: (upload) => `${at(upload, "rejected.csv")}?lang=${encodeURIComponent(currentLang())}`,
   };
 }

@@ -19,6 +19,7 @@ export function createReport(section, { onPlace }) {
   const notes = section.querySelector("#import-report-notes");
   const rejectedTitle = section.querySelector("#import-rejected-title");
   const rejectedList = section.querySelector("#import-rejected");
+  const rejectedFile = section.querySelector("#import-rejected-file");
   const result = section.querySelector("#import-result");
 
   function count(label, value, key) {
@@ -76,6 +77,13 @@ export function createReport(section, { onPlace }) {
     const shown = Math.min(rejected.length, MAX_REJECTED);
     if (total > shown) {
       rejectedList.append(el("li", { class: "import-rejected-more", text: t("rejected_more", { n: formatInteger(total - shown) }) }));
+    }
+
+    // Every reason, not only those sent with the report, as a file to fix the source by.
+    clear(rejectedFile);
+    rejectedFile.hidden = !(total > 0 && links?.rejected);
+    if (!rejectedFile.hidden) {
+      rejectedFile.append(el("a", { id: "import-rejected-download", href: links.rejected, download: "", text: t("rejected_download") }));
     }
 
     clear(result);
