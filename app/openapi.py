@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from gis.cql2 import MAX_LENGTH as MAX_FILTER_LENGTH
 from layers import public_layers
-from layers.base import Field, Layer
+from layers.base import URL_KINDS, Field, Layer
 from layers.params import CRS84, DEFAULT_LIMIT, FILTER_LANG, MAX_LIMIT, MAX_Q
 
 SCHEMA_TYPES = {
     "text": {"type": "string"},
     "longtext": {"type": "string"},
-    "url": {"type": "string", "format": "uri"},
+    **{kind: {"type": "string", "format": "uri"} for kind in URL_KINDS},
     "integer": {"type": "integer"},
     "number": {"type": "number"},
     "date": {"type": "string", "format": "date"},

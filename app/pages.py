@@ -13,7 +13,7 @@ from app.db import db
 from app.errors import NotFound
 from exporters.write import FORMATS
 from layers import get_layer, public_layers
-from layers.base import PLACE_FIELDS, Layer
+from layers.base import PLACE_FIELDS, Field, Layer
 from layers.query import list_districts, select_properties
 
 bp = Blueprint("pages", __name__)
@@ -79,8 +79,14 @@ def public_map():
     return render_template("map.html", config=map_config(districts, lang), lang=lang, export_formats=FORMATS.values())
 
 
-# Codes only other systems need, and the photo, shown above the detail page's table.
-NOT_IN_TABLE = {"photo", *(name for name in PLACE_FIELDS if name.endswith("_code"))}
+# Codes only other systems need.
+NOT_IN_TABLE = {name for name in PLACE_FIELDS if name.endswith("_code")}
+
+
+def table_fields(layer: Layer, above: set[str]) -> tuple[Field, ...]:
+    """The fields a detail page's table lists: not those named `above` it (name, description),
+    nor its photos (shown above it too), nor codes only other systems need."""
+    return tuple(f for f in layer.fields if f.name not in above | NOT_IN_TABLE and f.kind != "photo")
 
 
 @bp.get("/<layer_id>/<int:feature_id>")
@@ -96,11 +102,11 @@ def feature_page(layer_id: str, feature_id: int):
     # the table keeps the other language's (the local name on an English page, say).
     name_field = "name_en" if lang == "en" and row.get("name_en") else "name"
     description_field = "description_en" if lang == "en" and row.get("description_en") else "description"
-    shown = NOT_IN_TABLE | {name_field, description_field}
-    rows = [(f.label(lang), f.display(row[f.name], lang)) for f in layer.fields if f.name not in shown]
+    rows = [(f.label(lang), f.display(row[f.name], lang)) for f in table_fields(layer, {name_field, description_field})]
     name, description = row[name_field], row.get(description_field)
+    photos = [row[f.name] for f in layer.photos if row.get(f.name)]
     return render_template(
-        "detail.html", layer=layer, feature=row, name=name, description=description,
+        "detail.html", layer=layer, feature=row, name=name, description=description, photos=photos,
         rows=[r for r in rows if r[1] is not None], lang=lang,
         geometry=json.loads(row["geometry"]), style=layer.style, tiles=tiles_config(),
     )

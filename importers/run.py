@@ -163,7 +163,7 @@ GROUPED_THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(\.\d{3})+\s*")
 
 
 def typed_raw(f: Field, raw):
-    if f.kind in ("text", "longtext", "url") and raw is not None and not isinstance(raw, str):
+    if f.is_free_text and raw is not None and not isinstance(raw, str):
         return str(raw)
     if f.kind in ("integer", "number") and isinstance(raw, str) and NUMBER_TEXT.fullmatch(raw) \
             and not GROUPED_THOUSANDS.fullmatch(raw):

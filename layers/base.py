@@ -9,9 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-FieldKind = Literal["text", "longtext", "integer", "number", "enum", "date", "boolean", "url"]
+# "photo" is the http(s) address of a picture of the feature: stored, checked and
+# filtered as a "url", but shown as the picture (above a popup or a detail page's
+# table, never in a published map, whose photos would be outside links).
+FieldKind = Literal["text", "longtext", "integer", "number", "enum", "date", "boolean", "url", "photo"]
 GeometryKind = Literal["Point", "Polygon", "MultiPolygon", "Geometry"]
 OverlapPolicy = Literal["reject", "warn", "allow"]
+
+# Kinds whose value is an http(s) address.
+URL_KINDS = frozenset({"url", "photo"})
+# Kinds whose value is free text (an enum's is one of its choices).
+FREE_TEXT_KINDS = frozenset({"text", "longtext", *URL_KINDS})
 
 # Geometry types a client may send for each declared kind.
 ACCEPTED_GEOMETRIES = {
@@ -55,6 +63,16 @@ class Field:
 
     def label(self, lang: str) -> str:
         return self.en if lang == "en" else self.vi
+
+    @property
+    def is_url(self) -> bool:
+        """Its value is an http(s) address (a link, or a photo)."""
+        return self.kind in URL_KINDS
+
+    @property
+    def is_free_text(self) -> bool:
+        """Its value is text as written, not one of a list of choices."""
+        return self.kind in FREE_TEXT_KINDS
 
     def choice_values(self) -> tuple[str, ...]:
         return tuple(c.value for c in self.choices)
@@ -139,6 +157,11 @@ class Layer:
     @property
     def searchable(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.searchable)
+
+    @property
+    def photos(self) -> tuple[Field, ...]:
+        """The fields holding the address of a picture of the feature."""
+        return tuple(f for f in self.fields if f.kind == "photo")
 
     @property
     def writable(self) -> tuple[Field, ...]:

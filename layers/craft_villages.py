@@ -32,7 +32,7 @@ LAYER = Layer(
         Field("recognised_year", "integer", "Năm công nhận", "Year recognised", popup=True),
         Field("households", "integer", "Số hộ làm nghề", "Households", unit="hộ"),
         *description_fields(popup=True),
-        Field("photo", "url", "Ảnh", "Photo"),
+        Field("photo", "photo", "Ảnh", "Photo"),
         text("precision", "Độ chính xác vị trí", "Location precision", max_length=50),
         source_field(),
         *place_fields(),

@@ -23,8 +23,6 @@ from layers.query import ItemQuery, items_statement, layer_extent
 # A page with more than this many features grows slow to open and to use.
 MAX_FEATURES = 5000
 POINT_FILL_OPACITY = 0.8
-# Fields a published feature never carries: photos are outside links.
-UNPUBLISHED_FIELDS = frozenset({"photo"})
 
 
 class TooManyFeatures(Exception):
@@ -101,10 +99,13 @@ def inline_safe(code: str, tag: str) -> str:
 
 
 def published_properties(layer: Layer) -> tuple[str, ...]:
-    """What a published feature carries: its names, what its popup shows, and English versions of texts."""
+    """What a published feature carries: its names, what its popup shows, and English versions of texts.
+
+    Never a photo: it is an outside link, and the page holds everything it shows.
+    """
     wanted = [name for name in ("name", "name_en") if layer.field(name)]
     for f in layer.fields:
-        if not f.popup or f.name in UNPUBLISHED_FIELDS:
+        if not f.popup or f.kind == "photo":
             continue
         wanted.append(f.name)
         if layer.field(f"{f.name}_en"):

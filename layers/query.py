@@ -48,7 +48,7 @@ def where_clause(layer: Layer, query: ItemQuery) -> tuple[str, dict]:
         params.update(query.bbox.as_params())
     for name, values in query.filters.items():
         f = layer.field(name)
-        if f.kind in ("text", "longtext", "url"):
+        if f.is_free_text:
             # Place names are matched as people type them: case and diacritics ignored.
             conditions.append(
                 f"vung_fold(t.{name}) = ANY(ARRAY(SELECT vung_fold(unnest(CAST(:f_{name} AS text[])))))"

@@ -43,7 +43,7 @@ LAYER = Layer(
         text("festival", "Lễ hội", "Festival", max_length=500),
         *description_fields(popup=True),
         text("address", "Địa chỉ", "Address", max_length=500),
-        Field("photo", "url", "Ảnh", "Photo"),
+        Field("photo", "photo", "Ảnh", "Photo"),
         text("precision", "Độ chính xác vị trí", "Location precision", max_length=50),
         source_field(),
         *place_fields(),

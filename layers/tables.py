@@ -37,9 +37,9 @@ GEOMETRY_TYPES = {"Point": "POINT", "Polygon": "POLYGON", "MultiPolygon": "MULTI
 def column_type(f: Field):
     if f.kind in ("text", "enum"):
         return String(f.max_length) if f.max_length else Text()
+    if f.kind == "longtext" or f.is_url:
+        return Text()
     return {
-        "longtext": Text(),
-        "url": Text(),
         "integer": Integer(),
         "number": Float(),
         "date": Date(),

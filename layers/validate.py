@@ -37,7 +37,7 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
     if value is None or (isinstance(value, str) and value.strip() == "" and f.kind != "boolean"):
         return None, None
     kind = f.kind
-    if kind in ("text", "longtext", "url", "enum"):
+    if f.is_free_text or kind == "enum":
         if not isinstance(value, str):
             return None, "must be text"
         value = value.strip()
@@ -49,7 +49,7 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
             return None, f"at most {f.max_length} characters"
         if kind == "enum" and value not in f.choice_values():
             return None, f"unknown value {value[:40]!r}; expected one of {', '.join(f.choice_values())}"
-        if kind == "url" and not URL.match(value):
+        if f.is_url and not URL.match(value):
             return None, "must be an http(s) address"
         return value, None
     if kind == "integer":

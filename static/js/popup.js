@@ -3,8 +3,9 @@
 import { el, safeUrl } from "./dom.js";
 import { currentLang, formatDate, formatDecimal, formatInteger, t } from "./i18n.js";
 
-// Fields that get their own place in the popup rather than a row in the list.
-const SPECIAL_FIELDS = new Set(["name", "photo", "illustrative"]);
+// Fields that get their own place in the popup rather than a row in the list
+// (and every "photo" field: its picture stands at the top).
+const SPECIAL_FIELDS = new Set(["name", "illustrative"]);
 const DESCRIPTION_LIMIT = 280;
 
 export function detailUrl(layerId, featureId, base = "/") {
@@ -17,9 +18,9 @@ export function detailUrl(layerId, featureId, base = "/") {
 export function buildPopup(feature, layer, { detailBase = "/", newTab = false } = {}) {
   const props = feature.properties || {};
   const root = el("article", { class: "popup", dataset: { layer: layer.id } });
-  const photo = safeUrl(props.photo);
-  if (photo) {
-    root.append(el("img", { class: "popup-photo", src: photo, alt: "", loading: "lazy" }));
+  for (const field of layer.fields.filter((f) => f.kind === "photo")) {
+    const photo = safeUrl(props[field.name]);
+    if (photo) root.append(el("img", { class: "popup-photo", src: photo, alt: "", loading: "lazy" }));
   }
   const title = localized(props, "name");
   root.append(el("h3", { class: "popup-title", text: title || "—" }));
@@ -54,7 +55,7 @@ export function buildPopup(feature, layer, { detailBase = "/", newTab = false } 
 }
 
 function popupFields(layer) {
-  return layer.fields.filter((field) => field.popup && !SPECIAL_FIELDS.has(field.name));
+  return layer.fields.filter((field) => field.popup && field.kind !== "photo" && !SPECIAL_FIELDS.has(field.name));
 }
 
 // English readers get the *_en variant of a text when the data has one.
@@ -88,7 +89,8 @@ function formatValue(field, value) {
       return Number.isFinite(Number(value)) ? formatDecimal(Number(value), 2) : String(value);
     case "date":
       return formatDate(value);
-    case "url": {
+    case "url":
+    case "photo": {
       const href = safeUrl(value);
       return href
         ? el("a", { href, text: String(value), rel: "noopener noreferrer", target: "_blank" })

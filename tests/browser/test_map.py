@@ -258,6 +258,31 @@ def test_hash_survives_a_round_trip(page, live_server):
     assert parsed["detail"] == {"zoom": 15, "lat": 20.4, "lon": 106.1}
 
 
+def test_a_popup_finds_its_photo_by_kind_whatever_its_name(page, live_server, page_errors):
+    open_map(page, live_server)
+    popup = page.evaluate(
+        """async () => {
+            const { buildPopup } = await import("/static/js/popup.js");
+            const field = (name, kind, label) => ({ name, kind, label, unit: null, popup: true, choices: [] });
+            const layer = { id: "portraits", fields: [
+                field("name", "text", "Name"), field("anh_dai_dien", "photo", "Portrait"), field("website", "url", "Website"),
+            ] };
+            const properties = { name: "Đền Trần", anh_dai_dien: "https://example.org/a.jpg", website: "https://example.org/" };
+            const root = buildPopup({ id: 1, properties }, layer, { detailBase: null });
+            return {
+                first: root.firstElementChild.className,
+                photos: [...root.querySelectorAll("img")].map((img) => img.getAttribute("src")),
+                rows: [...root.querySelectorAll("dt")].map((dt) => dt.textContent),
+                links: [...root.querySelectorAll("dd a")].map((a) => a.getAttribute("href")),
+            };
+        }"""
+    )
+    assert popup == {
+        "first": "popup-photo", "photos": ["https://example.org/a.jpg"], "rows": ["Website"], "links": ["https://example.org/"],
+    }
+    assert page_errors == []
+
+
 def test_tampered_hash_is_ignored(page, live_server, page_errors):
     bad = quote("<b>x</b>")
     open_map(page, live_server, f"#map=oops&layers=relics,nope&relics.rank={bad}&relics.secret=1")

@@ -186,6 +186,7 @@ function inputFor(field, id) {
     case "date":
       return el("input", { ...common, type: "date" });
     case "url":
+    case "photo":
       return el("input", { ...common, type: "url", maxlength: field.maxLength || null, spellcheck: "false" });
     default:
       return el("input", { ...common, type: "text", maxlength: field.maxLength || null, autocomplete: "off" });
