@@ -131,6 +131,8 @@ def sample_synthetic(count: int, seed: float, replace: bool):
 @click.option("--crs", help="The file's coordinate system when it names none or the wrong one, e.g. EPSG:9209.")
 @click.option("--encoding", help="Text encoding of the attributes: utf-8, cp1258, tcvn3, vni...")
 @click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD", help="Map a column to a field (FIELD empty: ignore it).")
+@click.option("--value", "values", multiple=True, metavar="FIELD:TEXT=VALUE",
+              help="Read TEXT in FIELD's column as VALUE, for words no label matches (e.g. crop:Lúa nếp=rice).")
 @click.option("--key", help="Field matching existing features: they are updated instead of duplicated.")
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Load the valid rows even if some are rejected.")
@@ -138,15 +140,16 @@ def sample_synthetic(count: int, seed: float, replace: bool):
 @click.option("--user", "username", default="import", show_default=True, help="Name recorded in the history.")
 @click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write every rejected row (row, reason, longitude, latitude) to this CSV file.")
-def import_command(layer_id, path, source_layer, crs, encoding, mappings, key, dry_run, skip_invalid, repair, username,
-                   rejected_path):
+def import_command(layer_id, path, source_layer, crs, encoding, mappings, values, key, dry_run, skip_invalid, repair,
+                   username, rejected_path):
     """Import PATH (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ, CSV, XLSX) into LAYER_ID."""
     layer = REGISTRY.get(layer_id)
     if layer is None or not layer.editable:
         choices = ", ".join(x.id for x in editable_layers())
         raise click.ClickException(f"no editable layer {layer_id!r}; choose one of {choices}")
     options = ImportOptions(
-        source_layer=source_layer, crs=crs, encoding=encoding, mapping=parse_mappings(mappings), key=key,
+        source_layer=source_layer, crs=crs, encoding=encoding, mapping=parse_mappings(mappings),
+        values=parse_values(values), key=key,
         dry_run=dry_run, skip_invalid=skip_invalid, repair=repair, username=username,
         working_area=current_app.config["WORKING_AREA"], max_vertices=current_app.config["MAX_VERTICES"],
     )
@@ -178,6 +181,18 @@ def parse_mappings(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def parse_values(triples: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """`--value FIELD:TEXT=VALUE` options as field -> text -> value (the text may hold ':' and '=')."""
+    out: dict[str, dict[str, str]] = {}
+    for triple in triples:
+        field_name, colon, rest = triple.partition(":")
+        text, equals, value = rest.rpartition("=")
+        if not (colon and equals and field_name.strip() and text):
+            raise click.BadParameter(f"{triple!r}: expected FIELD:TEXT=VALUE", param_hint="--value")
+        out.setdefault(field_name.strip(), {})[text] = value.strip()
+    return out
+
+
 def print_report(report) -> None:
     mode = "dry run: nothing written" if report.dry_run else ("loaded" if report.committed else "nothing loaded")
     click.echo(f"{mode}; rows read {report.rows_read}, would load {report.would_load}, "
@@ -187,6 +202,11 @@ def print_report(report) -> None:
         click.echo("columns not imported: " + ", ".join(report.unknown_columns))
     for note in report.notes:
         click.echo(f"note: {note}")
+    for name, counts in report.unmatched.items():
+        if not counts:
+            continue
+        found = ", ".join(f"{text!r} ({n})" for text, n in counts.most_common(20))
+        click.echo(f"{name}: values no label matches: {found}; read them as a value with --value {name}:TEXT=VALUE")
     for r in report.rejected[:200]:
         where = f" at {r['location']}" if r.get("location") else ""
         click.echo(f"row {r['row']}: {r['reason']}{where}")

@@ -31,7 +31,7 @@ from app.pages import current_lang
 from importers.encodings import LEGACY_ENCODINGS
 from importers.rejections import ENCODING as REJECTED_ENCODING
 from importers.rejections import write_rejected
-from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file
+from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file, unmatched_json
 from importers.sources import EXTENSIONS, ImportFileError, prepare_source
 from layers import get_layer
 from layers.imports import HEARTBEAT_SECONDS, create_job, get_job, update_job
@@ -130,12 +130,19 @@ def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
     mapping = body.get("mapping") or {}
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
         raise ValidationFailed("mapping must map column names to field names", errors=[{"field": "mapping", "message": "must be an object of strings"}])
+    values = body.get("values") or {}
+    if not isinstance(values, dict) or not all(
+        isinstance(pairs, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in pairs.items())
+        for pairs in values.values()
+    ):
+        raise ValidationFailed("values must map field names to {file text: value} objects",
+                               errors=[{"field": "values", "message": "must be an object of objects of strings"}])
     encoding = text_or_none("encoding")
     if encoding and encoding not in {v for v, _ in ENCODINGS} | set(LEGACY_ENCODINGS):
         raise ValidationFailed(f"unknown encoding {encoding!r}", errors=[{"field": "encoding", "message": "unknown encoding"}])
     cfg = current_app.config
     options = ImportOptions(
-        source_layer=text_or_none("source_layer"), crs=text_or_none("crs"), encoding=encoding, mapping=mapping,
+        source_layer=text_or_none("source_layer"), crs=text_or_none("crs"), encoding=encoding, mapping=mapping, values=values,
         username=current_user().username, working_area=cfg["WORKING_AREA"], max_vertices=cfg["MAX_VERTICES"],
     )
     if with_run_flags:
@@ -226,6 +233,7 @@ def report_json(report: ImportReport) -> dict:
         "would_load": report.would_load, "inserted": report.inserted, "updated": report.updated,
         "rejected": report.rejected[:1000], "rejected_total": len(report.rejected),
         "mapping": report.mapping, "unknown_columns": report.unknown_columns, "notes": report.notes,
+        "unmatched": unmatched_json(report.unmatched),
     }
 
 

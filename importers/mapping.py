@@ -29,6 +29,7 @@ class Mapping:
     columns: dict[str, str] = field(default_factory=dict)  # source column -> field name
     unknown: list[str] = field(default_factory=list)  # source columns matching no field
     missing_required: list[str] = field(default_factory=list)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # the user's: field -> folded file text -> choice
 
 
 class MappingError(ValueError):
@@ -71,8 +72,30 @@ def choice_lookup(f: Field) -> dict[str, str]:
     return lookup
 
 
-def map_choice(f: Field, raw) -> str | None:
-    """The enum value a file's text stands for, or None when it names none."""
+def map_choice(f: Field, raw, chosen: dict[str, str] | None = None) -> str | None:
+    """The enum value a file's text stands for (the user's `chosen` values first, folded text -> value),
+    or None when it names none."""
     if raw is None:
         return None
-    return choice_lookup(f).get(fold(raw))
+    key = fold(raw)
+    return (chosen or {}).get(key) or choice_lookup(f).get(key)
+
+
+def chosen_values(layer: Layer, values: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The user's own reading of enum text (field -> file text -> choice), checked and folded.
+
+    For the words a file uses that no label matches: "Lúa nếp" is `rice`
+    to this officer, though the layer has no such label.
+    """
+    out = {}
+    for name, pairs in values.items():
+        f = next((f for f in layer.writable if f.name == name), None)
+        if f is None or f.kind != "enum":
+            raise MappingError(f"--value names field {name!r}, which is not a field of {layer.id} with a list of values")
+        for text, choice in pairs.items():
+            if choice not in f.choice_values():
+                raise MappingError(
+                    f"--value gives {choice!r} for {text!r}, which is not a value of {name} ({', '.join(f.choice_values())})"
+                )
+            out.setdefault(name, {})[fold(text)] = choice
+    return out

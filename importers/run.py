@@ -13,6 +13,7 @@ import io
 import json
 import re
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +31,7 @@ from sqlalchemy import Connection
 from exporters.write import unmark_formulas
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
 from importers.encodings import LEGACY_ENCODINGS, decode_legacy, fix_text, normalize_encoding_name
-from importers.mapping import Mapping, MappingError, map_choice, suggest_mapping
+from importers.mapping import Mapping, MappingError, chosen_values, map_choice, suggest_mapping
 from importers.sources import (
     CSV,
     CSV_NOT_UTF8,
@@ -77,6 +78,7 @@ class ImportOptions:
     batch_size: int = 5_000
     open_options: dict = field(default_factory=dict)
     table_geometry: dict | None = None  # coordinate columns of a spreadsheet
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # field -> file text -> choice, for unknown words
     working_area: tuple[float, float, float, float] = (105.85, 19.85, 106.65, 20.6)
     max_vertices: int = 10_000
 
@@ -90,6 +92,7 @@ class ImportReport:
     mapping: dict[str, str] = field(default_factory=dict)
     unknown_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unmatched: dict[str, Counter] = field(default_factory=dict)  # enum field -> file text no choice matched -> rows
     dry_run: bool = False
     committed: bool = False
 
@@ -103,11 +106,14 @@ def read_encoding(options: ImportOptions) -> str | None:
     return "latin1" if options.encoding in LEGACY_ENCODINGS else options.encoding
 
 
-def convert_column(f: Field, raw: list, encoding: str | None) -> tuple[list, dict[int, str]]:
+def convert_column(
+    f: Field, raw: list, encoding: str | None, chosen: dict[str, str] | None = None, unmatched: Counter | None = None,
+) -> tuple[list, dict[int, str]]:
     """A file column's values as the field stores them, and the problem of each offending row (by offset).
 
     Each distinct value is converted once: a column of 100,000 rows holds a
-    few crops or statuses many times over.
+    few crops or statuses many times over. Enum text no choice matches (the
+    user's `chosen` ones included) is counted in `unmatched`.
     """
     legacy = encoding in LEGACY_ENCODINGS
     done: dict = {}
@@ -121,32 +127,52 @@ def convert_column(f: Field, raw: list, encoding: str | None) -> tuple[list, dic
         except TypeError:  # a list or a map from the file: no key, checked as it is
             key, converted = None, None
         if converted is None:
-            converted = convert_value(f, fix_text(value, encoding) if legacy and isinstance(value, str) else value)
+            text = fix_text(value, encoding) if legacy and isinstance(value, str) else value
+            converted = (*convert_value(f, text, chosen), text)
             if key is not None:
                 done[key] = converted
-        value, error = converted
+        value, error, text = converted
         values.append(value)
         if error:
             problems[offset] = error
+            if unmatched is not None and f.kind == "enum" and value is None and text not in (None, ""):
+                count_unmatched(unmatched, str(text))
     return values, problems
 
 
-def convert_value(f: Field, raw) -> tuple[object, str | None]:
+UNMATCHED_KEPT = 1_000  # distinct texts counted per field: a wrongly mapped column can hold a different one every row
+
+
+def count_unmatched(unmatched: Counter, text: str) -> None:
+    if text in unmatched or len(unmatched) < UNMATCHED_KEPT:
+        unmatched[text] += 1
+
+
+def convert_value(f: Field, raw, chosen: dict[str, str] | None = None) -> tuple[object, str | None]:
     """A file's value as the field stores it, or the problem; enum text is matched to a choice first."""
     if f.kind != "enum" or raw in (None, ""):
         return check_value(f, typed_raw(f, raw))
-    choice = map_choice(f, raw)
+    choice = map_choice(f, raw, chosen)
     if choice is None:
         return None, f"unknown value {str(raw)[:40]!r}"
     return check_value(f, choice)
 
 
-def convert_batch(layer: Layer, mapping: dict[str, str], batch: pa.RecordBatch, encoding: str | None):
-    """The batch's writable values column by column, and each offending row's problems (by offset), in field order."""
+def unmatched_json(unmatched: dict[str, Counter], most: int = 50) -> dict[str, list[dict]]:
+    """The texts no choice matched, the commonest first, for a report or an inspection."""
+    return {name: [{"value": text, "rows": n} for text, n in counts.most_common(most)]
+            for name, counts in unmatched.items() if counts}
+
+
+def convert_batch(layer: Layer, reading: Reading, batch: pa.RecordBatch, encoding: str | None, unmatched: dict):
+    """The batch's writable values column by column, and each offending row's problems (by offset), in field order;
+    enum text no choice matched is counted in `unmatched` (field -> Counter)."""
     values: dict[str, list] = {}
     problems: dict[int, list[str]] = {}
-    for column, name in mapping.items():
-        values[name], errors = convert_column(layer.field(name), batch.column(column).to_pylist(), encoding)
+    for column, name in reading.mapping.items():
+        f = layer.field(name)
+        counts = unmatched.setdefault(name, Counter()) if f.kind == "enum" else None
+        values[name], errors = convert_column(f, batch.column(column).to_pylist(), encoding, reading.values.get(name), counts)
         for offset, error in errors.items():
             problems.setdefault(offset, []).append(f"{name}: {error}")
     for f in (f for f in layer.writable if f.required):
@@ -223,7 +249,9 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
             check_degrees(tuple(info["total_bounds"]), choice.crs)
         coordinates = set((options.table_geometry or {}).values())
         columns = [str(c) for c in info["fields"] if str(c) not in coordinates]
-        return choice, columns, suggest_mapping(layer, columns, options.mapping)
+        mapping = suggest_mapping(layer, columns, options.mapping)
+        mapping.values = chosen_values(layer, options.values)
+        return choice, columns, mapping
     except (CrsError, MappingError) as err:
         raise ImportFailed(str(err)) from None
 
@@ -249,7 +277,7 @@ def run_import(
         set_actor(conn, options.username)
         create_stage(conn, layer, geometry_rules(layer, WorkingArea(*options.working_area, options.max_vertices)))
         # Only CSV has no cell types: there the exports mark text that is not a formula (exporters.write).
-        reading = Reading(choice.crs, mapping.columns, formula_marks=info.get("driver") == "CSV")
+        reading = Reading(choice.crs, mapping.columns, formula_marks=info.get("driver") == "CSV", values=mapping.values)
         stage_file(conn, layer, path, options, reading, report, progress)
         phase("checking")
         check_staged(conn, layer, options, report)
@@ -382,6 +410,7 @@ class Reading:
     crs: CRS
     mapping: dict[str, str]  # file column -> field
     formula_marks: bool  # text may carry the apostrophe that marks it as no formula
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # the user's reading of enum text (Mapping.values)
 
 
 def stage_file(conn, layer, path, options, reading: Reading, report, progress) -> None:
@@ -460,7 +489,7 @@ def stage_batch(layer, batch, geometry_column, reading: Reading, options, report
     geometries = to_wgs84(geometries, crs)
     if reading.formula_marks:
         batch = unmark_formulas(batch, reading.mapping)
-    values, problems = convert_batch(layer, reading.mapping, batch, options.encoding)
+    values, problems = convert_batch(layer, reading, batch, options.encoding, report.unmatched)
     for offset in sorted(problems):
         report.rejected.append({"row": first_row + offset, "reason": "; ".join(problems[offset])})
     report.rows_read += batch.num_rows
@@ -509,14 +538,26 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
     source = open_source(path, options, workdir)
     info = file_info(source.path, options)
     choice, columns, mapping = plan(layer, info, options)
+    preview = preview_collection(source.path, options, choice.crs)
     return {
         "count": feature_count(info),
         "format": source.format, "layers": source.layers, "source_layer": options.source_layer,
         "columns": columns, "mapping": mapping.columns, "unknown": mapping.unknown,
         "missing_required": mapping.missing_required,
         "crs": f"{choice.crs.to_string()} — {choice.crs.name}", "notes": source.notes + choice.notes,
-        "preview": preview_collection(source.path, options, choice.crs),
+        "preview": preview, "unmatched": preview_unmatched(layer, mapping, preview),
     }
+
+
+def preview_unmatched(layer: Layer, mapping: Mapping, preview: dict) -> dict[str, list[dict]]:
+    """Enum text of the previewed rows that no choice matches: the words to read as a value (ImportOptions.values)."""
+    unmatched: dict[str, Counter] = {}
+    for column, name in mapping.columns.items():
+        f = layer.field(name)
+        if f.kind == "enum":
+            raw = [feature["properties"].get(column) for feature in preview["features"]]
+            convert_column(f, raw, None, mapping.values.get(name), unmatched.setdefault(name, Counter()))
+    return unmatched_json(unmatched)
 
 
 def preview_collection(path: Path, options: ImportOptions, crs) -> dict:

@@ -352,3 +352,40 @@ def test_every_rejected_row_can_be_downloaded_in_the_page_language(app, make_use
     assert editor.get(f"/import/{upload_id}/rejected.csv").status_code == 404
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 0
+
+
+def test_words_no_label_matches_are_shown_then_read_as_the_values_chosen(editor, engine, cleanup):
+    gdf = gpd.GeoDataFrame(
+        {"TEN": ["zz-api nếp 1", "zz-api nếp 2", "zz-api tẻ"], "LOAI_CAY": ["Lúa nếp", "Lúa nếp", "Lúa"]},
+        geometry=[box(106.30 + i * 0.002, 20.20, 106.301 + i * 0.002, 20.201) for i in range(3)], crs=4326,
+    )
+    upload_id = upload(editor, gdf.to_json().encode(), "nep.geojson").json["upload"]
+    body = {"layer": "farming_zones", "mapping": {"TEN": "name", "LOAI_CAY": "crop"}}
+    seen = post(editor, f"/import/{upload_id}/inspect", json=body)
+    assert seen.json["unmatched"] == {"crop": [{"value": "Lúa nếp", "rows": 2}]}
+    dry = post(editor, f"/import/{upload_id}/run", json={**body, "dry_run": True})
+    assert dry.json["would_load"] == 1 and dry.json["unmatched"] == {"crop": [{"value": "Lúa nếp", "rows": 2}]}
+
+    chosen = {**body, "values": {"crop": {"Lúa nếp": "rice"}}}
+    assert post(editor, f"/import/{upload_id}/inspect", json=chosen).json["unmatched"] == {}
+    done = post(editor, f"/import/{upload_id}/run", json={**chosen, "dry_run": False})
+    assert (done.json["inserted"], done.json["unmatched"]) == (3, {})
+    with engine.connect() as c:
+        crops = c.execute(text("SELECT crop FROM farming_zones WHERE name LIKE 'zz-api%' ORDER BY name")).scalars().all()
+    assert crops == ["rice", "rice", "rice"]
+
+
+@pytest.mark.parametrize(("values", "status"), [
+    ({"crop": {"Lúa nếp": "maize"}}, 422),
+    ({"owner": {"x": "y"}}, 422),
+    ({"crop": {"Lúa nếp": 1}}, 422),
+    ({"crop": "rice"}, 422),
+    (["crop"], 422),
+])
+def test_values_that_cannot_be_read_are_refused_and_write_nothing(editor, zones_zip, engine, values, status):
+    upload_id = upload(editor, zones_zip, "a.zip").json["upload"]
+    body = {"layer": "farming_zones", "mapping": {"TEN": "name", "LOAI_CAY": "crop"}, "values": values, "dry_run": False}
+    answer = post(editor, f"/import/{upload_id}/run", json=body)
+    assert answer.status_code == status and answer.json["code"], answer.json
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 0

@@ -152,6 +152,35 @@ def test_every_rejected_row_goes_to_the_rejected_file(flask_import, engine, tmp_
     assert state(engine) == before
 
 
+def test_words_no_label_matches_are_listed_then_read_as_the_values_given(flask_import, engine, tmp_path):
+    crops = ["Lúa nếp", "Lúa", "Lúa nếp", "Ngô lai", "lua nep"]
+    path = write(zones([f"{MARK} {i}" for i in range(5)], crops), tmp_path / "dia_phuong.geojson")
+
+    result = flask_import("farming_zones", path, "--dry-run")
+    assert "would load 1" in result.output
+    assert ("crop: values no label matches: 'Lúa nếp' (2), 'Ngô lai' (1), 'lua nep' (1); "
+            "read them as a value with --value crop:TEXT=VALUE") in result.output
+
+    # Compared as names are: "ngo lai" is "Ngô lai", and one reading of "Lúa nếp" covers "lua nep".
+    result = flask_import("farming_zones", path, "--value", "crop:Lúa nếp=rice", "--value", "crop:ngo lai=other")
+    assert result.exit_code == 0, result.output
+    assert "inserted 5" in result.output and "no label matches" not in result.output
+    assert marked(engine, "farming_zones", "crop") == [("rice",), ("rice",), ("rice",), ("other",), ("rice",)]
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("crop:Lúa nếp=maize", "'maize' for 'Lúa nếp', which is not a value of crop (rice, rice_seed"),
+    ("season:Lúa nếp=rice", "--value names field 'season', which is not a field of farming_zones with a list of values"),
+    ("crop=rice", "expected FIELD:TEXT=VALUE"),
+])
+def test_a_value_that_cannot_be_read_stops_the_run(flask_import, engine, tmp_path, value, says):
+    path = write(zones([f"{MARK} 1"], ["Lúa nếp"]), tmp_path / "mot.geojson")
+    before = state(engine)
+    result = flask_import("farming_zones", path, "--value", value)
+    assert result.exit_code != 0 and says in result.output, result.output
+    assert state(engine) == before
+
+
 def test_map_and_key_update_on_reimport(flask_import, engine, tmp_path):
     gdf = gpd.GeoDataFrame(
         {"ten": [f"{MARK} Đồng Sơn"], "loai": ["Lúa"], "ghi_chu": ["x"]}, geometry=[square(0)], crs=4326
