@@ -7,6 +7,7 @@ import { clear, el, readConfig } from "./dom.js";
 import { formatDecimal, formatInteger, initI18n, t } from "./i18n.js";
 import { createImportApi } from "./importer/api.js";
 import { createMappingTable } from "./importer/mapping.js";
+import { createValuesTable } from "./importer/values.js";
 import { createPreview } from "./importer/preview.js";
 import { createReport } from "./importer/report.js";
 import { createMessages } from "./editor/messages.js";
@@ -64,6 +65,13 @@ function startImport(doc) {
   const dryRunButton = byId("import-dry-run");
   const runButton = byId("import-run");
   const table = createMappingTable(byId("import-mapping-body"), { onChange: mappingChanged });
+  const values = createValuesTable(byId("import-values"), {
+    onChange: () => {
+      invalidateReport();
+      refreshButtons();
+    },
+  });
+  let valuesLayer = null; // the layer the words' table was made for
   const report = createReport(byId("import-report"), {
     onPlace: (location, text) => preview.place(location, text),
   });
@@ -145,6 +153,7 @@ function startImport(doc) {
   }
 
   function mappingChanged() {
+    values.showFor(table.mappedFields().map((f) => f.name));
     showProblems();
     buildKeyPicker();
     invalidateReport();
@@ -163,6 +172,7 @@ function startImport(doc) {
 
   function resetAfterUpload() {
     inspected = null;
+    valuesLayer = null;
     done = false;
     for (const input of mappingSection.querySelectorAll("select, input")) input.disabled = false;
     mappingSection.hidden = true;
@@ -255,6 +265,11 @@ function startImport(doc) {
     }
     for (const note of notes) mappingNotes.append(el("li", { text: note }));
     table.show(layer(), answer.columns || [], answer.mapping || {}, features);
+    // Picks made for the words of this upload and layer are kept through another reading.
+    if (valuesLayer !== layer()?.id) values.reset(layer());
+    valuesLayer = layer()?.id;
+    values.add(answer.unmatched);
+    values.showFor(table.mappedFields().map((f) => f.name));
     showProblems();
     buildKeyPicker();
     mappingSection.hidden = false;
@@ -274,6 +289,7 @@ function startImport(doc) {
     const body = {
       ...inspected.options,
       mapping: table.mapping(),
+      values: values.chosen(),
       dry_run: dryRun,
       skip_invalid: skipInvalid.checked,
       repair: repair.checked,
@@ -296,6 +312,7 @@ function startImport(doc) {
       // This upload is spent: its mapping no longer changes anything.
       for (const select of mappingSection.querySelectorAll("select, input")) select.disabled = true;
     }
+    values.add(answer.unmatched); // words beyond the previewed rows
     preview.markRejected((answer.rejected || []).map((entry) => entry.row));
     if (answer.committed) preview.fit();
     const layerId = body.layer;

@@ -309,3 +309,45 @@ def test_a_file_that_is_not_geodata_is_refused_clearly(new_page, live_server, ed
     shoot(page, "import-refused")
     expect(page.locator("#import-step-mapping")).to_be_hidden()
     assert page_errors == []
+
+
+def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
+    new_page, live_server, engine, editor, spot, cleanup, tmp_path, page_errors
+):
+    """"Lúa nếp" matches no crop label: the page lists it, the editor reads it as rice, and the rows go in."""
+    x, y = spot["lon"], spot["lat"]
+    gdf = gpd.GeoDataFrame(
+        {"name": NAMES, "crop": ["Lúa nếp", "Lúa", "Lúa nếp"]},
+        geometry=[box(x + 2 * i * SIDE, y, x + (2 * i + 1) * SIDE, y + SIDE) for i in range(3)], crs=4326,
+    )
+    path = tmp_path / "nep.geojson"
+    pyogrio.write_dataframe(gdf, path)
+    page = new_page()
+    log_in(page, live_server, editor)
+    page.select_option("#import-layer", "farming_zones")
+    page.set_input_files("#import-file", str(path))
+    expect(page.locator("#import-step-mapping")).to_be_visible()
+    settle(page)
+
+    word = page.locator('#import-values tr[data-field="crop"]')
+    expect(word).to_have_count(1)
+    expect(word).to_have_attribute("data-value", "Lúa nếp")
+    expect(word.locator(".import-value-rows")).to_have_text("2")
+    page.click("#import-dry-run")
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "dry")
+    settle(page)
+    assert counts(page) == {"rows_read": "3", "would_load": "1", "rejected": "2"}
+
+    word.locator("select").select_option("rice")
+    expect(page.locator("#import-report")).to_be_hidden()  # a pick changes what a run would do
+    page.click("#import-dry-run")
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "dry")
+    settle(page)
+    assert counts(page) == {"rows_read": "3", "would_load": "3", "rejected": "0"}
+    shoot(page, "import-values")
+
+    page.click("#import-run")
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "committed")
+    assert [(name, crop) for name, crop, _ in imported(engine)] == sorted((n, "rice") for n in NAMES)
+    expect(word.locator("select")).to_be_disabled()
+    assert page_errors == []
