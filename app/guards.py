@@ -1,9 +1,8 @@
 """Checks applied to every request before any handler sees it, and headers every answer gets."""
 
-import shutil
-from tempfile import SpooledTemporaryFile
-
+import flask
 from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import ApiError
 
@@ -27,40 +26,28 @@ def percent_encoded_query(wsgi_app):
     return app
 
 
-def sized_chunked_bodies(wsgi_app, largest):
-    """WSGI middleware: a body sent in chunks (no Content-Length) is read here, up to `largest()` bytes
-    and one more, and then stands as a body of that length.
+class Request(flask.Request):
+    """Flask's request, with a body sent in chunks (no Content-Length) held to the size limit as any other.
 
-    Werkzeug would cut such a body silently at the limit: a feature too large
-    then read as broken JSON (400), not as too large (413). With a length,
-    it is judged as any other body, uploads included.
+    Werkzeug reads such a body whole only up to the limit and stops there
+    without a word: a feature too large then read as broken JSON (400), not
+    as too large (413). Read chunk by chunk (uploads), it raises 413 itself.
     """
 
-    def app(environ, start_response):
-        if not environ.get("CONTENT_LENGTH") and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            body = SpooledTemporaryFile(max_size=1 << 20)  # a large upload goes on to disk, as Werkzeug's own would
-            shutil.copyfileobj(BoundedReader(environ["wsgi.input"], largest() + 1), body)
-            # One byte beyond the limit makes Werkzeug's 413; it reads no length of a body still said to be chunked.
-            environ["CONTENT_LENGTH"] = str(body.tell())
-            del environ["HTTP_TRANSFER_ENCODING"]
-            body.seek(0)
-            environ["wsgi.input"] = body
-        return wsgi_app(environ, start_response)
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):
+        whole = super().get_data(cache=True, parse_form_data=parse_form_data)
+        if self.cut_at_limit(whole):
+            raise RequestEntityTooLarge()
+        return super().get_data(cache=cache, as_text=as_text, parse_form_data=parse_form_data)
 
-    return app
-
-
-class BoundedReader:
-    """Reads at most `left` bytes of a stream."""
-
-    def __init__(self, stream, left: int):
-        self.stream, self.left = stream, left
-
-    def read(self, size: int = -1) -> bytes:
-        size = self.left if size < 0 else min(size, self.left)
-        data = self.stream.read(size) if size else b""
-        self.left -= len(data)
-        return data
+    def cut_at_limit(self, data: bytes) -> bool:
+        limit = self.max_content_length
+        if self.content_length is not None or limit is None or len(data) < limit:
+            return False
+        try:  # one byte more from the client than Werkzeug took: the body went on beyond the limit
+            return bool(self.environ["wsgi.input"].read(1))
+        except (OSError, ValueError):  # the client went away meanwhile
+            return False
 
 
 def reject_nul_bytes() -> None:
@@ -105,7 +92,7 @@ def private_data_policy(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.wsgi_app = percent_encoded_query(app.wsgi_app)
-    app.wsgi_app = sized_chunked_bodies(app.wsgi_app, lambda: app.config["MAX_CONTENT_LENGTH"])
+    app.request_class = Request
     app.before_request(reject_nul_bytes)
     app.after_request(frame_policy)
     app.after_request(private_data_policy)
