@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from importers.rejections import ENCODING as REJECTED_ENCODING
 from importers.rejections import write_rejected
-from importers.run import ImportFailed, ImportOptions, import_file
+from importers.run import ImportFailed, ImportOptions, import_file, unmatched_json
 from importers.sample import load_sample, sample_is_loaded
 from importers.synthetic import generate_zones
 from layers import REGISTRY, editable_layers
@@ -153,22 +154,31 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
         dry_run=dry_run, skip_invalid=skip_invalid, repair=repair, username=username,
         working_area=current_app.config["WORKING_AREA"], max_vertices=current_app.config["MAX_VERTICES"],
     )
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="vung-import-") as workdir,
-            current_app.extensions["vung_db"].begin() as conn,
-            click.progressbar(length=0, label="rows", show_pos=True) as bar,
-        ):
-            report = import_file(conn, layer, path, options, Path(workdir), progress=bar.update)
-    except ImportFailed as err:
-        raise click.ClickException(str(err)) from None
-    print_report(report)
-    if rejected_path:
-        with open(rejected_path, "w", encoding=REJECTED_ENCODING, newline="") as out:
-            write_rejected(report.rejected, out)
-        click.echo(f"rejected rows: {len(report.rejected)}, written to {rejected_path}")
+    with contextlib.ExitStack() as files:
+        # Opened first: a file that cannot be written stops the run before anything is imported.
+        rejected_file = files.enter_context(open_for_rejected(rejected_path)) if rejected_path else None
+        try:
+            with (
+                tempfile.TemporaryDirectory(prefix="vung-import-") as workdir,
+                current_app.extensions["vung_db"].begin() as conn,
+                click.progressbar(length=0, label="rows", show_pos=True) as bar,
+            ):
+                report = import_file(conn, layer, path, options, Path(workdir), progress=bar.update)
+        except ImportFailed as err:
+            raise click.ClickException(str(err)) from None
+        print_report(report)
+        if rejected_file:
+            write_rejected(report.rejected, rejected_file)
+            click.echo(f"rejected rows: {len(report.rejected)}, written to {rejected_path}")
     if report.rejected and not (skip_invalid or dry_run):
         raise click.exceptions.Exit(1)
+
+
+def open_for_rejected(path: Path):
+    try:
+        return open(path, "w", encoding=REJECTED_ENCODING, newline="")
+    except OSError as err:
+        raise click.BadParameter(f"cannot write {path}: {err.strerror}", param_hint="--rejected") from None
 
 
 def parse_mappings(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -202,10 +212,8 @@ def print_report(report) -> None:
         click.echo("columns not imported: " + ", ".join(report.unknown_columns))
     for note in report.notes:
         click.echo(f"note: {note}")
-    for name, counts in report.unmatched.items():
-        if not counts:
-            continue
-        found = ", ".join(f"{text!r} ({n})" for text, n in counts.most_common(20))
+    for name, words in unmatched_json(report.unmatched, most=20).items():
+        found = ", ".join(f"{w['value']!r} ({w['rows']})" for w in words)
         click.echo(f"{name}: values no label matches: {found}; read them as a value with --value {name}:TEXT=VALUE")
     for r in report.rejected[:200]:
         where = f" at {r['location']}" if r.get("location") else ""

@@ -194,6 +194,7 @@ def run(upload_id: str):
 
 
 def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=None) -> ImportReport:
+    (path.parent / REJECTED_ROWS).unlink(missing_ok=True)  # an earlier run's, which this one replaces
     with tempfile.TemporaryDirectory(prefix="vung-import-") as workdir:
         with db().begin() as conn:
             report = import_file(conn, layer, path, options, Path(workdir), progress, on_phase)
@@ -203,11 +204,12 @@ def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=N
 
 def keep_rejected(path: Path, layer, report: ImportReport) -> None:
     """Every row the run rejected, beside the upload, for rejected_rows: the report sends only the first."""
-    kept = path.parent / REJECTED_ROWS
-    if report.rejected:
-        kept.write_text(json.dumps({"layer": layer.id, "rejected": report.rejected}, ensure_ascii=False))
-    else:
-        kept.unlink(missing_ok=True)
+    if not report.rejected:
+        return
+    try:
+        (path.parent / REJECTED_ROWS).write_text(json.dumps({"layer": layer.id, "rejected": report.rejected}, ensure_ascii=False))
+    except OSError as err:  # the run is over, perhaps committed: only the download is lost
+        current_app.logger.warning("could not keep the rejected rows of %s: %s", path.parent.name, err)
 
 
 @bp.get("/import/<upload_id>/rejected.csv")

@@ -75,7 +75,7 @@ def choice_lookup(f: Field) -> dict[str, str]:
 def map_choice(f: Field, raw, chosen: dict[str, str] | None = None) -> str | None:
     """The enum value a file's text stands for (the user's `chosen` values first, folded text -> value),
     or None when it names none."""
-    if raw is None:
+    if not isinstance(raw, str | int | float):  # nothing, or a list or a map from the file
         return None
     key = fold(raw)
     return (chosen or {}).get(key) or choice_lookup(f).get(key)
@@ -97,5 +97,8 @@ def chosen_values(layer: Layer, values: dict[str, dict[str, str]]) -> dict[str, 
                 raise MappingError(
                     f"--value gives {choice!r} for {text!r}, which is not a value of {name} ({', '.join(f.choice_values())})"
                 )
-            out.setdefault(name, {})[fold(text)] = choice
+            read = out.setdefault(name, {})
+            if read.get(fold(text), choice) != choice:  # "Lúa nếp" and "LÚA NẾP" are one word to the matching
+                raise MappingError(f"--value gives {name} two values for {text!r} written alike: {read[fold(text)]!r} and {choice!r}")
+            read[fold(text)] = choice
     return out

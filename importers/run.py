@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 from exporters.write import unmark_formulas
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
 from importers.encodings import LEGACY_ENCODINGS, decode_legacy, fix_text, normalize_encoding_name
-from importers.mapping import Mapping, MappingError, chosen_values, map_choice, suggest_mapping
+from importers.mapping import Mapping, MappingError, chosen_values, fold, map_choice, suggest_mapping
 from importers.sources import (
     CSV,
     CSV_NOT_UTF8,
@@ -92,7 +92,7 @@ class ImportReport:
     mapping: dict[str, str] = field(default_factory=dict)
     unknown_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    unmatched: dict[str, Counter] = field(default_factory=dict)  # enum field -> file text no choice matched -> rows
+    unmatched: dict[str, Unmatched] = field(default_factory=dict)  # enum field -> its text no choice matched
     dry_run: bool = False
     committed: bool = False
 
@@ -107,7 +107,7 @@ def read_encoding(options: ImportOptions) -> str | None:
 
 
 def convert_column(
-    f: Field, raw: list, encoding: str | None, chosen: dict[str, str] | None = None, unmatched: Counter | None = None,
+    f: Field, raw: list, encoding: str | None, chosen: dict[str, str] | None = None, unmatched: Unmatched | None = None,
 ) -> tuple[list, dict[int, str]]:
     """A file column's values as the field stores them, and the problem of each offending row (by offset).
 
@@ -136,16 +136,29 @@ def convert_column(
         if error:
             problems[offset] = error
             if unmatched is not None and f.kind == "enum" and value is None and text not in (None, ""):
-                count_unmatched(unmatched, str(text))
+                unmatched.count(str(text))
     return values, problems
 
 
-UNMATCHED_KEPT = 1_000  # distinct texts counted per field: a wrongly mapped column can hold a different one every row
+UNMATCHED_KEPT = 1_000  # texts counted per field: a wrongly mapped column can hold a different one every row
 
 
-def count_unmatched(unmatched: Counter, text: str) -> None:
-    if text in unmatched or len(unmatched) < UNMATCHED_KEPT:
-        unmatched[text] += 1
+@dataclass
+class Unmatched:
+    """Enum text no choice matched, counted as matching compares it (folded): "Lúa nếp" and "lua nep"
+    are one word, which one reading (ImportOptions.values) covers; shown as first written."""
+
+    rows: Counter = field(default_factory=Counter)  # folded text -> rows
+    spelling: dict[str, str] = field(default_factory=dict)  # folded text -> as first written
+
+    def count(self, text: str) -> None:
+        key = fold(text)
+        if key in self.rows or len(self.rows) < UNMATCHED_KEPT:
+            self.rows[key] += 1
+            self.spelling.setdefault(key, text)
+
+    def commonest(self, most: int) -> list[dict]:
+        return [{"value": self.spelling[key], "key": key, "rows": n} for key, n in self.rows.most_common(most)]
 
 
 def convert_value(f: Field, raw, chosen: dict[str, str] | None = None) -> tuple[object, str | None]:
@@ -158,10 +171,9 @@ def convert_value(f: Field, raw, chosen: dict[str, str] | None = None) -> tuple[
     return check_value(f, choice)
 
 
-def unmatched_json(unmatched: dict[str, Counter], most: int = 50) -> dict[str, list[dict]]:
+def unmatched_json(unmatched: dict[str, Unmatched], most: int = 50) -> dict[str, list[dict]]:
     """The texts no choice matched, the commonest first, for a report or an inspection."""
-    return {name: [{"value": text, "rows": n} for text, n in counts.most_common(most)]
-            for name, counts in unmatched.items() if counts}
+    return {name: found.commonest(most) for name, found in unmatched.items() if found.rows}
 
 
 def convert_batch(layer: Layer, reading: Reading, batch: pa.RecordBatch, encoding: str | None, unmatched: dict):
@@ -171,7 +183,7 @@ def convert_batch(layer: Layer, reading: Reading, batch: pa.RecordBatch, encodin
     problems: dict[int, list[str]] = {}
     for column, name in reading.mapping.items():
         f = layer.field(name)
-        counts = unmatched.setdefault(name, Counter()) if f.kind == "enum" else None
+        counts = unmatched.setdefault(name, Unmatched()) if f.kind == "enum" else None
         values[name], errors = convert_column(f, batch.column(column).to_pylist(), encoding, reading.values.get(name), counts)
         for offset, error in errors.items():
             problems.setdefault(offset, []).append(f"{name}: {error}")
@@ -199,7 +211,7 @@ def typed_raw(f: Field, raw):
     return raw
 
 
-# Arrow types of the staged columns, by field kind (text, enum and url are strings).
+# Arrow types of the staged columns, by field kind (every other kind is a string).
 ARROW_KINDS = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(), "date": pa.date32()}
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False)
 
@@ -551,12 +563,12 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
 
 def preview_unmatched(layer: Layer, mapping: Mapping, preview: dict) -> dict[str, list[dict]]:
     """Enum text of the previewed rows that no choice matches: the words to read as a value (ImportOptions.values)."""
-    unmatched: dict[str, Counter] = {}
+    unmatched: dict[str, Unmatched] = {}
     for column, name in mapping.columns.items():
         f = layer.field(name)
         if f.kind == "enum":
             raw = [feature["properties"].get(column) for feature in preview["features"]]
-            convert_column(f, raw, None, mapping.values.get(name), unmatched.setdefault(name, Counter()))
+            convert_column(f, raw, None, mapping.values.get(name), unmatched.setdefault(name, Unmatched()))
     return unmatched_json(unmatched)
 
 

@@ -790,3 +790,13 @@ def test_numbers_written_as_text_fill_number_fields_unless_ambiguous(households,
 
     value, problem = convert_value(REGISTRY["craft_villages"].field("households"), households)
     assert (value, problem is None) == (loaded, loaded is not None)
+
+
+@pytest.mark.parametrize("raw", [["Lúa", "Ngô"], {"cay": "Lúa"}])
+def test_a_list_or_map_where_a_choice_belongs_is_an_unknown_value(raw):
+    from importers.run import Unmatched, convert_column
+
+    unmatched = Unmatched()
+    values, problems = convert_column(REGISTRY["farming_zones"].field("crop"), [raw, "Lúa"], None, None, unmatched)
+    assert values == [None, "rice"] and problems[0].startswith("unknown value") and 1 not in problems
+    assert unmatched.commonest(5)[0]["rows"] == 1

@@ -362,9 +362,9 @@ def test_words_no_label_matches_are_shown_then_read_as_the_values_chosen(editor,
     upload_id = upload(editor, gdf.to_json().encode(), "nep.geojson").json["upload"]
     body = {"layer": "farming_zones", "mapping": {"TEN": "name", "LOAI_CAY": "crop"}}
     seen = post(editor, f"/import/{upload_id}/inspect", json=body)
-    assert seen.json["unmatched"] == {"crop": [{"value": "Lúa nếp", "rows": 2}]}
+    assert seen.json["unmatched"] == {"crop": [{"value": "Lúa nếp", "key": "lua nep", "rows": 2}]}
     dry = post(editor, f"/import/{upload_id}/run", json={**body, "dry_run": True})
-    assert dry.json["would_load"] == 1 and dry.json["unmatched"] == {"crop": [{"value": "Lúa nếp", "rows": 2}]}
+    assert dry.json["would_load"] == 1 and dry.json["unmatched"] == {"crop": [{"value": "Lúa nếp", "key": "lua nep", "rows": 2}]}
 
     chosen = {**body, "values": {"crop": {"Lúa nếp": "rice"}}}
     assert post(editor, f"/import/{upload_id}/inspect", json=chosen).json["unmatched"] == {}
@@ -377,6 +377,7 @@ def test_words_no_label_matches_are_shown_then_read_as_the_values_chosen(editor,
 
 @pytest.mark.parametrize(("values", "status"), [
     ({"crop": {"Lúa nếp": "maize"}}, 422),
+    ({"crop": {"Lúa nếp": "rice", "lua nep": "other"}}, 422),
     ({"owner": {"x": "y"}}, 422),
     ({"crop": {"Lúa nếp": 1}}, 422),
     ({"crop": "rice"}, 422),
