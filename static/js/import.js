@@ -153,7 +153,7 @@ function startImport(doc) {
   }
 
   function mappingChanged() {
-    values.showFor(table.mappedFields().map((f) => f.name));
+    values.follow(table.mapping());
     showProblems();
     buildKeyPicker();
     invalidateReport();
@@ -268,8 +268,7 @@ function startImport(doc) {
     // Picks made for the words of this upload and layer are kept through another reading.
     if (valuesLayer !== layer()?.id) values.reset(layer());
     valuesLayer = layer()?.id;
-    values.add(answer.unmatched);
-    values.showFor(table.mappedFields().map((f) => f.name));
+    values.replace(answer.unmatched, table.mapping());
     showProblems();
     buildKeyPicker();
     mappingSection.hidden = false;
@@ -307,12 +306,12 @@ function startImport(doc) {
     } finally {
       setBusy(false);
     }
+    values.add(answer.unmatched, body.mapping); // words beyond the previewed rows
     if (answer.committed) {
       done = true;
       // This upload is spent: its mapping no longer changes anything.
       for (const select of mappingSection.querySelectorAll("select, input")) select.disabled = true;
     }
-    values.add(answer.unmatched); // words beyond the previewed rows
     preview.markRejected((answer.rejected || []).map((entry) => entry.row));
     if (answer.committed) preview.fit();
     const layerId = body.layer;

@@ -314,11 +314,13 @@ def test_a_file_that_is_not_geodata_is_refused_clearly(new_page, live_server, ed
 def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     new_page, live_server, engine, editor, spot, cleanup, tmp_path, page_errors
 ):
-    """"Lúa nếp" matches no crop label: the page lists it, the editor reads it as rice, and the rows go in."""
+    """"Lúa nếp" matches no crop label: the page lists it (however it is written), the editor reads it as rice,
+    and the rows go in. A word is the file's text, shown as text."""
     x, y = spot["lon"], spot["lat"]
+    names = [*NAMES, f"{MARK} Vùng lúa lai"]
     gdf = gpd.GeoDataFrame(
-        {"name": NAMES, "crop": ["Lúa nếp", "Lúa", "Lúa nếp"]},
-        geometry=[box(x + 2 * i * SIDE, y, x + (2 * i + 1) * SIDE, y + SIDE) for i in range(3)], crs=4326,
+        {"name": names, "crop": ["Lúa nếp", "Lúa", "lua nep", "<b>Lúa lai</b>"]},
+        geometry=[box(x + 2 * i * SIDE, y, x + (2 * i + 1) * SIDE, y + SIDE) for i in range(4)], crs=4326,
     )
     path = tmp_path / "nep.geojson"
     pyogrio.write_dataframe(gdf, path)
@@ -329,25 +331,31 @@ def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     expect(page.locator("#import-step-mapping")).to_be_visible()
     settle(page)
 
-    word = page.locator('#import-values tr[data-field="crop"]')
-    expect(word).to_have_count(1)
-    expect(word).to_have_attribute("data-value", "Lúa nếp")
-    expect(word.locator(".import-value-rows")).to_have_text("2")
+    words = page.locator('#import-values tr[data-field="crop"]')
+    expect(words).to_have_count(2)
+    nep = page.locator('#import-values tr[data-value="Lúa nếp"]')
+    expect(nep.locator(".import-value-rows")).to_have_text("2")  # "lua nep" is the same word
+    html = page.locator('#import-values tr[data-value="<b>Lúa lai</b>"]')
+    expect(html.locator(".import-value-text")).to_have_text("<b>Lúa lai</b>")
+    expect(html.locator("b")).to_have_count(0)
     page.click("#import-dry-run")
     expect(page.locator("#import-report")).to_have_attribute("data-state", "dry")
     settle(page)
-    assert counts(page) == {"rows_read": "3", "would_load": "1", "rejected": "2"}
+    assert counts(page) == {"rows_read": "4", "would_load": "1", "rejected": "3"}
 
-    word.locator("select").select_option("rice")
+    nep.locator("select").select_option("rice")
     expect(page.locator("#import-report")).to_be_hidden()  # a pick changes what a run would do
     page.click("#import-dry-run")
     expect(page.locator("#import-report")).to_have_attribute("data-state", "dry")
     settle(page)
-    assert counts(page) == {"rows_read": "3", "would_load": "3", "rejected": "0"}
+    assert counts(page) == {"rows_read": "4", "would_load": "3", "rejected": "1"}
+    expect(nep.locator("select")).to_have_value("rice")  # kept through the report's words
+    html.locator("select").select_option("rice")
     shoot(page, "import-values")
 
     page.click("#import-run")
     expect(page.locator("#import-report")).to_have_attribute("data-state", "committed")
-    assert [(name, crop) for name, crop, _ in imported(engine)] == sorted((n, "rice") for n in NAMES)
-    expect(word.locator("select")).to_be_disabled()
+    assert counts(page) == {"rows_read": "4", "inserted": "4", "rejected": "0"}
+    assert [(name, crop) for name, crop, _ in imported(engine)] == sorted((n, "rice") for n in names)
+    expect(page.locator("#import-values select:enabled")).to_have_count(0)
     assert page_errors == []

@@ -402,8 +402,12 @@ def tap_until_open(page: Page, name: str, taps: int = 5) -> None:
             target = min(clusters, key=lambda c: abs(centre(c)[0] - middle[0]) + abs(centre(c)[1] - middle[1]))
         page.touchscreen.tap(*centre(target))
         page.wait_for_timeout(700)  # a zoom or the spreading of a cluster
-        if name in title.all_inner_texts():  # now, without waiting for a popup that may be closing
-            return
+        # Read now, not waiting for a popup that may be closing; then once a closing one has faded (200 ms),
+        # the place's must be the only one, and still open.
+        if name in title.all_inner_texts():
+            page.wait_for_timeout(300)
+            if title.all_inner_texts() == [name]:
+                return
     raise AssertionError(f"{taps} taps did not open {name}: {title.all_inner_texts()}")
 
 
