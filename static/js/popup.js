@@ -89,8 +89,7 @@ function formatValue(field, value) {
       return Number.isFinite(Number(value)) ? formatDecimal(Number(value), 2) : String(value);
     case "date":
       return formatDate(value);
-    case "url":
-    case "photo": {
+    case "url": {
       const href = safeUrl(value);
       return href
         ? el("a", { href, text: String(value), rel: "noopener noreferrer", target: "_blank" })
