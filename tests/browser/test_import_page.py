@@ -101,6 +101,17 @@ def settle(page: Page) -> None:
     page.wait_for_function("document.getElementById('import-map').dataset.pending === '0'")
 
 
+def open_in_import_page(page: Page, base: str, username: str, path: Path) -> Page:
+    """The import page, logged in, with `path` chosen for farming zones: a file of one layer is read
+    straight away, and its preview drawn."""
+    log_in(page, base, username)
+    page.select_option("#import-layer", "farming_zones")
+    page.set_input_files("#import-file", str(path))
+    expect(page.locator("#import-step-mapping")).to_be_visible()
+    settle(page)
+    return page
+
+
 def counts(page: Page) -> dict[str, str]:
     return {
         node.get_attribute("data-count"): node.inner_text() for node in page.locator("#import-report-summary dd").all()
@@ -115,15 +126,7 @@ def imported(engine) -> list[tuple]:
 
 
 def test_editor_imports_a_shapefile(new_page, live_server, engine, editor, spot, cleanup, tmp_path, page_errors):
-    archive = zipped_shapefile(tmp_path, spot)
-    page = new_page()
-    log_in(page, live_server, editor)
-    page.select_option("#import-layer", "farming_zones")
-
-    page.set_input_files("#import-file", str(archive))
-    # One layer in the file: it is read straight away, and the preview drawn.
-    expect(page.locator("#import-step-mapping")).to_be_visible()
-    settle(page)
+    page = open_in_import_page(new_page(), live_server, editor, zipped_shapefile(tmp_path, spot))
     expect(page.locator("#import-file-summary")).to_contain_text("vung_san_xuat.zip")
     expect(page.locator("#import-file-summary")).to_contain_text("ESRI Shapefile")
     expect(page.locator("#import-source-layer-row")).to_be_hidden()
@@ -324,12 +327,7 @@ def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     )
     path = tmp_path / "nep.geojson"
     pyogrio.write_dataframe(gdf, path)
-    page = new_page()
-    log_in(page, live_server, editor)
-    page.select_option("#import-layer", "farming_zones")
-    page.set_input_files("#import-file", str(path))
-    expect(page.locator("#import-step-mapping")).to_be_visible()
-    settle(page)
+    page = open_in_import_page(new_page(), live_server, editor, path)
 
     words = page.locator('#import-values tr[data-field="crop"]')
     expect(words).to_have_count(2)
