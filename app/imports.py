@@ -144,6 +144,7 @@ def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
     options = ImportOptions(
         source_layer=text_or_none("source_layer"), crs=text_or_none("crs"), encoding=encoding, mapping=mapping, values=values,
         username=current_user().username, working_area=cfg["WORKING_AREA"], max_vertices=cfg["MAX_VERTICES"],
+        districts=editable_districts(current_user()),
     )
     if with_run_flags:
         options.dry_run = body.get("dry_run") is not False
@@ -151,6 +152,11 @@ def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
         options.repair = body.get("repair") is True
         options.key = text_or_none("key")
     return options
+
+
+def editable_districts(user) -> tuple[str, ...] | None:
+    """The district codes an editor of some districts may import into; None for everywhere."""
+    return None if user.role == "admin" else user.districts
 
 
 def upload_step(upload_id: str):

@@ -37,6 +37,8 @@ SHAPES = (
     N_("overlaps row %(row)s of the file"),
     N_("key %(key)s repeats row %(row)s"),
     N_("key %(key)s matches %(count)s features; it must name one"),
+    N_("key %(key)s names a feature outside the districts you may edit"),
+    N_("outside the districts you may edit"),
     N_("must be text"),
     N_("must not contain NUL characters"),
     N_("must not contain control characters"),

@@ -51,6 +51,7 @@ from layers.imports import (
     index_stage,
     overlapping_rows,
     reject_bad_geometries,
+    reject_outside_districts,
     reject_overlaps,
     reject_repeated_keys,
     repair_geometries,
@@ -79,6 +80,7 @@ class ImportOptions:
     open_options: dict = field(default_factory=dict)
     table_geometry: dict | None = None  # coordinate columns of a spreadsheet
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # field -> file text -> choice, for unknown words
+    districts: tuple[str, ...] | None = None  # the codes of those the importing user may edit; None: all
     working_area: tuple[float, float, float, float] = (105.85, 19.85, 106.65, 20.6)
     max_vertices: int = 10_000
 
@@ -297,7 +299,7 @@ def run_import(
             savepoint.rollback()
             return report
         phase("saving")
-        report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key)
+        report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key, placed=options.districts is not None)
         if rebuilt:
             report.notes.append(INDEXES_REBUILT)
         savepoint.commit()
@@ -534,6 +536,8 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
             report.notes.append(overlap_note(rows))
     if options.key:
         found += reject_repeated_keys(conn, layer, options.key)
+    if options.districts is not None:
+        found += reject_outside_districts(conn, layer, options.districts, options.key)
     for problem in found:
         entry = {"row": problem["row_no"], "reason": problem["reason"]}
         if problem.get("location"):

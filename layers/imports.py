@@ -88,14 +88,14 @@ def repair_geometries(conn: Connection, layer: Layer) -> int:
     ).rowcount
 
 
-def reject_found(conn: Connection, found: str) -> list[dict]:
+def reject_found(conn: Connection, found: str, params: dict | None = None) -> list[dict]:
     """Mark the staged rows a check finds (`found`: SELECT row_no, reason[, location]) rejected, in the
     same statement that returns them, so that later checks pass them by."""
     rows = conn.execute(text(
         f"WITH found AS ({found}), "
         f"marked AS (UPDATE {STAGE} AS s SET rejected = true FROM found WHERE s.row_no = found.row_no) "
         f"SELECT * FROM found ORDER BY row_no"
-    )).mappings()
+    ), params or {}).mappings()
     return [dict(r) for r in rows]
 
 
@@ -212,6 +212,31 @@ def reject_repeated_keys(conn: Connection, layer: Layer, key: str) -> list[dict]
     )
 
 
+OUTSIDE_DISTRICTS = "outside the districts you may edit"
+
+
+def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[str, ...], key: str | None) -> list[dict]:
+    """Rows that would put a feature outside `districts` (codes), where the place trigger would find it, or
+    change by `key` a feature lying outside them: an editor of some districts imports only into those.
+
+    Leaves the stage's places (import_places) for save_staged.
+    """
+    found = [f"""
+        SELECT s.row_no, 'district: {OUTSIDE_DISTRICTS}' AS reason FROM {STAGE} AS s
+          {"LEFT JOIN import_places AS p ON p.row_no = s.row_no AND p.level = 'district'" if layer.derive_place else ""}
+         WHERE NOT s.rejected AND {"(p.code IS NULL OR p.code <> ALL(:districts))" if layer.derive_place else "true"}
+    """]
+    if key:
+        found.append(f"""
+        SELECT DISTINCT s.row_no, 'key ' || s.{key} || ' names a feature {OUTSIDE_DISTRICTS}' AS reason
+          FROM {STAGE} AS s JOIN {layer.id} AS t ON t.{key} = s.{key}
+         WHERE NOT s.rejected AND (t.district_code IS NULL OR t.district_code <> ALL(:districts))
+        """)
+    if layer.derive_place:
+        stage_places(conn)
+    return reject_found(conn, " UNION ALL ".join(found), {"districts": list(districts)})
+
+
 def stage_places(conn: Connection) -> None:
     """District and commune of every staged row, as the place trigger would find them.
 
@@ -302,7 +327,7 @@ def build_indexes(conn: Connection, definitions: list[str]) -> None:
         conn.execute(text(definition))
 
 
-def save_staged(conn: Connection, layer: Layer, key: str | None = None) -> tuple[int, int, bool]:
+def save_staged(conn: Connection, layer: Layer, key: str | None = None, placed: bool = False) -> tuple[int, int, bool]:
     """Update the features whose `key` a staged row names, insert the other accepted rows.
 
     Set-based, with the place and version the row triggers would give (they
@@ -310,7 +335,7 @@ def save_staged(conn: Connection, layer: Layer, key: str | None = None) -> tuple
     as for any write. Returns (updated, inserted, whether the layer's indexes
     were built again after the load).
     """
-    if layer.derive_place:
+    if layer.derive_place and not placed:  # `placed`: reject_outside_districts made them
         stage_places(conn)
     rebuilt = drop_indexes_for_load(conn, layer)
     set_local(conn, {"vung.bulk": "on"})  # the row triggers stand aside (migrations 0003, 0006)

@@ -390,3 +390,43 @@ def test_values_that_cannot_be_read_are_refused_and_write_nothing(editor, zones_
     assert answer.status_code == status and answer.json["code"], answer.json
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 0
+
+
+def district_zones(points: list[tuple[float, float]], names: list[str]) -> bytes:
+    return gpd.GeoDataFrame(
+        {"name": names, "crop": ["Lúa"] * len(names)},
+        geometry=[box(x, y, x + 0.001, y + 0.001) for x, y in points], crs=4326,
+    ).to_json().encode()
+
+
+def test_an_editor_of_some_districts_imports_only_into_them(app, make_user, engine, cleanup):
+    """An editor limited to Nam Trực (362) may not place features in Giao Thủy (365) by import, nor change one there by key."""
+    from tests.writing import INSIDE, OUTSIDE
+
+    local = signed_in(app, make_user("import_api_local", "editor", layers=["farming_zones"], districts=[INSIDE]))
+    with engine.connect() as c:
+        spots = {code: c.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM admin_units "
+            "WHERE level = 'district' AND code = :code) AS s"), {"code": code}).one() for code in (INSIDE, OUTSIDE)}
+    body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
+    upload_id = upload(local, district_zones([spots[INSIDE], spots[OUTSIDE]], ["zz-api ở đây", "zz-api nơi khác"]),
+                       "hai_huyen.geojson").json["upload"]
+    refused = post(local, f"/import/{upload_id}/run?lang=en", json=body)
+    assert (refused.json["committed"], refused.json["rejected_total"]) == (False, 1)
+    [outside] = refused.json["rejected"]
+    assert outside["row"] == 2 and "outside the districts you may edit" in outside["reason"]
+    in_vietnamese = post(local, f"/import/{upload_id}/run?lang=vi", json={**body, "dry_run": True}).json["rejected"]
+    assert in_vietnamese[0]["reason"] == "Huyện/thành phố (district): nằm ngoài các huyện bạn được sửa"
+    loaded = post(local, f"/import/{upload_id}/run", json={**body, "skip_invalid": True})
+    assert (loaded.json["inserted"], loaded.json["rejected_total"]) == (1, 1)
+
+    # A feature of the other district, which an editor of every district imported, is out of reach by key too.
+    everywhere = signed_in(app, make_user("import_api_everywhere", "editor", layers=["farming_zones"]))
+    theirs = upload(everywhere, district_zones([spots[OUTSIDE]], ["zz-api nơi khác"]), "xa.geojson").json["upload"]
+    assert post(everywhere, f"/import/{theirs}/run", json=body).json["inserted"] == 1
+    moved = upload(local, district_zones([spots[INSIDE]], ["zz-api nơi khác"]), "doi.geojson").json["upload"]
+    answer = post(local, f"/import/{moved}/run?lang=en", json={**body, "key": "name"})
+    assert answer.json["committed"] is False and "outside the districts you may edit" in answer.json["rejected"][0]["reason"]
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT name, district_code FROM farming_zones WHERE name LIKE 'zz-api%' ORDER BY name")).all()
+    assert [tuple(r) for r in rows] == [("zz-api nơi khác", OUTSIDE), ("zz-api ở đây", INSIDE)]
