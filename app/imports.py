@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, render_template, request, send_file, url_for
@@ -24,7 +25,7 @@ from app.auth import Forbidden, current_user, page_for_users, require_editor, re
 from app.db import db
 from app.edit import editor_config
 from app.errors import ApiError, NotFound, ValidationFailed
-from app.features import json_body
+from app.features import EditConflict, json_body
 from app.messages import localize_file_error, localize_report, translate_problems, translate_sentence
 from app.ogc import find_layer
 from app.pages import current_lang
@@ -34,7 +35,8 @@ from importers.rejections import write_rejected
 from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file, unmatched_json
 from importers.sources import EXTENSIONS, ImportFileError, prepare_source
 from layers import get_layer
-from layers.imports import HEARTBEAT_SECONDS, create_job, get_job, update_job
+from layers.edit import set_actor
+from layers.imports import HEARTBEAT_SECONDS, create_job, get_job, transaction_time, undo_import, update_job
 
 bp = Blueprint("imports", __name__)
 
@@ -43,6 +45,7 @@ KEEP_UPLOADS_SECONDS = 24 * 3600
 # Beside the file in its folder: a stored file's name never starts with a dot, so no upload is called these.
 UPLOAD_META = ".upload.json"
 REJECTED_ROWS = ".rejected.json"  # every row the last run rejected, as the importer wrote them
+IMPORTED = ".imported.json"  # the committed import of the upload, for undo
 ENCODINGS = [("utf-8", "UTF-8"), ("cp1258", "Windows-1258"), ("tcvn3", "TCVN3 (ABC)"), ("vni", "VNI")]
 
 
@@ -204,18 +207,46 @@ def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=N
     with tempfile.TemporaryDirectory(prefix="vung-import-") as workdir:
         with db().begin() as conn:
             report = import_file(conn, layer, path, options, Path(workdir), progress, on_phase)
+            at = transaction_time(conn) if report.committed else None
     keep_rejected(path, layer, report)
+    if at is not None:
+        keep_beside(path, IMPORTED, {"layer": layer.id, "at": at.isoformat(), "user": options.username, "undone": None})
     return report
+
+
+def keep_beside(path: Path, name: str, data: dict) -> None:
+    """A run's record beside its upload; the run is over (perhaps committed), so a failure loses only the record."""
+    try:
+        (path.parent / name).write_text(json.dumps(data, ensure_ascii=False))
+    except OSError as err:
+        current_app.logger.warning("could not keep %s of upload %s: %s", name, path.parent.name, err)
+
+
+@bp.post("/import/<upload_id>/undo")
+def undo(upload_id: str):
+    """Take back the upload's committed import: what it added is deleted, what it updated goes back to the
+    version before it, except features changed since (counted, left as they are)."""
+    require_importer()
+    path = stored_upload(upload_id)
+    kept = path.parent / IMPORTED
+    record = json.loads(kept.read_text()) if kept.is_file() else None
+    if record is None:
+        raise NotFound("This upload has not been imported.")
+    if record["undone"]:
+        raise EditConflict("This import has been undone already.")
+    layer = get_layer(record["layer"])
+    user = require_editor(layer)
+    with db().begin() as conn:
+        set_actor(conn, user.username, "restore")
+        result = undo_import(conn, layer, record["user"], record["at"])
+    keep_beside(path, IMPORTED, {**record, "undone": datetime.now(UTC).isoformat()})
+    return jsonify(result)
 
 
 def keep_rejected(path: Path, layer, report: ImportReport) -> None:
     """Every row the run rejected, beside the upload, for rejected_rows: the report sends only the first."""
-    if not report.rejected:
-        return
-    try:
-        (path.parent / REJECTED_ROWS).write_text(json.dumps({"layer": layer.id, "rejected": report.rejected}, ensure_ascii=False))
-    except OSError as err:  # the run is over, perhaps committed: only the download is lost
-        current_app.logger.warning("could not keep the rejected rows of %s: %s", path.parent.name, err)
+    if report.rejected:
+        keep_beside(path, REJECTED_ROWS, {"layer": layer.id, "rejected": report.rejected})
 
 
 @bp.get("/import/<upload_id>/rejected.csv")

@@ -380,6 +380,38 @@ def insert_rows(conn: Connection, layer: Layer, key: str | None) -> int:
     )).rowcount
 
 
+def transaction_time(conn: Connection):
+    """When the transaction began: the time of every history row it writes, which names an import for undo_import."""
+    return conn.execute(text("SELECT now()")).scalar_one()
+
+
+def undo_import(conn: Connection, layer: Layer, username: str, at) -> dict[str, int]:
+    """Take back one import, known by its history (one transaction, `at`, of `username`): the features it
+    added are deleted, those it updated go back to the version before it. A feature changed since, by
+    anyone, is left as it is and counted: no later edit is lost."""
+    params = {"layer": layer.id, "at": at, "user": username}
+    written = (
+        "SELECT DISTINCT ON (feature_id) feature_id, version, operation FROM feature_history "
+        "WHERE layer = :layer AND at = :at AND username = :user AND operation IN ('create', 'update') "
+        "ORDER BY feature_id, version DESC"
+    )
+    total = conn.execute(text(f"SELECT count(*) FROM ({written}) AS w"), params).scalar_one()
+    removed = conn.execute(text(
+        f"DELETE FROM {layer.id} AS t USING ({written}) AS w "
+        f"WHERE w.operation = 'create' AND t.id = w.feature_id AND t.version = w.version"
+    ), params).rowcount
+    restored = conn.execute(text(f"""
+        UPDATE {layer.id} AS t SET {", ".join(f"{c} = r.{c}" for c in stage_columns(layer))}, geom = before.geom
+          FROM ({written}) AS w
+          JOIN LATERAL (SELECT h.properties, h.geom FROM feature_history AS h
+                         WHERE h.layer = :layer AND h.feature_id = w.feature_id AND h.version = w.version - 1
+                           AND h.operation <> 'delete' ORDER BY h.id DESC LIMIT 1) AS before ON true
+          CROSS JOIN LATERAL jsonb_populate_record(NULL::{layer.id}, before.properties) AS r
+         WHERE w.operation = 'update' AND t.id = w.feature_id AND t.version = w.version
+    """), params).rowcount
+    return {"removed": removed, "restored": restored, "changed_since": total - removed - restored}
+
+
 def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer) -> None:
     conn.execute(
         text("INSERT INTO import_jobs (id, user_id, layer, state) VALUES (:id, :user, :layer, 'running')"),

@@ -430,3 +430,37 @@ def test_an_editor_of_some_districts_imports_only_into_them(app, make_user, engi
     with engine.connect() as c:
         rows = c.execute(text("SELECT name, district_code FROM farming_zones WHERE name LIKE 'zz-api%' ORDER BY name")).all()
     assert [tuple(r) for r in rows] == [("zz-api nơi khác", OUTSIDE), ("zz-api ở đây", INSIDE)]
+
+
+def test_an_import_can_be_undone_without_losing_later_edits(app, make_user, editor, engine, cleanup):
+    """Undo deletes what the import added and brings back what it updated, but leaves a feature edited since."""
+    first = upload(editor, district_zones([(106.30, 20.20), (106.31, 20.20)], ["zz-api cũ", "zz-api giữ"]), "cu.geojson")
+    body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
+    assert post(editor, f"/import/{first.json['upload']}/run", json=body).json["inserted"] == 2
+
+    gdf = gpd.GeoDataFrame({"name": ["zz-api cũ", "zz-api mới", "zz-api sửa sau"], "crop": ["Muối", "Lúa", "Lúa"]},
+                           geometry=[box(106.30 + i * 0.01, 20.21, 106.301 + i * 0.01, 20.211) for i in range(3)], crs=4326)
+    second = upload(editor, gdf.to_json().encode(), "moi.geojson").json["upload"]
+    done = post(editor, f"/import/{second}/run", json={**body, "key": "name"})
+    assert (done.json["updated"], done.json["inserted"]) == (1, 2)
+    with engine.begin() as c:  # a colleague edits one of the new zones afterwards
+        c.execute(text("UPDATE farming_zones SET season = 'Vụ mùa' WHERE name = 'zz-api sửa sau'"))
+
+    stranger = signed_in(app, make_user("import_api_undoer", "editor", layers=["farming_zones"]))
+    assert post(stranger, f"/import/{second}/undo").status_code == 404
+    undone = post(editor, f"/import/{second}/undo")
+    assert undone.status_code == 200 and undone.json == {"removed": 1, "restored": 1, "changed_since": 1}
+    with engine.connect() as c:
+        rows = c.execute(text(
+            "SELECT name, crop, ST_YMin(geom) < 20.205 AS first_shape, version FROM farming_zones "
+            "WHERE name LIKE 'zz-api%' ORDER BY name")).all()
+        history = c.execute(text(
+            "SELECT h.operation, h.username FROM feature_history h JOIN farming_zones t ON t.id = h.feature_id "
+            "WHERE h.layer = 'farming_zones' AND t.name = 'zz-api cũ' ORDER BY h.version DESC LIMIT 1")).one()
+    assert [tuple(r) for r in rows] == [("zz-api cũ", "rice", True, 3), ("zz-api giữ", "rice", True, 1),
+                                        ("zz-api sửa sau", "rice", False, 2)]
+    assert tuple(history) == ("restore", "import_api_editor")
+    assert post(editor, f"/import/{second}/undo").status_code == 409
+    only_tried = upload(editor, gdf.to_json().encode(), "thu.geojson").json["upload"]
+    assert post(editor, f"/import/{only_tried}/run", json={**body, "dry_run": True}).json["committed"] is False
+    assert post(editor, f"/import/{only_tried}/undo").status_code == 404  # a dry run wrote nothing to undo

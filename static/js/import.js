@@ -74,6 +74,7 @@ function startImport(doc) {
   let valuesLayer = null; // the layer the words' table was made for
   const report = createReport(byId("import-report"), {
     onPlace: (location, text) => preview.place(location, text),
+    onUndo: () => undoImport(),
   });
 
   let upload = null; // what the server answered to the upload
@@ -113,6 +114,28 @@ function startImport(doc) {
     else if (error.status === 413) text = t("too_large", { max: megabytes(config.maxUploadBytes || 0) });
     else text = error.message;
     messages.show(context, { kind: "error", text: t(`${context}_failed`, { reason: text }) });
+  }
+
+  // Take the committed import back (the server keeps what a colleague changed since).
+  async function undoImport() {
+    const button = byId("import-undo");
+    if (!upload || busy || !button || !window.confirm(t("undo_confirm"))) return;
+    setBusy(true, t("undoing"));
+    try {
+      const answer = await api.undo(upload.upload);
+      button.disabled = true;
+      const text = t("undone", {
+        removed: formatInteger(answer.removed),
+        restored: formatInteger(answer.restored),
+        changed: formatInteger(answer.changed_since),
+      });
+      messages.show("undo", { kind: "success", text });
+      statusElement.textContent = text;
+    } catch (error) {
+      showError(error, "undo");
+    } finally {
+      setBusy(false);
+    }
   }
 
   function refreshButtons() {

@@ -356,4 +356,11 @@ def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     assert counts(page) == {"rows_read": "4", "inserted": "4", "rejected": "0"}
     assert [(name, crop) for name, crop, _ in imported(engine)] == sorted((n, "rice") for n in names)
     expect(page.locator("#import-values select:enabled")).to_have_count(0)
+
+    # The editor takes the import back, after saying yes.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#import-undo")
+    expect(page.locator('[data-message="undo"]')).to_contain_text("xoá 4 đối tượng")
+    expect(page.locator("#import-undo")).to_be_disabled()
+    assert imported(engine) == []
     assert page_errors == []

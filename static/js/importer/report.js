@@ -13,7 +13,7 @@ function heading(report) {
   return { kind: "error", text: t("report_nothing") };
 }
 
-export function createReport(section, { onPlace }) {
+export function createReport(section, { onPlace, onUndo }) {
   const title = section.querySelector("#import-report-title");
   const summary = section.querySelector("#import-report-summary");
   const notes = section.querySelector("#import-report-notes");
@@ -93,6 +93,8 @@ export function createReport(section, { onPlace }) {
         el("a", { class: "edit-button edit-button--primary", id: "import-see-map", href: links.map, text: t("see_on_map") }),
         " ",
         el("a", { class: "edit-button", id: "import-see-editor", href: links.editor, text: t("see_in_editor") }),
+        " ",
+        el("button", { type: "button", class: "edit-button edit-button--danger", id: "import-undo", text: t("undo"), onclick: onUndo }),
       );
     }
     section.hidden = false;
