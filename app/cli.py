@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -30,6 +32,8 @@ from layers.accounts import (
     set_password,
     set_role,
 )
+from layers.edit import set_actor
+from layers.imports import transaction_time, undo_import
 from layers.params import split_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,14 +168,40 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
                 click.progressbar(length=0, label="rows", show_pos=True) as bar,
             ):
                 report = import_file(conn, layer, path, options, Path(workdir), progress=bar.update)
+                at = transaction_time(conn)
         except ImportFailed as err:
             raise click.ClickException(str(err)) from None
         print_report(report)
+        if report.committed:
+            click.echo(f"undo with: flask undo-import {layer.id} {at.isoformat()} --user {shlex.quote(username)}")
         if rejected_file:
             write_rejected(report.rejected, rejected_file)
             click.echo(f"rejected rows: {len(report.rejected)}, written to {rejected_path}")
     if report.rejected and not (skip_invalid or dry_run):
         raise click.exceptions.Exit(1)
+
+
+@click.command("undo-import")
+@with_appcontext
+@click.argument("layer_id")
+@click.argument("at")
+@click.option("--user", "username", default="import", show_default=True, help="The name the import was recorded under.")
+def undo_import_command(layer_id, at, username):
+    """Take back the import that LAYER_ID's history records at AT (as `flask import` printed it): the features
+    it added are deleted, those it updated go back to their earlier version; features changed since are left."""
+    layer = REGISTRY.get(layer_id)
+    if layer is None or not layer.editable:
+        raise click.ClickException(f"no editable layer {layer_id!r}; choose one of {', '.join(x.id for x in editable_layers())}")
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        raise click.BadParameter(f"{at!r}: expected the time `flask import` printed", param_hint="AT") from None
+    with current_app.extensions["vung_db"].begin() as conn:
+        set_actor(conn, username, "restore")
+        result = undo_import(conn, layer, username, when)
+    if not any(result.values()):
+        raise click.ClickException(f"no import into {layer_id} by {username} at {at} in the history")
+    click.echo(f"deleted {result['removed']}, restored {result['restored']}, changed since and left {result['changed_since']}")
 
 
 def open_for_rejected(path: Path):
@@ -342,6 +372,7 @@ def init_app(app: Flask) -> None:
     from app.exports import export_command  # the export command lives beside the export endpoints
 
     app.cli.add_command(import_command)
+    app.cli.add_command(undo_import_command)
     app.cli.add_command(publish_command)
     app.cli.add_command(export_command)
     app.cli.add_command(users_cli)

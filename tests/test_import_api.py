@@ -49,7 +49,8 @@ def cleanup(engine):
     with engine.begin() as c:
         ids = [r[0] for r in c.execute(text("SELECT id FROM farming_zones WHERE name LIKE 'zz-api%'"))]
         c.execute(text("DELETE FROM farming_zones WHERE id = ANY(:ids)"), {"ids": ids})
-        c.execute(text("DELETE FROM feature_history WHERE layer = 'farming_zones' AND feature_id = ANY(:ids)"), {"ids": ids})
+        c.execute(text("DELETE FROM feature_history WHERE layer = 'farming_zones' "
+                       "AND (feature_id = ANY(:ids) OR properties->>'name' LIKE 'zz-api%')"), {"ids": ids})
 
 
 

@@ -389,3 +389,23 @@ def test_the_real_flask_command(engine, database_url, tmp_path):
     failed = flask("farming_zones", empty)
     assert failed.returncode != 0
     assert "Error: rong.geojson is empty" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_an_import_is_undone_by_the_command_it_prints(flask_import, engine, tmp_path, app):
+    path = write(zones([f"{MARK} một", f"{MARK} hai"], ["Lúa", "Muối"]), tmp_path / "hai.geojson")
+    before = state(engine)
+    result = flask_import("farming_zones", path, "--user", "lan")
+    assert result.exit_code == 0 and "inserted 2" in result.output, result.output
+    command = next(line for line in result.output.splitlines() if line.startswith("undo with: flask "))
+    args = command.removeprefix("undo with: flask ").split()
+    assert args[:2] == ["undo-import", "farming_zones"] and args[3:] == ["--user", "lan"]
+
+    runner = app.test_cli_runner()
+    with app.app_context():
+        undone = runner.invoke(args=args)
+        assert undone.exit_code == 0 and "deleted 2, restored 0, changed since and left 0" in undone.output, undone.output
+        assert (state(engine)["farming_zones"], state(engine)["marked"]) == (before["farming_zones"], 0)
+        again = runner.invoke(args=args)  # the features are gone: nothing is the import's any more
+        assert "deleted 0, restored 0, changed since and left 2" in again.output
+        unknown = runner.invoke(args=["undo-import", "farming_zones", "2001-01-01T00:00:00+00:00", "--user", "lan"])
+    assert unknown.exit_code != 0 and "no import into farming_zones by lan" in unknown.output
