@@ -33,7 +33,7 @@ from layers.accounts import (
     set_role,
 )
 from layers.edit import set_actor
-from layers.imports import transaction_time, undo_import
+from layers.imports import UndoRefused, transaction_time, undo_import
 from layers.params import split_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,10 +198,14 @@ def undo_import_command(layer_id, at, username):
         raise click.BadParameter(f"{at!r}: expected the time `flask import` printed", param_hint="AT") from None
     with current_app.extensions["vung_db"].begin() as conn:
         set_actor(conn, username, "restore")
-        result = undo_import(conn, layer, username, when)
+        try:
+            result = undo_import(conn, layer, username, when)
+        except UndoRefused as err:
+            raise click.ClickException(f"The import cannot be undone: {err}.") from None
     if not any(result.values()):
         raise click.ClickException(f"no import into {layer_id} by {username} at {at} in the history")
-    click.echo(f"deleted {result['removed']}, restored {result['restored']}, changed since and left {result['changed_since']}")
+    click.echo(f"deleted {result['removed']}, restored {result['restored']}, changed since and left {result['changed_since']}, "
+               f"left for want of an earlier version in the history {result['unrecorded']}")
 
 
 def open_for_rejected(path: Path):

@@ -36,7 +36,15 @@ from importers.run import ImportFailed, ImportOptions, ImportReport, import_file
 from importers.sources import EXTENSIONS, ImportFileError, prepare_source
 from layers import get_layer
 from layers.edit import set_actor
-from layers.imports import HEARTBEAT_SECONDS, create_job, get_job, transaction_time, undo_import, update_job
+from layers.imports import (
+    HEARTBEAT_SECONDS,
+    UndoRefused,
+    create_job,
+    get_job,
+    transaction_time,
+    undo_import,
+    update_job,
+)
 
 bp = Blueprint("imports", __name__)
 
@@ -238,7 +246,10 @@ def undo(upload_id: str):
     user = require_editor(layer)
     with db().begin() as conn:
         set_actor(conn, user.username, "restore")
-        result = undo_import(conn, layer, record["user"], record["at"])
+        try:
+            result = undo_import(conn, layer, record["user"], record["at"], editable_districts(user))
+        except UndoRefused as err:
+            raise EditConflict(translate_sentence(f"The import cannot be undone: {err}.")) from None
     keep_beside(path, IMPORTED, {**record, "undone": datetime.now(UTC).isoformat()})
     return jsonify(result)
 

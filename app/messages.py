@@ -83,6 +83,9 @@ SHAPES = (
         "e.g. --crs EPSG:9209 (VN-2000 / TM-3 105-30, used in Nam Định)"
     ),
     N_("The import failed on the server; nothing was written."),
+    N_("The import cannot be undone: %(reason)s."),
+    N_("%(count)s of its features lie outside the districts you may edit"),
+    N_("restoring would make features overlap: %(pairs)s"),
     N_("The import was interrupted (the server restarted); nothing was written. Run it again."),
     # What is wrong with an uploaded file (importers.sources.ImportFileError).
     # A shape must come before any other that would also match its sentences:

@@ -528,6 +528,8 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
         if repaired:
             report.notes.append(f"{repaired} invalid shape(s) repaired with ST_MakeValid")
     found = reject_bad_geometries(conn)
+    if options.districts is not None:  # before the checks across rows: a row that may not go in claims no key or area
+        found += reject_outside_districts(conn, layer, options.districts, options.key)
     if layer.overlap == "reject" and not layer.is_point:
         found += reject_overlaps(conn, layer, options.key)
     elif layer.overlap == "warn" and not layer.is_point:
@@ -536,8 +538,6 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
             report.notes.append(overlap_note(rows))
     if options.key:
         found += reject_repeated_keys(conn, layer, options.key)
-    if options.districts is not None:
-        found += reject_outside_districts(conn, layer, options.districts, options.key)
     for problem in found:
         entry = {"row": problem["row_no"], "reason": problem["reason"]}
         if problem.get("location"):

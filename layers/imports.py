@@ -232,6 +232,8 @@ def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[st
           FROM {STAGE} AS s JOIN {layer.id} AS t ON t.{key} = s.{key}
          WHERE NOT s.rejected AND (t.district_code IS NULL OR t.district_code <> ALL(:districts))
         """)
+    if key:  # held until commit: a feature moved out of the districts meanwhile is not updated after this check
+        conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {STAGE} AS s ON t.{key} = s.{key} FOR UPDATE OF t"))
     if layer.derive_place:
         stage_places(conn)
     return reject_found(conn, " UNION ALL ".join(found), {"districts": list(districts)})
@@ -385,31 +387,74 @@ def transaction_time(conn: Connection):
     return conn.execute(text("SELECT now()")).scalar_one()
 
 
-def undo_import(conn: Connection, layer: Layer, username: str, at) -> dict[str, int]:
+class UndoRefused(Exception):
+    """An import that cannot be taken back as a whole: nothing was changed."""
+
+
+UNDONE = "import_undone"
+
+
+def undo_import(conn: Connection, layer: Layer, username: str, at, districts: tuple[str, ...] | None = None) -> dict[str, int]:
     """Take back one import, known by its history (one transaction, `at`, of `username`): the features it
     added are deleted, those it updated go back to the version before it. A feature changed since, by
-    anyone, is left as it is and counted: no later edit is lost."""
-    params = {"layer": layer.id, "at": at, "user": username}
-    written = (
-        "SELECT DISTINCT ON (feature_id) feature_id, version, operation FROM feature_history "
-        "WHERE layer = :layer AND at = :at AND username = :user AND operation IN ('create', 'update') "
-        "ORDER BY feature_id, version DESC"
-    )
-    total = conn.execute(text(f"SELECT count(*) FROM ({written}) AS w"), params).scalar_one()
+    anyone, is left as it is and counted: no later edit is lost. Refused whole (UndoRefused) where it
+    would touch a feature outside `districts` (codes; None: all) or make shapes overlap in a layer
+    refusing overlaps, as an edit would be."""
+    lock_overlap_checks(conn, layer)
+    conn.execute(text(f"DROP TABLE IF EXISTS {UNDONE}"))
+    conn.execute(text(  # the import's features, as it left them, locked: read once from the whole history
+        f"CREATE TEMP TABLE {UNDONE} ON COMMIT DROP AS "
+        f"SELECT w.feature_id, w.version, w.operation, b.properties, b.geom FROM ("
+        "  SELECT DISTINCT ON (feature_id) feature_id, version, operation FROM feature_history "
+        "  WHERE layer = :layer AND at = :at AND username = :user AND operation IN ('create', 'update') "
+        "  ORDER BY feature_id, version DESC) AS w "
+        f"JOIN {layer.id} AS t ON t.id = w.feature_id AND t.version = w.version "
+        "LEFT JOIN LATERAL (SELECT h.properties, h.geom FROM feature_history AS h WHERE h.layer = :layer "
+        "  AND h.feature_id = w.feature_id AND h.version = w.version - 1 AND h.operation <> 'delete' "
+        "  ORDER BY h.id DESC LIMIT 1) AS b ON w.operation = 'update' "
+        "ORDER BY w.feature_id"
+    ), {"layer": layer.id, "at": at, "user": username})
+    total = conn.execute(text(
+        "SELECT count(DISTINCT feature_id) FROM feature_history "
+        "WHERE layer = :layer AND at = :at AND username = :user AND operation IN ('create', 'update')"
+    ), {"layer": layer.id, "at": at, "user": username}).scalar_one()
+    conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id FOR UPDATE OF t"))
+    if districts is not None:
+        refuse_outside(conn, layer, f"SELECT t.district_code FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id", districts)
     removed = conn.execute(text(
-        f"DELETE FROM {layer.id} AS t USING ({written}) AS w "
-        f"WHERE w.operation = 'create' AND t.id = w.feature_id AND t.version = w.version"
-    ), params).rowcount
-    restored = conn.execute(text(f"""
-        UPDATE {layer.id} AS t SET {", ".join(f"{c} = r.{c}" for c in stage_columns(layer))}, geom = before.geom
-          FROM ({written}) AS w
-          JOIN LATERAL (SELECT h.properties, h.geom FROM feature_history AS h
-                         WHERE h.layer = :layer AND h.feature_id = w.feature_id AND h.version = w.version - 1
-                           AND h.operation <> 'delete' ORDER BY h.id DESC LIMIT 1) AS before ON true
-          CROSS JOIN LATERAL jsonb_populate_record(NULL::{layer.id}, before.properties) AS r
-         WHERE w.operation = 'update' AND t.id = w.feature_id AND t.version = w.version
-    """), params).rowcount
-    return {"removed": removed, "restored": restored, "changed_since": total - removed - restored}
+        f"DELETE FROM {layer.id} AS t USING {UNDONE} AS u WHERE u.operation = 'create' AND t.id = u.feature_id AND t.version = u.version"
+    )).rowcount
+    restored_ids = conn.execute(text(f"""
+        UPDATE {layer.id} AS t SET {", ".join(f"{c} = r.{c}" for c in stage_columns(layer))}, geom = u.geom
+          FROM {UNDONE} AS u CROSS JOIN LATERAL jsonb_populate_record(NULL::{layer.id}, u.properties) AS r
+         WHERE u.operation = 'update' AND u.properties IS NOT NULL AND t.id = u.feature_id AND t.version = u.version
+        RETURNING t.id
+    """)).scalars().all()
+    if restored_ids and districts is not None:
+        refuse_outside(conn, layer, f"SELECT district_code FROM {layer.id} WHERE id = ANY(:ids)", districts, restored_ids)
+    if restored_ids and layer.overlap == "reject" and not layer.is_point:
+        refuse_overlaps(conn, layer, restored_ids)
+    unrecorded = conn.execute(text(f"SELECT count(*) FROM {UNDONE} WHERE operation = 'update' AND properties IS NULL")).scalar_one()
+    return {"removed": removed, "restored": len(restored_ids), "unrecorded": unrecorded,
+            "changed_since": total - removed - len(restored_ids) - unrecorded}
+
+
+def refuse_outside(conn: Connection, layer: Layer, codes: str, districts: tuple[str, ...], ids=None) -> None:
+    outside = conn.execute(text(f"SELECT count(*) FROM ({codes}) AS c(code) WHERE code IS NULL OR code <> ALL(:d)"),
+                           {"d": list(districts), "ids": ids}).scalar_one()
+    if outside:
+        raise UndoRefused(f"{outside} of its features lie outside the districts you may edit")
+
+
+def refuse_overlaps(conn: Connection, layer: Layer, ids: list[int]) -> None:
+    """Restored shapes must meet today's rule: another feature may have been drawn over one since."""
+    pairs = conn.execute(text(
+        f"SELECT t.id, o.id FROM {layer.id} AS t JOIN {layer.id} AS o ON o.id <> t.id AND {sql.shares_area('t', 'o')} "
+        f"WHERE t.id = ANY(:ids) ORDER BY t.id, o.id LIMIT 5"
+    ), {"ids": ids}).all()
+    if pairs:
+        shown = ", ".join(f"{a} and {b}" for a, b in pairs)
+        raise UndoRefused(f"restoring would make features overlap: {shown}")
 
 
 def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer) -> None:

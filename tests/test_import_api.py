@@ -450,7 +450,7 @@ def test_an_import_can_be_undone_without_losing_later_edits(app, make_user, edit
     stranger = signed_in(app, make_user("import_api_undoer", "editor", layers=["farming_zones"]))
     assert post(stranger, f"/import/{second}/undo").status_code == 404
     undone = post(editor, f"/import/{second}/undo")
-    assert undone.status_code == 200 and undone.json == {"removed": 1, "restored": 1, "changed_since": 1}
+    assert undone.status_code == 200 and undone.json == {"removed": 1, "restored": 1, "changed_since": 1, "unrecorded": 0}
     with engine.connect() as c:
         rows = c.execute(text(
             "SELECT name, crop, ST_YMin(geom) < 20.205 AS first_shape, version FROM farming_zones "
@@ -465,3 +465,74 @@ def test_an_import_can_be_undone_without_losing_later_edits(app, make_user, edit
     only_tried = upload(editor, gdf.to_json().encode(), "thu.geojson").json["upload"]
     assert post(editor, f"/import/{only_tried}/run", json={**body, "dry_run": True}).json["committed"] is False
     assert post(editor, f"/import/{only_tried}/undo").status_code == 404  # a dry run wrote nothing to undo
+
+
+def test_an_undo_that_would_break_a_rule_changes_nothing(app, make_user, engine):
+    """Undo is refused whole where a restored shape would overlap a feature drawn since (aquaculture refuses
+    overlaps), or where the editor may no longer edit a feature's district."""
+    from tests.writing import INSIDE, OUTSIDE
+
+    farmer = signed_in(app, make_user("import_api_fish", "editor", layers=["aquaculture_areas"]))
+    body = {"layer": "aquaculture_areas", "mapping": {"name": "name", "species": "species", "water_type": "water_type"}, "dry_run": False}
+
+    def areas(names, boxes) -> bytes:
+        return gpd.GeoDataFrame({"name": names, "species": ["Tôm"] * len(names), "water_type": ["brackish"] * len(names)},
+                                geometry=[box(*b) for b in boxes], crs=4326).to_json().encode()
+
+    def run(data: bytes, **extra):
+        upload_id = upload(farmer, data, "ao.geojson").json["upload"]
+        answer = post(farmer, f"/import/{upload_id}/run?lang=en", json={**body, **extra})
+        assert answer.json.get("committed"), answer.json
+        return upload_id
+
+    here, there = (106.40, 20.22, 106.401, 20.221), (106.41, 20.22, 106.411, 20.221)
+    try:
+        run(areas(["zz-api ao A"], [here]))
+        moved = run(areas(["zz-api ao A"], [there]), key="name")  # A moves away...
+        run(areas(["zz-api ao B"], [here]))  # ...and B is dug where A was
+        before = layer_rows(engine, "aquaculture_areas")
+        refused = post(farmer, f"/import/{moved}/undo?lang=en")
+        assert refused.status_code == 409 and "restoring would make features overlap" in refused.json["description"]
+        assert layer_rows(engine, "aquaculture_areas") == before
+
+        # Rights that shrank since the import: the features of another district are out of reach.
+        with engine.connect() as c:
+            district = c.execute(text("SELECT district_code FROM aquaculture_areas WHERE name = 'zz-api ao B'")).scalar_one()
+        with engine.begin() as c:
+            other = OUTSIDE if district == INSIDE else INSIDE
+            c.execute(text("UPDATE users SET districts = ARRAY[:d] WHERE username = 'import_api_fish'"), {"d": other})
+        last = upload(farmer, areas(["zz-api ao C"], [(106.42, 20.22, 106.421, 20.221)]), "c.geojson").json["upload"]
+        with engine.begin() as c:
+            c.execute(text("UPDATE users SET districts = NULL WHERE username = 'import_api_fish'"))
+        assert post(farmer, f"/import/{last}/run", json=body).json["committed"]
+        with engine.begin() as c:
+            c.execute(text("UPDATE users SET districts = ARRAY[:d] WHERE username = 'import_api_fish'"), {"d": other})
+        before = layer_rows(engine, "aquaculture_areas")
+        refused = post(farmer, f"/import/{last}/undo?lang=vi")
+        assert refused.status_code == 409 and "nằm ngoài các huyện bạn được sửa" in refused.json["description"]
+        assert layer_rows(engine, "aquaculture_areas") == before
+    finally:
+        with engine.begin() as c:
+            c.execute(text("DELETE FROM aquaculture_areas WHERE name LIKE 'zz-api%'"))
+            c.execute(text("DELETE FROM feature_history WHERE layer = 'aquaculture_areas' AND properties->>'name' LIKE 'zz-api%'"))
+
+
+def layer_rows(engine, table: str) -> list[tuple]:
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(text(f"SELECT id, version, ST_AsText(geom) FROM {table} ORDER BY id"))]
+
+
+def test_a_row_outside_the_districts_claims_no_key_from_a_row_inside(app, make_user, engine, cleanup):
+    from tests.writing import INSIDE, OUTSIDE
+
+    local = signed_in(app, make_user("import_api_local2", "editor", layers=["farming_zones"], districts=[INSIDE]))
+    with engine.connect() as c:
+        spots = {code: c.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM admin_units "
+            "WHERE level = 'district' AND code = :code) AS s"), {"code": code}).one() for code in (INSIDE, OUTSIDE)}
+    data = district_zones([spots[OUTSIDE], spots[INSIDE]], ["zz-api cùng tên", "zz-api cùng tên"])
+    upload_id = upload(local, data, "trung.geojson").json["upload"]
+    body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False,
+            "key": "name", "skip_invalid": True}
+    answer = post(local, f"/import/{upload_id}/run", json=body)
+    assert (answer.json["inserted"], [r["row"] for r in answer.json["rejected"]]) == (1, [1])

@@ -121,21 +121,25 @@ function startImport(doc) {
     const button = byId("import-undo");
     if (!upload || busy || !button || !window.confirm(t("undo_confirm"))) return;
     setBusy(true, t("undoing"));
+    let answer;
     try {
-      const answer = await api.undo(upload.upload);
-      button.disabled = true;
-      const text = t("undone", {
-        removed: formatInteger(answer.removed),
-        restored: formatInteger(answer.restored),
-        changed: formatInteger(answer.changed_since),
-      });
-      messages.show("undo", { kind: "success", text });
-      statusElement.textContent = text;
+      answer = await api.undo(upload.upload);
     } catch (error) {
+      if (error.status === 409) button.disabled = true; // undone already, or it cannot be
       showError(error, "undo");
+      return;
     } finally {
       setBusy(false);
     }
+    button.disabled = true;
+    let text = t("undone", {
+      removed: formatInteger(answer.removed),
+      restored: formatInteger(answer.restored),
+      changed: formatInteger(answer.changed_since),
+    });
+    if (answer.unrecorded) text += ` ${t("undo_unrecorded", { n: formatInteger(answer.unrecorded) })}`;
+    messages.show("undo", { kind: "success", text });
+    statusElement.textContent = text;
   }
 
   function refreshButtons() {
