@@ -400,15 +400,22 @@ def district_zones(points: list[tuple[float, float]], names: list[str]) -> bytes
     ).to_json().encode()
 
 
+def district_points(engine) -> dict[str, tuple[float, float]]:
+    """A point well inside each of the tests' two districts (writing.INSIDE and OUTSIDE), by code."""
+    from tests.writing import INSIDE, OUTSIDE
+
+    with engine.connect() as c:
+        return {code: tuple(c.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM admin_units "
+            "WHERE level = 'district' AND code = :code) AS s"), {"code": code}).one()) for code in (INSIDE, OUTSIDE)}
+
+
 def test_an_editor_of_some_districts_imports_only_into_them(app, make_user, engine, cleanup):
     """An editor limited to Nam Trực (362) may not place features in Giao Thủy (365) by import, nor change one there by key."""
     from tests.writing import INSIDE, OUTSIDE
 
     local = signed_in(app, make_user("import_api_local", "editor", layers=["farming_zones"], districts=[INSIDE]))
-    with engine.connect() as c:
-        spots = {code: c.execute(text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM admin_units "
-            "WHERE level = 'district' AND code = :code) AS s"), {"code": code}).one() for code in (INSIDE, OUTSIDE)}
+    spots = district_points(engine)
     body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
     upload_id = upload(local, district_zones([spots[INSIDE], spots[OUTSIDE]], ["zz-api ở đây", "zz-api nơi khác"]),
                        "hai_huyen.geojson").json["upload"]
@@ -526,10 +533,7 @@ def test_a_row_outside_the_districts_claims_no_key_from_a_row_inside(app, make_u
     from tests.writing import INSIDE, OUTSIDE
 
     local = signed_in(app, make_user("import_api_local2", "editor", layers=["farming_zones"], districts=[INSIDE]))
-    with engine.connect() as c:
-        spots = {code: c.execute(text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM admin_units "
-            "WHERE level = 'district' AND code = :code) AS s"), {"code": code}).one() for code in (INSIDE, OUTSIDE)}
+    spots = district_points(engine)
     data = district_zones([spots[OUTSIDE], spots[INSIDE]], ["zz-api cùng tên", "zz-api cùng tên"])
     upload_id = upload(local, data, "trung.geojson").json["upload"]
     body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False,
