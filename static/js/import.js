@@ -131,14 +131,13 @@ function startImport(doc) {
     } finally {
       setBusy(false);
     }
-    button.disabled = true;
     let text = t("undone", {
       removed: formatInteger(answer.removed),
       restored: formatInteger(answer.restored),
       changed: formatInteger(answer.changed_since),
     });
     if (answer.unrecorded) text += ` ${t("undo_unrecorded", { n: formatInteger(answer.unrecorded) })}`;
-    messages.show("undo", { kind: "success", text });
+    report.undone(text);
     statusElement.textContent = text;
   }
 

@@ -360,7 +360,9 @@ def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     # The editor takes the import back, after saying yes.
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#import-undo")
-    expect(page.locator('[data-message="undo"]')).to_contain_text("xoá 4 đối tượng")
-    expect(page.locator("#import-undo")).to_be_disabled()
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "undone")
+    expect(page.locator("#import-undone")).to_contain_text("xoá 4 đối tượng")
+    expect(page.locator("#import-undo, #import-see-map")).to_have_count(0)
+    shoot(page, "import-undone")
     assert imported(engine) == []
     assert page_errors == []

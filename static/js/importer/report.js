@@ -104,5 +104,14 @@ export function createReport(section, { onPlace, onUndo }) {
     section.hidden = true;
   }
 
-  return { show, hide };
+  // The import was taken back: its links lead to nothing of it any more.
+  function undone(text) {
+    title.textContent = t("report_undone");
+    section.dataset.state = "undone";
+    section.dataset.kind = "info";
+    clear(result);
+    result.append(el("span", { id: "import-undone", text }));
+  }
+
+  return { show, hide, undone };
 }
