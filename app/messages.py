@@ -73,6 +73,11 @@ SHAPES = (
     # Why a whole run stopped (importers.run, importers.crs, importers.mapping, app.imports).
     N_("required field(s) not found in the file: %(fields)s; use --map COLUMN=FIELD"),
     N_("the key field %(key)s is not mapped from any column"),
+    N_("--map names column %(column)s, which the file does not have (%(columns)s)"),
+    N_("--map names field %(field)s, which %(layer)s does not have or computes itself"),
+    N_("--value names field %(field)s, which is not a field of %(layer)s with a list of values"),
+    N_("--value gives %(value)s for %(text)s, which is not a value of %(field)s (%(choices)s)"),
+    N_("--value gives %(field)s two values for %(text)s written alike: %(first)s and %(second)s"),
     N_("cannot read row %(row)s of %(name)s: %(detail)s"),
     N_("cannot read %(name)s: %(detail)s"),
     N_("%(name)s holds text that is not UTF-8 (rows %(first)s to %(last)s): choose its encoding"),

@@ -540,3 +540,11 @@ def test_a_row_outside_the_districts_claims_no_key_from_a_row_inside(app, make_u
             "key": "name", "skip_invalid": True}
     answer = post(local, f"/import/{upload_id}/run", json=body)
     assert (answer.json["inserted"], [r["row"] for r in answer.json["rejected"]]) == (1, [1])
+
+
+def test_a_value_that_is_not_one_of_the_field_s_is_refused_in_the_page_language(editor, zones_zip):
+    upload_id = upload(editor, zones_zip, "a.zip").json["upload"]
+    body = {"layer": "farming_zones", "mapping": {"TEN": "name", "LOAI_CAY": "crop"}, "values": {"crop": {"Lúa nếp": "maize"}}}
+    answer = post(editor, f"/import/{upload_id}/run?lang=vi", json=body)
+    assert answer.status_code == 422
+    assert answer.json["description"].startswith("cách hiểu từ cho 'Lúa nếp' giá trị 'maize', không thuộc danh sách của trường crop")
