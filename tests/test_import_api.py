@@ -548,3 +548,17 @@ def test_a_value_that_is_not_one_of_the_field_s_is_refused_in_the_page_language(
     answer = post(editor, f"/import/{upload_id}/run?lang=vi", json=body)
     assert answer.status_code == 422
     assert answer.json["description"].startswith("cách hiểu từ cho 'Lúa nếp' giá trị 'maize', không thuộc danh sách của trường crop")
+
+
+def test_an_update_with_no_earlier_version_in_the_history_is_left_and_said_so(editor, engine, cleanup):
+    body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
+    first = upload(editor, district_zones([(106.30, 20.20)], ["zz-api không sử"]), "a.geojson").json["upload"]
+    assert post(editor, f"/import/{first}/run", json=body).json["inserted"] == 1
+    with engine.begin() as c:  # as for data older than the history
+        c.execute(text("DELETE FROM feature_history WHERE layer = 'farming_zones' AND properties->>'name' = 'zz-api không sử'"))
+    second = upload(editor, district_zones([(106.31, 20.20)], ["zz-api không sử"]), "b.geojson").json["upload"]
+    assert post(editor, f"/import/{second}/run", json={**body, "key": "name"}).json["updated"] == 1
+    undone = post(editor, f"/import/{second}/undo")
+    assert undone.json == {"removed": 0, "restored": 0, "changed_since": 0, "unrecorded": 1}
+    with engine.connect() as c:
+        assert c.execute(text("SELECT ST_XMin(geom) > 106.305 FROM farming_zones WHERE name = 'zz-api không sử'")).scalar_one()
