@@ -218,7 +218,8 @@ def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=N
             at = transaction_time(conn) if report.committed else None
     keep_rejected(path, layer, report)
     if at is not None:
-        keep_beside(path, IMPORTED, {"layer": layer.id, "at": at.isoformat(), "user": options.username, "undone": None})
+        keep_beside(path, IMPORTED, {"layer": layer.id, "at": at.isoformat(), "user": options.username, "undone": None,
+                                     "inserted": report.inserted, "updated": report.updated})
     return report
 
 
@@ -228,6 +229,31 @@ def keep_beside(path: Path, name: str, data: dict) -> None:
         (path.parent / name).write_text(json.dumps(data, ensure_ascii=False))
     except OSError as err:
         current_app.logger.warning("could not keep %s of upload %s: %s", name, path.parent.name, err)
+
+
+RECENT_SHOWN = 20
+
+
+@bp.get("/import/recent")
+def recent_imports():
+    """The user's committed imports whose uploads are still kept (a day), newest first: what the page offers to undo."""
+    require_importer()
+    found = []
+    for folder in upload_root().iterdir():
+        owner, record = read_json(folder / UPLOAD_META), read_json(folder / IMPORTED)
+        if owner is None or record is None or owner.get("user") != current_user().id:
+            continue
+        found.append({"upload": folder.name, "filename": owner.get("filename"), **{
+            k: record.get(k) for k in ("layer", "at", "undone", "inserted", "updated")}})
+    found.sort(key=lambda r: r["at"], reverse=True)
+    return jsonify(found[:RECENT_SHOWN])
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # absent, or being written
+        return None
 
 
 @bp.post("/import/<upload_id>/undo")

@@ -46,8 +46,10 @@ def engine(database_url):
 
 
 @pytest.fixture(scope="session")
-def app(engine, database_url):
-    return create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"})
+def app(engine, database_url, tmp_path_factory):
+    # Uploads of this run only: user ids of other test databases on the machine would find theirs.
+    uploads = str(tmp_path_factory.mktemp("uploads"))
+    return create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test", "UPLOAD_DIR": uploads})
 
 
 @pytest.fixture(scope="session")

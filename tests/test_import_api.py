@@ -562,3 +562,23 @@ def test_an_update_with_no_earlier_version_in_the_history_is_left_and_said_so(ed
     assert undone.json == {"removed": 0, "restored": 0, "changed_since": 0, "unrecorded": 1}
     with engine.connect() as c:
         assert c.execute(text("SELECT ST_XMin(geom) > 106.305 FROM farming_zones WHERE name = 'zz-api không sử'")).scalar_one()
+
+
+def test_the_page_lists_one_s_own_imports_of_the_day_for_undo(app, make_user, editor, engine, cleanup):
+    body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
+    upload_id = upload(editor, district_zones([(106.30, 20.20)], ["zz-api gần đây"]), "gan_day.geojson").json["upload"]
+    tried = upload(editor, district_zones([(106.31, 20.20)], ["zz-api thử"]), "thu.geojson").json["upload"]
+    assert post(editor, f"/import/{upload_id}/run", json=body).json["inserted"] == 1
+    assert post(editor, f"/import/{tried}/run", json={**body, "dry_run": True}).json["committed"] is False
+
+    recent = editor.get("/import/recent").json
+    mine = [r for r in recent if r["upload"] in (upload_id, tried)]
+    assert [(r["upload"], r["filename"], r["layer"], r["inserted"], r["undone"]) for r in mine] == [
+        (upload_id, "gan_day.geojson", "farming_zones", 1, None)]
+    other = signed_in(app, make_user("import_api_nosy", "editor", layers=["farming_zones"]))
+    assert all(r["upload"] != upload_id for r in other.get("/import/recent").json)
+    assert app.test_client().get("/import/recent").status_code == 401
+
+    assert post(editor, f"/import/{upload_id}/undo").status_code == 200
+    [again] = [r for r in editor.get("/import/recent").json if r["upload"] == upload_id]
+    assert again["undone"]

@@ -7,6 +7,7 @@ import { clear, el, readConfig } from "./dom.js";
 import { formatDecimal, formatInteger, initI18n, t } from "./i18n.js";
 import { createImportApi } from "./importer/api.js";
 import { createMappingTable } from "./importer/mapping.js";
+import { createRecentImports } from "./importer/recent.js";
 import { createValuesTable } from "./importer/values.js";
 import { createPreview } from "./importer/preview.js";
 import { createReport } from "./importer/report.js";
@@ -74,8 +75,18 @@ function startImport(doc) {
   let valuesLayer = null; // the layer the words' table was made for
   const report = createReport(byId("import-report"), {
     onPlace: (location, text) => preview.place(location, text),
-    onUndo: () => undoImport(),
+    onUndo: () => undoImport(upload?.upload),
   });
+  const recent = createRecentImports(byId("import-recent"), { layers: config.layers, onUndo: (id) => undoImport(id) });
+
+  // The list is a convenience: without it the page works as before.
+  async function loadRecent() {
+    try {
+      recent.show(await api.recent());
+    } catch {
+      recent.show([]);
+    }
+  }
 
   let upload = null; // what the server answered to the upload
   let inspected = null; // what it answered to the last inspect
@@ -116,20 +127,22 @@ function startImport(doc) {
     messages.show(context, { kind: "error", text: t(`${context}_failed`, { reason: text }) });
   }
 
-  // Take the committed import back (the server keeps what a colleague changed since).
-  async function undoImport() {
-    const button = byId("import-undo");
-    if (!upload || busy || !button || !window.confirm(t("undo_confirm"))) return;
+  // Take a committed import back (the server keeps what a colleague changed since): this page's own,
+  // or one of the recent list.
+  async function undoImport(uploadId) {
+    const button = uploadId === upload?.upload ? byId("import-undo") : null;
+    if (!uploadId || busy || !window.confirm(t("undo_confirm"))) return;
     setBusy(true, t("undoing"));
     let answer;
     try {
-      answer = await api.undo(upload.upload);
+      answer = await api.undo(uploadId);
     } catch (error) {
-      if (error.status === 409) button.disabled = true; // undone already, or it cannot be
+      if (error.status === 409 && button) button.disabled = true; // undone already, or it cannot be
       showError(error, "undo");
       return;
     } finally {
       setBusy(false);
+      loadRecent();
     }
     let text = t("undone", {
       removed: formatInteger(answer.removed),
@@ -137,7 +150,7 @@ function startImport(doc) {
       changed: formatInteger(answer.changed_since),
     });
     if (answer.unrecorded) text += ` ${t("undo_unrecorded", { n: formatInteger(answer.unrecorded) })}`;
-    report.undone(text);
+    if (button) report.undone(text);
     statusElement.textContent = text;
   }
 
@@ -334,6 +347,7 @@ function startImport(doc) {
     }
     values.add(answer.unmatched, body.mapping); // words beyond the previewed rows
     if (answer.committed) {
+      loadRecent();
       done = true;
       // This upload is spent: its mapping no longer changes anything.
       for (const select of mappingSection.querySelectorAll("select, input")) select.disabled = true;
@@ -416,6 +430,7 @@ function startImport(doc) {
   });
 
   refreshButtons();
+  loadRecent();
   doc.body.dataset.importReady = "true";
 }
 

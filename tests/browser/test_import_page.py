@@ -357,12 +357,18 @@ def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     assert [(name, crop) for name, crop, _ in imported(engine)] == sorted((n, "rice") for n in names)
     expect(page.locator("#import-values select:enabled")).to_have_count(0)
 
+    # The import is listed among the day's, with its own undo.
+    listed = page.locator(".import-recent-item", has_text="nep.geojson")
+    expect(listed).to_have_count(1)
+    expect(listed.locator("button")).to_have_text("Hoàn tác lần nhập này")
+
     # The editor takes the import back, after saying yes.
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#import-undo")
     expect(page.locator("#import-report")).to_have_attribute("data-state", "undone")
     expect(page.locator("#import-undone")).to_contain_text("xoá 4 đối tượng")
     expect(page.locator("#import-undo, #import-see-map")).to_have_count(0)
+    expect(listed.locator(".import-recent-undone")).to_have_text("Đã hoàn tác")
     shoot(page, "import-undone")
     assert imported(engine) == []
     assert page_errors == []

@@ -81,6 +81,7 @@ export function createImportApi(config) {
     run: (upload, options) => send(at(upload, "run"), options),
     runInBackground,
     undo: (upload) => send(at(upload, "undo"), {}),
+    recent: () => job("/import/recent"),
     // Every row the upload's last run rejected, in the page's language.
     rejectedUrl: (upload) => `${at(upload, "rejected.csv")}?lang=${encodeURIComponent(currentLang())}`,
   };
