@@ -39,10 +39,13 @@ class User:
     def may_edit_some_layer(self) -> bool:
         return any(self.may_edit_layer(layer.id) for layer in editable_layers())
 
+    @property
+    def district_scope(self) -> tuple[str, ...] | None:
+        """The district codes this user may edit; None for everywhere."""
+        return None if self.role == "admin" else self.districts
+
     def may_edit_district(self, district_code: str | None) -> bool:
-        if self.role == "admin" or self.districts is None:
-            return True
-        return district_code in self.districts
+        return self.district_scope is None or district_code in self.district_scope
 
 
 class AccountError(ValueError):
