@@ -15,8 +15,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from werkzeug.datastructures import MultiDict
 
-from importers.rejections import ENCODING as REJECTED_ENCODING
-from importers.rejections import write_rejected
+from exporters.write import spreadsheet_csv
+from importers.rejections import COLUMNS as REJECTED_COLUMNS
+from importers.rejections import rejected_table
 from importers.run import ImportFailed, ImportOptions, import_file, unmatched_json
 from importers.sample import load_sample, sample_is_loaded
 from importers.synthetic import generate_zones
@@ -175,7 +176,7 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
         if report.committed:
             click.echo(f"undo with: flask undo-import {layer.id} {at.isoformat()} --user {shlex.quote(username)}")
         if rejected_file:
-            write_rejected(report.rejected, rejected_file)
+            rejected_file.writelines(spreadsheet_csv(REJECTED_COLUMNS, rejected_table(report.rejected)))
             click.echo(f"rejected rows: {len(report.rejected)}, written to {rejected_path}")
     if report.rejected and not (skip_invalid or dry_run):
         raise click.exceptions.Exit(1)
@@ -210,7 +211,7 @@ def undo_import_command(layer_id, at, username):
 
 def open_for_rejected(path: Path):
     try:
-        return open(path, "w", encoding=REJECTED_ENCODING, newline="")
+        return open(path, "w", encoding="utf-8", newline="")
     except OSError as err:
         raise click.BadParameter(f"cannot write {path}: {err.strerror}", param_hint="--rejected") from None
 

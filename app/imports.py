@@ -7,7 +7,6 @@ temporary folder, so nothing half-checked is ever reused.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import secrets
@@ -17,8 +16,9 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
-from flask import Blueprint, current_app, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, stream_with_context, url_for
 from flask_babel import gettext
 
 from app.auth import Forbidden, current_user, page_for_users, require_editor, require_user
@@ -29,9 +29,9 @@ from app.features import EditConflict, json_body
 from app.messages import localize_file_error, localize_report, translate_problems, translate_sentence
 from app.ogc import find_layer
 from app.pages import current_lang
+from exporters.write import spreadsheet_csv
 from importers.encodings import LEGACY_ENCODINGS
-from importers.rejections import ENCODING as REJECTED_ENCODING
-from importers.rejections import write_rejected
+from importers.rejections import rejected_table
 from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file, unmatched_json
 from importers.sources import EXTENSIONS, ImportFileError, prepare_source
 from layers import get_layer
@@ -126,7 +126,7 @@ def stored_upload(upload_id: str) -> Path:
     """The user's own upload, or 404: ids are not guessable, and not shared."""
     folder = upload_root() / upload_id if UPLOAD_ID.match(upload_id) else None
     meta = folder / UPLOAD_META if folder else None
-    if meta is None or not meta.is_file() or json.loads(meta.read_text())["user"] != current_user().id:
+    if meta is None or (read_json(meta) or {}).get("user") != current_user().id:
         raise NotFound("No such upload (uploads are kept for a day).")
     return next(p for p in folder.iterdir() if not p.name.startswith("."))
 
@@ -155,7 +155,7 @@ def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
     options = ImportOptions(
         source_layer=text_or_none("source_layer"), crs=text_or_none("crs"), encoding=encoding, mapping=mapping, values=values,
         username=current_user().username, working_area=cfg["WORKING_AREA"], max_vertices=cfg["MAX_VERTICES"],
-        districts=editable_districts(current_user()),
+        districts=current_user().district_scope,
     )
     if with_run_flags:
         options.dry_run = body.get("dry_run") is not False
@@ -163,11 +163,6 @@ def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
         options.repair = body.get("repair") is True
         options.key = text_or_none("key")
     return options
-
-
-def editable_districts(user) -> tuple[str, ...] | None:
-    """The district codes an editor of some districts may import into; None for everywhere."""
-    return None if user.role == "admin" else user.districts
 
 
 def upload_step(upload_id: str):
@@ -263,7 +258,7 @@ def undo(upload_id: str):
     require_importer()
     path = stored_upload(upload_id)
     kept = path.parent / IMPORTED
-    record = json.loads(kept.read_text()) if kept.is_file() else None
+    record = read_json(kept)
     if record is None:
         raise NotFound("This upload has not been imported.")
     if record["undone"]:
@@ -273,7 +268,7 @@ def undo(upload_id: str):
     with db().begin() as conn:
         set_actor(conn, user.username, "restore")
         try:
-            result = undo_import(conn, layer, record["user"], record["at"], editable_districts(user))
+            result = undo_import(conn, layer, record["user"], record["at"], user.district_scope)
         except UndoRefused as err:
             raise EditConflict(translate_sentence(f"The import cannot be undone: {err}.")) from None
     keep_beside(path, IMPORTED, {**record, "undone": datetime.now(UTC).isoformat()})
@@ -291,16 +286,17 @@ def rejected_rows(upload_id: str):
     """Every row the upload's last run rejected, as CSV in the reader's language."""
     require_importer()
     path = stored_upload(upload_id)
-    kept = path.parent / REJECTED_ROWS
-    if not kept.is_file():
+    saved = read_json(path.parent / REJECTED_ROWS)
+    if saved is None:
         raise NotFound("The last run of this upload rejected no row.")
-    saved = json.loads(kept.read_text())
     layer = get_layer(saved["layer"])
-    out = io.StringIO()
     headers = (gettext("row"), gettext("reason"), gettext("longitude"), gettext("latitude"))
-    write_rejected(saved["rejected"], out, headers, reason=lambda text: translate_problems(text, layer))
-    return send_file(io.BytesIO(out.getvalue().encode(REJECTED_ENCODING)), mimetype="text/csv", as_attachment=True,
-                     download_name=f"{path.stem}-rejected.csv", max_age=0)
+    rows = rejected_table(saved["rejected"], reason=lambda text: translate_problems(text, layer))
+    chunks = (chunk.encode("utf-8") for chunk in spreadsheet_csv(headers, rows))
+    # Streamed: translating the reasons needs the request's language, so the context goes along.
+    return Response(stream_with_context(chunks), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(path.stem)}-rejected.csv",
+        "Cache-Control": "no-store"})
 
 
 def report_json(report: ImportReport) -> dict:

@@ -7,7 +7,6 @@ layer, and formats the answer.
 
 from __future__ import annotations
 
-import csv
 import io
 from urllib.parse import urlencode
 
@@ -20,7 +19,7 @@ from app.auth import may_read
 from app.db import db
 from app.errors import ApiError, NotFound
 from app.pages import current_lang
-from exporters.write import defuse_formula
+from exporters.write import spreadsheet_csv
 from gis.params import ParameterError
 from layers.base import Layer
 from layers.params import parse_layer_queries
@@ -253,12 +252,7 @@ def download(table_id: str, fmt: str):
 
 
 def csv_bytes(headers: list[str], rows: list[list]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(headers)
-    writer.writerows([defuse_formula(value) for value in row] for row in rows)
-    # The byte order mark tells Excel the file is UTF-8, so Vietnamese shows right.
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return "".join(spreadsheet_csv(headers, rows)).encode("utf-8")
 
 
 NUMBER_FORMATS = {"count": "#,##0", "area": "#,##0.00"}

@@ -7,7 +7,9 @@ GDAL (through pyogrio) writes the spatial formats; CSV is written by Arrow.
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 import zipfile
 from collections.abc import Iterator
@@ -286,6 +288,22 @@ MARKED_FORMULA = "^'(" + FORMULA_START.removeprefix("^") + ")"
 def defuse_formula(value):
     """One value as defuse_formulas writes it."""
     return f"'{value}" if isinstance(value, str) and re.match(FORMULA_START, value) else value
+
+
+def spreadsheet_csv(headers, rows, rows_per_chunk: int = 1000) -> Iterator[str]:
+    """A table as CSV text for spreadsheets, in chunks to stream: the byte order mark first (Excel then
+    reads UTF-8, so Vietnamese shows right), CRLF lines, formulas defused."""
+    out = io.StringIO()
+    out.write(UTF8_BOM.decode())
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers)
+    for n, row in enumerate(rows, start=1):
+        writer.writerow([defuse_formula(value) for value in row])
+        if n % rows_per_chunk == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
 def csv_geometry_columns(kind: str) -> list[read.Column]:
