@@ -402,25 +402,24 @@ def undo_import(conn: Connection, layer: Layer, username: str, at, districts: tu
     refusing overlaps, as an edit would be."""
     lock_overlap_checks(conn, layer)
     conn.execute(text(f"DROP TABLE IF EXISTS {UNDONE}"))
-    conn.execute(text(  # the import's features, as it left them, locked: read once from the whole history
+    conn.execute(text(  # every feature the import wrote, read once from the whole history: unchanged since or not
         f"CREATE TEMP TABLE {UNDONE} ON COMMIT DROP AS "
-        f"SELECT w.feature_id, w.version, w.operation, b.properties, b.geom FROM ("
+        f"SELECT w.feature_id, w.version, w.operation, t.id IS NOT NULL AS unchanged, b.properties, b.geom FROM ("
         "  SELECT DISTINCT ON (feature_id) feature_id, version, operation FROM feature_history "
         "  WHERE layer = :layer AND at = :at AND username = :user AND operation IN ('create', 'update') "
         "  ORDER BY feature_id, version DESC) AS w "
-        f"JOIN {layer.id} AS t ON t.id = w.feature_id AND t.version = w.version "
+        f"LEFT JOIN {layer.id} AS t ON t.id = w.feature_id AND t.version = w.version "
         "LEFT JOIN LATERAL (SELECT h.properties, h.geom FROM feature_history AS h WHERE h.layer = :layer "
         "  AND h.feature_id = w.feature_id AND h.version = w.version - 1 AND h.operation <> 'delete' "
         "  ORDER BY h.id DESC LIMIT 1) AS b ON w.operation = 'update' "
         "ORDER BY w.feature_id"
     ), {"layer": layer.id, "at": at, "user": username})
-    total = conn.execute(text(
-        "SELECT count(DISTINCT feature_id) FROM feature_history "
-        "WHERE layer = :layer AND at = :at AND username = :user AND operation IN ('create', 'update')"
-    ), {"layer": layer.id, "at": at, "user": username}).scalar_one()
-    conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id FOR UPDATE OF t"))
+    conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id AND u.unchanged FOR UPDATE OF t"))
     if districts is not None:
-        refuse_outside(conn, layer, f"SELECT t.district_code FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id", districts)
+        refuse_outside(
+            conn, layer, f"SELECT t.district_code FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id AND u.unchanged",
+            districts,
+        )
     removed = conn.execute(text(
         f"DELETE FROM {layer.id} AS t USING {UNDONE} AS u WHERE u.operation = 'create' AND t.id = u.feature_id AND t.version = u.version"
     )).rowcount
@@ -434,7 +433,9 @@ def undo_import(conn: Connection, layer: Layer, username: str, at, districts: tu
         refuse_outside(conn, layer, f"SELECT district_code FROM {layer.id} WHERE id = ANY(:ids)", districts, restored_ids)
     if restored_ids and layer.overlap == "reject" and not layer.is_point:
         refuse_overlaps(conn, layer, restored_ids)
-    unrecorded = conn.execute(text(f"SELECT count(*) FROM {UNDONE} WHERE operation = 'update' AND properties IS NULL")).scalar_one()
+    total, unrecorded = conn.execute(text(
+        f"SELECT count(*), count(*) FILTER (WHERE unchanged AND operation = 'update' AND properties IS NULL) FROM {UNDONE}"
+    )).one()
     return {"removed": removed, "restored": len(restored_ids), "unrecorded": unrecorded,
             "changed_since": total - removed - len(restored_ids) - unrecorded}
 
