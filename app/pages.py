@@ -86,7 +86,7 @@ NOT_IN_TABLE = {name for name in PLACE_FIELDS if name.endswith("_code")}
 def table_fields(layer: Layer, above: set[str]) -> tuple[Field, ...]:
     """The fields a detail page's table lists: not those named `above` it (name, description),
     nor its photos (shown above it too), nor codes only other systems need."""
-    return tuple(f for f in layer.fields if f.name not in above | NOT_IN_TABLE and f.kind != "photo")
+    return tuple(f for f in layer.fields if f.name not in above | NOT_IN_TABLE and f not in layer.photos)
 
 
 @bp.get("/<layer_id>/<int:feature_id>")

@@ -38,7 +38,7 @@ MAX_LENGTH = 10_000
 MAX_DEPTH = 20
 MAX_NUMBER_CHARS = 40
 
-TEXT_KINDS = ("text", "longtext", "url", "photo", "enum")
+TEXT_KINDS = ("text", "longtext", "url", "enum")
 NUMBER_KINDS = ("integer", "number")
 GEOMETRY = "geometry"
 
@@ -545,7 +545,7 @@ def compile_filter(text: str, queryables: Mapping[str, Queryable]) -> SqlFilter:
 
 def describe_kind(q: Queryable) -> str:
     return {
-        "text": "text", "longtext": "text", "url": "text", "photo": "text", "enum": "one of a list of values",
+        "text": "text", "longtext": "text", "url": "text", "enum": "one of a list of values",
         "integer": "a whole number", "number": "a number", "date": "a date", "boolean": "true or false",
         GEOMETRY: "a geometry",
     }.get(q.kind, q.kind)

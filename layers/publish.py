@@ -105,7 +105,7 @@ def published_properties(layer: Layer) -> tuple[str, ...]:
     """
     wanted = [name for name in ("name", "name_en") if layer.field(name)]
     for f in layer.fields:
-        if not f.popup or f.kind == "photo":
+        if not f.popup or f in layer.photos:
             continue
         wanted.append(f.name)
         if layer.field(f"{f.name}_en"):

@@ -83,7 +83,8 @@ def layer_queryables(layer: Layer) -> dict[str, Queryable]:
     """
     out = {"id": Queryable("id", "integer", "t.id")}
     for f in layer.fields:
-        out[f.name] = Queryable(f.name, f.kind, f"t.{f.name}", f.choice_values())
+        # A photo is queried as the address it is: gis/ knows the kinds of values, not their roles.
+        out[f.name] = Queryable(f.name, "url" if f.is_url else f.kind, f"t.{f.name}", f.choice_values())
     geometry = Queryable("geometry", GEOMETRY, "t.geom")
     out.update(geometry=geometry, geom=geometry)
     return out
