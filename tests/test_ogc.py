@@ -725,7 +725,7 @@ def test_etags_differ_between_features(client, engine):
 
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-JSON_TYPES = {"text": "string", "longtext": "string", "url": "string", "enum": "string",
+JSON_TYPES = {"text": "string", "longtext": "string", "url": "string", "photo": "string", "enum": "string",
               "integer": "integer", "number": "number", "date": "string", "boolean": "boolean"}
 GEOMETRY_FORMATS = {"Point": "geometry-point", "Polygon": "geometry-polygon",
                     "MultiPolygon": "geometry-multipolygon", "Geometry": "geometry-any"}
