@@ -48,6 +48,11 @@ class User:
         return self.district_scope is None or district_code in self.district_scope
 
 
+def outside_districts(column: str) -> str:
+    """SQL: the district code in `column` is not one of :districts (User.district_scope), or there is none."""
+    return f"({column} IS NULL OR {column} <> ALL(:districts))"
+
+
 class AccountError(ValueError):
     pass
 

@@ -34,6 +34,8 @@ def check_layer(layer: Layer) -> None:
         fail("derive_area needs an 'area_ha' field")
     if layer.derive_place and not set(PLACE_FIELDS) <= set(names):
         fail("derive_place needs the district and commune fields")
+    if layer.editable and not layer.derive_place:  # editors may be limited to districts: each feature needs one
+        fail("an editable layer needs derive_place")
     if layer.outline_filter and not all(
         (f := layer.field(name)) is not None and f.filterable for name in layer.outline_filter
     ):

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from gis import sql
 from layers import REGISTRY
+from layers.accounts import outside_districts
 from layers.base import Layer
 from layers.edit import lock_overlap_checks, set_local
 from layers.query import in_force
@@ -223,19 +224,18 @@ def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[st
     """
     found = [f"""
         SELECT s.row_no, 'district: {OUTSIDE_DISTRICTS}' AS reason FROM {STAGE} AS s
-          {"LEFT JOIN import_places AS p ON p.row_no = s.row_no AND p.level = 'district'" if layer.derive_place else ""}
-         WHERE NOT s.rejected AND {"(p.code IS NULL OR p.code <> ALL(:districts))" if layer.derive_place else "true"}
+          LEFT JOIN import_places AS p ON p.row_no = s.row_no AND p.level = 'district'
+         WHERE NOT s.rejected AND {outside_districts("p.code")}
     """]
     if key:
         found.append(f"""
         SELECT DISTINCT s.row_no, 'key ' || s.{key} || ' names a feature {OUTSIDE_DISTRICTS}' AS reason
           FROM {STAGE} AS s JOIN {layer.id} AS t ON t.{key} = s.{key}
-         WHERE NOT s.rejected AND (t.district_code IS NULL OR t.district_code <> ALL(:districts))
+         WHERE NOT s.rejected AND {outside_districts("t.district_code")}
         """)
     if key:  # held until commit: a feature moved out of the districts meanwhile is not updated after this check
         conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {STAGE} AS s ON t.{key} = s.{key} FOR UPDATE OF t"))
-    if layer.derive_place:
-        stage_places(conn)
+    stage_places(conn)
     return reject_found(conn, " UNION ALL ".join(found), {"districts": list(districts)})
 
 
@@ -441,8 +441,8 @@ def undo_import(conn: Connection, layer: Layer, username: str, at, districts: tu
 
 
 def refuse_outside(conn: Connection, layer: Layer, codes: str, districts: tuple[str, ...], ids=None) -> None:
-    outside = conn.execute(text(f"SELECT count(*) FROM ({codes}) AS c(code) WHERE code IS NULL OR code <> ALL(:d)"),
-                           {"d": list(districts), "ids": ids}).scalar_one()
+    outside = conn.execute(text(f"SELECT count(*) FROM ({codes}) AS c(code) WHERE {outside_districts('code')}"),
+                           {"districts": list(districts), "ids": ids}).scalar_one()
     if outside:
         raise UndoRefused(f"{outside} of its features lie outside the districts you may edit")
 
