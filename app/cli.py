@@ -34,7 +34,7 @@ from layers.accounts import (
     set_role,
 )
 from layers.edit import set_actor
-from layers.imports import UndoRefused, transaction_time, undo_import
+from layers.imports import UndoRefused, undo_import
 from layers.params import split_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,12 +169,11 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
                 click.progressbar(length=0, label="rows", show_pos=True) as bar,
             ):
                 report = import_file(conn, layer, path, options, Path(workdir), progress=bar.update)
-                at = transaction_time(conn)
         except ImportFailed as err:
             raise click.ClickException(str(err)) from None
         print_report(report)
         if report.committed:
-            click.echo(f"undo with: flask undo-import {layer.id} {at.isoformat()} --user {shlex.quote(username)}")
+            click.echo(f"undo with: flask undo-import {layer.id} {report.at.isoformat()} --user {shlex.quote(username)}")
         if rejected_file:
             rejected_file.writelines(spreadsheet_csv(REJECTED_COLUMNS, rejected_table(report.rejected)))
             click.echo(f"rejected rows: {len(report.rejected)}, written to {rejected_path}")

@@ -41,7 +41,6 @@ from layers.imports import (
     UndoRefused,
     create_job,
     get_job,
-    transaction_time,
     undo_import,
     update_job,
 )
@@ -210,10 +209,9 @@ def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=N
     with tempfile.TemporaryDirectory(prefix="vung-import-") as workdir:
         with db().begin() as conn:
             report = import_file(conn, layer, path, options, Path(workdir), progress, on_phase)
-            at = transaction_time(conn) if report.committed else None
     keep_rejected(path, layer, report)
-    if at is not None:
-        keep_beside(path, IMPORTED, {"layer": layer.id, "at": at.isoformat(), "user": options.username, "undone": None,
+    if report.committed:
+        keep_beside(path, IMPORTED, {"layer": layer.id, "at": report.at.isoformat(), "user": options.username, "undone": None,
                                      "inserted": report.inserted, "updated": report.updated})
     return report
 

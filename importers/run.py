@@ -16,6 +16,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,7 @@ from layers.imports import (
     repair_geometries,
     save_staged,
     stage_columns,
+    transaction_time,
 )
 from layers.validate import check_value
 
@@ -97,6 +99,7 @@ class ImportReport:
     unmatched: dict[str, Unmatched] = field(default_factory=dict)  # enum field -> its text no choice matched
     dry_run: bool = False
     committed: bool = False
+    at: datetime | None = None  # a committed import's transaction time: its history rows', which undo_import finds
 
     @property
     def would_load(self) -> int:
@@ -304,6 +307,7 @@ def run_import(
             report.notes.append(INDEXES_REBUILT)
         savepoint.commit()
         report.committed = True
+        report.at = transaction_time(conn)
         return report
     except BaseException:
         if savepoint.is_active:
