@@ -63,11 +63,13 @@ def test_the_etag_of_a_compressed_read_is_accepted_by_a_write(app, make_user, en
     editor = signed_in(app, make_user("z-editor", "editor", layers=["farming_zones"], districts=[INSIDE]))
     csrf = {"X-CSRF-Token": SESSION_CSRF}
     x, y = free_cell(engine, INSIDE)
-    created = editor.post(items_url("farming_zones"), json=farming_body(square(x, y)), headers=csrf)
+    # A long description: the read is large enough to be compressed.
+    body = farming_body(square(x, y), description="Ruộng lúa hai vụ ven đê. " * 100)
+    created = editor.post(items_url("farming_zones"), json=body, headers=csrf)
     assert created.status_code == 201
     fid = created.get_json()["id"]
     read = editor.get(items_url("farming_zones", fid), headers=GZIP)
-    assert read.status_code == 200
+    assert read.status_code == 200 and read.headers["Content-Encoding"] == "gzip"
     changed = editor.patch(
         items_url("farming_zones", fid), json={"properties": {"season": "mùa"}},
         headers={"If-Match": read.headers["ETag"], **GZIP, **csrf},

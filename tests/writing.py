@@ -258,6 +258,8 @@ def error_of(response, status: int, code: str | None = None) -> dict:
     assert response.mimetype == "application/json", response.mimetype
     body = response.get_json()
     assert isinstance(body.get("description"), str) and body["description"]
+    # Only the fields of the API's errors: nothing internal leaks into one.
+    assert set(body) <= {"code", "description", "errors", "repaired", "count", "limit", "current_version"}, body
     if code:
         assert body["code"] == code, body
     return body
