@@ -194,6 +194,7 @@ def test_a_chunked_body_beyond_the_limit_is_a_413_not_broken_json(live_server, s
 
 
 def test_a_chunked_upload_beyond_the_limit_is_a_413(live_server, streaming_editor, small_limit):
+    """Werkzeug's form parser gives this 413 itself: kept so that the request class never loses it."""
     boundary = "vungboundary"
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.geojson"\r\n'
             "Content-Type: application/geo+json\r\n\r\n").encode() + b" " * 8000 + f"\r\n--{boundary}--\r\n".encode()
