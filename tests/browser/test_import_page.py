@@ -372,3 +372,28 @@ def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     shoot(page, "import-undone")
     assert imported(engine) == []
     assert page_errors == []
+
+
+def test_an_import_is_undone_from_the_day_s_list_after_the_page_was_left(
+    new_page, live_server, engine, editor, spot, cleanup, tmp_path, page_errors
+):
+    x, y = spot["lon"], spot["lat"]
+    gdf = gpd.GeoDataFrame({"name": NAMES[:2], "crop": ["Lúa", "Muối"]},
+                           geometry=[box(x + 2 * i * SIDE, y, x + (2 * i + 1) * SIDE, y + SIDE) for i in range(2)], crs=4326)
+    path = tmp_path / "hom_nay.geojson"
+    pyogrio.write_dataframe(gdf, path)
+    page = open_in_import_page(new_page(), live_server, editor, path)
+    page.click("#import-run")
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "committed")
+    assert len(imported(engine)) == 2
+
+    page.reload()  # the officer comes back later: the page knows nothing of the import but its list
+    page.wait_for_selector("body[data-import-ready=true]", state="attached")
+    listed = page.locator(".import-recent-item", has_text="hom_nay.geojson")
+    expect(listed).to_contain_text("thêm 2, cập nhật 0")
+    page.once("dialog", lambda dialog: dialog.accept())
+    listed.locator("button").click()
+    expect(listed.locator(".import-recent-undone")).to_have_text("Đã hoàn tác")
+    expect(page.locator("#import-status")).to_contain_text("xoá 2 đối tượng")
+    assert imported(engine) == []
+    assert page_errors == []
