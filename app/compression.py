@@ -13,9 +13,10 @@ A static file's ETag, which names its bytes, becomes weak once compressed.
 from __future__ import annotations
 
 import gzip
-import hashlib
 
 from flask import Flask, Response, current_app, g, request
+
+from app.assets import file_version
 
 COMPRESSIBLE = {
     "application/json", "application/geo+json", "application/schema+json", "application/vnd.oai.openapi+json",
@@ -63,14 +64,15 @@ def compress(response: Response) -> Response:
 
 def static_gzip(body: bytes) -> bytes:
     """A static file compressed once per content (Leaflet took 4 ms each time), not once per request."""
-    key = (request.view_args.get("filename", ""), hashlib.sha256(body).digest())
+    filename = request.view_args.get("filename", "")
+    key = (filename, file_version(filename))  # the content's hash, kept by app.assets while the file is unchanged
     packed = _static.get(key)
     if packed is None:
         packed = _static[key] = gzip.compress(body, 9, mtime=0)  # once only: the smallest is worth it
     return packed
 
 
-_static: dict[tuple[str, bytes], bytes] = {}
+_static: dict[tuple[str, str | None], bytes] = {}
 
 
 def init_app(app: Flask) -> None:
