@@ -149,10 +149,7 @@ def sample_synthetic(count: int, seed: float, replace: bool):
 def import_command(layer_id, path, source_layer, crs, encoding, mappings, values, key, dry_run, skip_invalid, repair,
                    username, rejected_path):
     """Import PATH (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ, CSV, XLSX) into LAYER_ID."""
-    layer = REGISTRY.get(layer_id)
-    if layer is None or not layer.editable:
-        choices = ", ".join(x.id for x in editable_layers())
-        raise click.ClickException(f"no editable layer {layer_id!r}; choose one of {choices}")
+    layer = editable_layer(layer_id)
     options = ImportOptions(
         source_layer=source_layer, crs=crs, encoding=encoding, mapping=parse_mappings(mappings),
         values=parse_values(values), key=key,
@@ -189,9 +186,7 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
 def undo_import_command(layer_id, at, username):
     """Take back the import that LAYER_ID's history records at AT (as `flask import` printed it): the features
     it added are deleted, those it updated go back to their earlier version; features changed since are left."""
-    layer = REGISTRY.get(layer_id)
-    if layer is None or not layer.editable:
-        raise click.ClickException(f"no editable layer {layer_id!r}; choose one of {', '.join(x.id for x in editable_layers())}")
+    layer = editable_layer(layer_id)
     try:
         when = datetime.fromisoformat(at)
     except ValueError:
@@ -206,6 +201,13 @@ def undo_import_command(layer_id, at, username):
         raise click.ClickException(f"no import into {layer_id} by {username} at {at} in the history")
     click.echo(f"deleted {result['removed']}, restored {result['restored']}, changed since and left {result['changed_since']}, "
                f"left for want of an earlier version in the history {result['unrecorded']}")
+
+
+def editable_layer(layer_id: str):
+    layer = REGISTRY.get(layer_id)
+    if layer is None or not layer.editable:
+        raise click.ClickException(f"no editable layer {layer_id!r}; choose one of {', '.join(x.id for x in editable_layers())}")
+    return layer
 
 
 def open_for_rejected(path: Path):

@@ -52,13 +52,10 @@ class Request(flask.Request):
 
 def reject_nul_bytes() -> None:
     # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the driver.
-    for key, value in request.args.items(multi=True):
-        if "\x00" in key or "\x00" in value:
-            raise ApiError("Query parameters must not contain NUL characters.")
-    if request.mimetype == FORM_TYPE:
-        for key, value in request.form.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                raise ApiError("Form fields must not contain NUL characters.")
+    fields = [(request.args, "Query parameters")] + ([(request.form, "Form fields")] if request.mimetype == FORM_TYPE else [])
+    for found, what in fields:
+        if any("\x00" in key or "\x00" in value for key, value in found.items(multi=True)):
+            raise ApiError(f"{what} must not contain NUL characters.")
     if "\x00" in request.path:
         raise ApiError("The path must not contain NUL characters.")
 
