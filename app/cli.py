@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import shlex
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -34,7 +32,7 @@ from layers.accounts import (
     set_role,
 )
 from layers.edit import set_actor
-from layers.imports import UndoRefused, undo_import
+from layers.imports import UndoRefused, import_log, logged_import, undo_import
 from layers.params import split_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +168,7 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
             raise click.ClickException(str(err)) from None
         print_report(report)
         if report.committed:
-            click.echo(f"undo with: flask undo-import {layer.id} {report.at.isoformat()} --user {shlex.quote(username)}")
+            click.echo(f"import {report.import_id}; undo with: flask undo-import {report.import_id}")
         if rejected_file:
             rejected_file.writelines(spreadsheet_csv(REJECTED_COLUMNS, rejected_table(report.rejected)))
             click.echo(f"rejected rows: {len(report.rejected)}, written to {rejected_path}")
@@ -180,27 +178,37 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
 
 @click.command("undo-import")
 @with_appcontext
-@click.argument("layer_id")
-@click.argument("at")
-@click.option("--user", "username", default="import", show_default=True, help="The name the import was recorded under.")
-def undo_import_command(layer_id, at, username):
-    """Take back the import that LAYER_ID's history records at AT (as `flask import` printed it): the features
-    it added are deleted, those it updated go back to their earlier version; features changed since are left."""
-    layer = editable_layer(layer_id)
-    try:
-        when = datetime.fromisoformat(at)
-    except ValueError:
-        raise click.BadParameter(f"{at!r}: expected the time `flask import` printed", param_hint="AT") from None
+@click.argument("import_id", type=int)
+@click.option("--user", "username", help="Name recorded in the history of the features restored. [default: the import's]")
+def undo_import_command(import_id, username):
+    """Take back import IMPORT_ID (as `flask import` and `flask import-log` print it): the features it added
+    are deleted, those it updated go back to their earlier version; features changed since are left."""
     with current_app.extensions["vung_db"].begin() as conn:
+        logged = logged_import(conn, import_id)
+        if logged is None:
+            raise click.ClickException(f"no import {import_id}; `flask import-log` lists them")
+        username = username or logged["username"]
         set_actor(conn, username, "restore")
         try:
-            result = undo_import(conn, layer, username, when)
+            result = undo_import(conn, import_id, username)
         except UndoRefused as err:
             raise click.ClickException(f"The import cannot be undone: {err}.") from None
-    if not any(result.values()):
-        raise click.ClickException(f"no import into {layer_id} by {username} at {at} in the history")
     click.echo(f"deleted {result['removed']}, restored {result['restored']}, changed since and left {result['changed_since']}, "
                f"left for want of an earlier version in the history {result['unrecorded']}")
+
+
+@click.command("import-log")
+@with_appcontext
+@click.option("--user", "username", help="Only the imports recorded under this name.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+def import_log_command(username, limit):
+    """The newest committed imports: id, time, layer, user, file, counts, and whether undone."""
+    logged = current_app.extensions["vung_db"].read(import_log, username, limit)
+    for entry in logged:
+        undone = f"  undone {entry['undone_at']:%Y-%m-%d %H:%M} by {entry['undone_by']}" if entry["undone_at"] else ""
+        click.echo(f"{entry['id']:>6}  {entry['at']:%Y-%m-%d %H:%M}  {entry['layer']}  {entry['username']}  {entry['file_name']}  "
+                   f"read {entry['rows_read']}, inserted {entry['inserted']}, updated {entry['updated']}, "
+                   f"rejected {entry['rejected']}{undone}")
 
 
 def editable_layer(layer_id: str):
@@ -379,6 +387,7 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(import_command)
     app.cli.add_command(undo_import_command)
+    app.cli.add_command(import_log_command)
     app.cli.add_command(publish_command)
     app.cli.add_command(export_command)
     app.cli.add_command(users_cli)

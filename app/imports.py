@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -41,6 +41,8 @@ from layers.imports import (
     UndoRefused,
     create_job,
     get_job,
+    import_log,
+    logged_import,
     undo_import,
     update_job,
 )
@@ -52,7 +54,6 @@ KEEP_UPLOADS_SECONDS = 24 * 3600
 # Beside the file in its folder: a stored file's name never starts with a dot, so no upload is called these.
 UPLOAD_META = ".upload.json"
 REJECTED_ROWS = ".rejected.json"  # every row the last run rejected, as the importer wrote them
-IMPORTED = ".imported.json"  # the committed import of the upload, for undo
 ENCODINGS = [("utf-8", "UTF-8"), ("cp1258", "Windows-1258"), ("tcvn3", "TCVN3 (ABC)"), ("vni", "VNI")]
 
 
@@ -193,6 +194,7 @@ def inspect(upload_id: str):
 def run(upload_id: str):
     path, body, layer = upload_step(upload_id)
     options = options_from(body, with_run_flags=True)
+    options.file_name = (read_json(path.parent / UPLOAD_META) or {}).get("filename")
     if options.key and options.key not in {f.name for f in layer.writable}:
         raise ValidationFailed(f"unknown key field {options.key!r}", errors=[{"field": "key", "message": "unknown field"}])
     if body.get("background") is True and not options.dry_run:
@@ -210,9 +212,6 @@ def run_now(layer, path: Path, options: ImportOptions, progress=None, on_phase=N
         with db().begin() as conn:
             report = import_file(conn, layer, path, options, Path(workdir), progress, on_phase)
     keep_rejected(path, layer, report)
-    if report.committed:
-        keep_beside(path, IMPORTED, {"layer": layer.id, "at": report.at.isoformat(), "user": options.username, "undone": None,
-                                     "inserted": report.inserted, "updated": report.updated})
     return report
 
 
@@ -224,22 +223,15 @@ def keep_beside(path: Path, name: str, data: dict) -> None:
         current_app.logger.warning("could not keep %s of upload %s: %s", name, path.parent.name, err)
 
 
-RECENT_SHOWN = 20
+LOG_SHOWN = 20
 
 
-@bp.get("/import/recent")
-def recent_imports():
-    """The user's committed imports whose uploads are still kept (a day), newest first: what the page offers to undo."""
+@bp.get("/import/log")
+def own_imports():
+    """The user's own committed imports, newest first: what the page offers to undo."""
     require_importer()
-    found = []
-    for folder in upload_root().iterdir():
-        owner, record = read_json(folder / UPLOAD_META), read_json(folder / IMPORTED)
-        if owner is None or record is None or owner.get("user") != current_user().id:
-            continue
-        found.append({"upload": folder.name, "filename": owner.get("filename"), **{
-            k: record.get(k) for k in ("layer", "at", "undone", "inserted", "updated")}})
-    found.sort(key=lambda r: r["at"], reverse=True)
-    return jsonify(found[:RECENT_SHOWN])
+    logged = db().read(import_log, current_user().username, LOG_SHOWN)
+    return jsonify([{k: v.isoformat() if isinstance(v, datetime) else v for k, v in entry.items()} for entry in logged])
 
 
 def read_json(path: Path) -> dict | None:
@@ -249,28 +241,21 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
-@bp.post("/import/<upload_id>/undo")
-def undo(upload_id: str):
-    """Take back the upload's committed import: what it added is deleted, what it updated goes back to the
+@bp.post("/import/log/<int:import_id>/undo")
+def undo(import_id: int):
+    """Take back one of the user's imports: what it added is deleted, what it updated goes back to the
     version before it, except features changed since (counted, left as they are)."""
     require_importer()
-    path = stored_upload(upload_id)
-    kept = path.parent / IMPORTED
-    record = read_json(kept)
-    if record is None:
-        raise NotFound("This upload has not been imported.")
-    if record["undone"]:
-        raise EditConflict("This import has been undone already.")
-    layer = get_layer(record["layer"])
-    user = require_editor(layer)
+    logged = db().read(logged_import, import_id)
+    if logged is None or logged["username"] != current_user().username:
+        raise NotFound("No such import of yours.")
+    user = require_editor(get_layer(logged["layer"]))
     with db().begin() as conn:
         set_actor(conn, user.username, "restore")
         try:
-            result = undo_import(conn, layer, record["user"], record["at"], user.district_scope)
+            return jsonify(undo_import(conn, import_id, user.username, user.district_scope))
         except UndoRefused as err:
             raise EditConflict(translate_sentence(f"The import cannot be undone: {err}.")) from None
-    keep_beside(path, IMPORTED, {**record, "undone": datetime.now(UTC).isoformat()})
-    return jsonify(result)
 
 
 def keep_rejected(path: Path, layer, report: ImportReport) -> None:
@@ -303,7 +288,7 @@ def report_json(report: ImportReport) -> dict:
         "would_load": report.would_load, "inserted": report.inserted, "updated": report.updated,
         "rejected": report.rejected[:1000], "rejected_total": len(report.rejected),
         "mapping": report.mapping, "unknown_columns": report.unknown_columns, "notes": report.notes,
-        "unmatched": unmatched_json(report.unmatched),
+        "unmatched": unmatched_json(report.unmatched), "import": report.import_id,
     }
 
 

@@ -89,6 +89,7 @@ SHAPES = (
     ),
     N_("The import failed on the server; nothing was written."),
     N_("The import cannot be undone: %(reason)s."),
+    N_("it has been undone already"),
     N_("%(count)s of its features lie outside the districts you may edit"),
     N_("restoring would make features overlap: %(pairs)s"),
     N_("The import was interrupted (the server restarted); nothing was written. Run it again."),

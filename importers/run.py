@@ -51,6 +51,7 @@ from layers.imports import (
     create_stage,
     index_stage,
     overlapping_rows,
+    record_import,
     reject_bad_geometries,
     reject_outside_districts,
     reject_overlaps,
@@ -58,7 +59,6 @@ from layers.imports import (
     repair_geometries,
     save_staged,
     stage_columns,
-    transaction_time,
 )
 from layers.validate import check_value
 
@@ -85,6 +85,7 @@ class ImportOptions:
     districts: tuple[str, ...] | None = None  # the codes of those the importing user may edit; None: all
     working_area: tuple[float, float, float, float] = (105.85, 19.85, 106.65, 20.6)
     max_vertices: int = 10_000
+    file_name: str | None = None  # what the import log calls the file: the page's upload keeps the user's own name
 
 
 @dataclass
@@ -99,7 +100,8 @@ class ImportReport:
     unmatched: dict[str, Unmatched] = field(default_factory=dict)  # enum field -> its text no choice matched
     dry_run: bool = False
     committed: bool = False
-    at: datetime | None = None  # a committed import's transaction time: its history rows', which undo_import finds
+    import_id: int | None = None  # a committed import's entry in the import log, by which undo_import takes it back
+    at: datetime | None = None  # and its time
 
     @property
     def would_load(self) -> int:
@@ -305,9 +307,10 @@ def run_import(
         report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key, placed=options.districts is not None)
         if rebuilt:
             report.notes.append(INDEXES_REBUILT)
+        report.import_id, report.at = record_import(conn, layer, options.username, options.file_name or path.name, {
+            "rows_read": report.rows_read, "inserted": report.inserted, "updated": report.updated, "rejected": len(report.rejected)})
         savepoint.commit()
         report.committed = True
-        report.at = transaction_time(conn)
         return report
     except BaseException:
         if savepoint.is_active:
@@ -369,6 +372,7 @@ def import_file(
 ) -> ImportReport:
     """Check an uploaded or given file (archives unpacked safely into `workdir`), then import it."""
     source = open_source(path, options, workdir)
+    options.file_name = options.file_name or path.name  # not the .shp inside a zip
     report = run_import(conn, layer, source.path, options, progress, on_phase)
     report.notes = source.notes + report.notes
     return report

@@ -10,7 +10,9 @@ in one join, while the layer's row trigger for it stands aside (migration 0003).
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
@@ -382,9 +384,32 @@ def insert_rows(conn: Connection, layer: Layer, key: str | None) -> int:
     )).rowcount
 
 
-def transaction_time(conn: Connection):
-    """When the transaction began: the time of every history row it writes, which names an import for undo_import."""
-    return conn.execute(text("SELECT now()")).scalar_one()
+LOG_COLUMNS = "id, layer, username, at, file_name, rows_read, inserted, updated, rejected, undone_at, undone_by, undo"
+
+
+def record_import(conn: Connection, layer: Layer, username: str | None, file_name: str, counts: dict[str, int]) -> tuple[int, datetime]:
+    """Log a committed import in its own transaction: (its id, its time). The time is the transaction's,
+    so also that of every history row the import wrote, which is how undo_import finds them."""
+    row = conn.execute(text(
+        "INSERT INTO imports (layer, username, at, file_name, rows_read, inserted, updated, rejected) "
+        "VALUES (:layer, :username, now(), :file_name, :rows_read, :inserted, :updated, :rejected) RETURNING id, at"
+    ), {"layer": layer.id, "username": username, "file_name": file_name[:200], **counts}).one()
+    return row.id, row.at
+
+
+def import_log(conn: Connection, username: str | None = None, limit: int = 20) -> list[dict]:
+    """The newest committed imports, of `username` only where given."""
+    rows = conn.execute(text(
+        f"SELECT {LOG_COLUMNS} FROM imports WHERE CAST(:username AS text) IS NULL OR username = :username "
+        "ORDER BY at DESC, id DESC LIMIT :limit"
+    ), {"username": username, "limit": limit}).mappings()
+    return [dict(r) for r in rows]
+
+
+def logged_import(conn: Connection, import_id: int, lock: bool = False) -> dict | None:
+    row = conn.execute(text(f"SELECT {LOG_COLUMNS} FROM imports WHERE id = :id{' FOR UPDATE' if lock else ''}"),
+                       {"id": import_id}).mappings().one_or_none()
+    return dict(row) if row else None
 
 
 class UndoRefused(Exception):
@@ -394,19 +419,32 @@ class UndoRefused(Exception):
 UNDONE = "import_undone"
 
 
-def undo_import(conn: Connection, layer: Layer, username: str, at, districts: tuple[str, ...] | None = None) -> dict[str, int]:
-    """Take back one import, known by its history (one transaction, `at`, of `username`): the features it
-    added are deleted, those it updated go back to the version before it. A feature changed since, by
-    anyone, is left as it is and counted: no later edit is lost. Refused whole (UndoRefused) where it
-    would touch a feature outside `districts` (codes; None: all) or make shapes overlap in a layer
-    refusing overlaps, as an edit would be."""
+def undo_import(conn: Connection, import_id: int, by: str | None, districts: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Take back the logged import `import_id`, for `by`: the features it added are deleted, those it
+    updated go back to the version before it. A feature changed since, by anyone, is left as it is and
+    counted: no later edit is lost. Refused whole (UndoRefused) once undone, or where it would touch a
+    feature outside `districts` (codes; None: all) or make shapes overlap in a layer refusing overlaps,
+    as an edit would be. The log row is locked first: two undos of one import wait for each other."""
+    logged = logged_import(conn, import_id, lock=True)
+    if logged is None:
+        raise UndoRefused(f"there is no import {import_id}")
+    if logged["undone_at"] is not None:
+        raise UndoRefused("it has been undone already")
+    result = undo_writes(conn, REGISTRY[logged["layer"]], logged["username"], logged["at"], districts)
+    conn.execute(text("UPDATE imports SET undone_at = now(), undone_by = :by, undo = CAST(:result AS jsonb) WHERE id = :id"),
+                 {"id": import_id, "by": by, "result": json.dumps(result)})
+    return result
+
+
+def undo_writes(conn: Connection, layer: Layer, username: str | None, at, districts: tuple[str, ...] | None) -> dict[str, int]:
+    """Undo what `username`'s transaction at `at` wrote to `layer`, as undo_import says."""
     lock_overlap_checks(conn, layer)
     conn.execute(text(f"DROP TABLE IF EXISTS {UNDONE}"))
     conn.execute(text(  # every feature the import wrote, read once from the whole history: unchanged since or not
         f"CREATE TEMP TABLE {UNDONE} ON COMMIT DROP AS "
         f"SELECT w.feature_id, w.version, w.operation, t.id IS NOT NULL AS unchanged, b.properties, b.geom FROM ("
         "  SELECT DISTINCT ON (feature_id) feature_id, version, operation FROM feature_history "
-        "  WHERE layer = :layer AND at = :at AND username = :user AND operation IN ('create', 'update') "
+        "  WHERE layer = :layer AND at = :at AND username IS NOT DISTINCT FROM :user AND operation IN ('create', 'update') "
         "  ORDER BY feature_id, version DESC) AS w "
         f"LEFT JOIN {layer.id} AS t ON t.id = w.feature_id AND t.version = w.version "
         "LEFT JOIN LATERAL (SELECT h.properties, h.geom FROM feature_history AS h WHERE h.layer = :layer "

@@ -442,12 +442,13 @@ def test_an_import_can_be_undone_without_losing_later_edits(app, make_user, edit
     second = upload(editor, gdf.to_json().encode(), "moi.geojson").json["upload"]
     done = post(editor, f"/import/{second}/run", json={**body, "key": "name"})
     assert (done.json["updated"], done.json["inserted"]) == (1, 2)
+    second = done.json["import"]
     with engine.begin() as c:  # a colleague edits one of the new zones afterwards
         c.execute(text("UPDATE farming_zones SET season = 'Vụ mùa' WHERE name = 'zz-api sửa sau'"))
 
     stranger = signed_in(app, make_user("import_api_undoer", "editor", layers=["farming_zones"]))
-    assert post(stranger, f"/import/{second}/undo").status_code == 404
-    undone = post(editor, f"/import/{second}/undo")
+    assert post(stranger, f"/import/log/{second}/undo").status_code == 404
+    undone = post(editor, f"/import/log/{second}/undo")
     assert undone.status_code == 200 and undone.json == {"removed": 1, "restored": 1, "changed_since": 1, "unrecorded": 0}
     with engine.connect() as c:
         rows = c.execute(text(
@@ -459,10 +460,13 @@ def test_an_import_can_be_undone_without_losing_later_edits(app, make_user, edit
     assert [tuple(r) for r in rows] == [("zz-api cũ", "rice", True, 3), ("zz-api giữ", "rice", True, 1),
                                         ("zz-api sửa sau", "rice", False, 2)]
     assert tuple(history) == ("restore", "import_api_editor")
-    assert post(editor, f"/import/{second}/undo").status_code == 409
+    again = post(editor, f"/import/log/{second}/undo?lang=vi")
+    assert again.status_code == 409 and again.json["description"] == (
+        "Không thể hoàn tác lần nhập: lần nhập này đã được hoàn tác trước đó.")
     only_tried = upload(editor, gdf.to_json().encode(), "thu.geojson").json["upload"]
-    assert post(editor, f"/import/{only_tried}/run", json={**body, "dry_run": True}).json["committed"] is False
-    assert post(editor, f"/import/{only_tried}/undo").status_code == 404  # a dry run wrote nothing to undo
+    tried = post(editor, f"/import/{only_tried}/run", json={**body, "dry_run": True}).json
+    assert (tried["committed"], tried["import"]) == (False, None)  # a dry run is not logged: nothing to undo
+    assert post(editor, "/import/log/999999999/undo").status_code == 404
 
 
 def test_an_undo_that_would_break_a_rule_changes_nothing(app, make_user, engine, cleanup):
@@ -479,14 +483,14 @@ def test_an_undo_that_would_break_a_rule_changes_nothing(app, make_user, engine,
         upload_id = upload(farmer, data, "ao.geojson").json["upload"]
         answer = post(farmer, f"/import/{upload_id}/run?lang=en", json={**body, **extra})
         assert answer.json.get("committed"), answer.json
-        return upload_id
+        return answer.json["import"]
 
     here, there = (106.40, 20.22, 106.401, 20.221), (106.41, 20.22, 106.411, 20.221)
     run(areas(["zz-api ao A"], [here]))
     moved = run(areas(["zz-api ao A"], [there]), key="name")  # A moves away...
     run(areas(["zz-api ao B"], [here]))  # ...and B is dug where A was
     before = layer_state(engine, "aquaculture_areas")
-    refused = post(farmer, f"/import/{moved}/undo?lang=en")
+    refused = post(farmer, f"/import/log/{moved}/undo?lang=en")
     assert refused.status_code == 409 and "restoring would make features overlap" in refused.json["description"]
     assert layer_state(engine, "aquaculture_areas") == before
 
@@ -494,12 +498,11 @@ def test_an_undo_that_would_break_a_rule_changes_nothing(app, make_user, engine,
     with engine.connect() as c:
         district = c.execute(text("SELECT district_code FROM aquaculture_areas WHERE name = 'zz-api ao B'")).scalar_one()
     other = OUTSIDE if district == INSIDE else INSIDE
-    last = upload(farmer, areas(["zz-api ao C"], [(106.42, 20.22, 106.421, 20.221)]), "c.geojson").json["upload"]
-    assert post(farmer, f"/import/{last}/run", json=body).json["committed"]
+    last = run(areas(["zz-api ao C"], [(106.42, 20.22, 106.421, 20.221)]))
     with engine.begin() as c:
         c.execute(text("UPDATE users SET districts = ARRAY[:d] WHERE username = 'import_api_fish'"), {"d": other})
     before = layer_state(engine, "aquaculture_areas")
-    refused = post(farmer, f"/import/{last}/undo?lang=vi")
+    refused = post(farmer, f"/import/log/{last}/undo?lang=vi")
     assert refused.status_code == 409 and "nằm ngoài các huyện bạn được sửa" in refused.json["description"]
     assert layer_state(engine, "aquaculture_areas") == before
 
@@ -523,28 +526,36 @@ def test_an_update_with_no_earlier_version_in_the_history_is_left_and_said_so(ed
     with engine.begin() as c:  # as for data older than the history
         c.execute(text("DELETE FROM feature_history WHERE layer = 'farming_zones' AND properties->>'name' = 'zz-api không sử'"))
     second = upload(editor, district_zones([(106.31, 20.20)], ["zz-api không sử"]), "b.geojson").json["upload"]
-    assert post(editor, f"/import/{second}/run", json={**body, "key": "name"}).json["updated"] == 1
-    undone = post(editor, f"/import/{second}/undo")
+    done = post(editor, f"/import/{second}/run", json={**body, "key": "name"}).json
+    assert done["updated"] == 1
+    undone = post(editor, f"/import/log/{done['import']}/undo")
     assert undone.json == {"removed": 0, "restored": 0, "changed_since": 0, "unrecorded": 1}
     with engine.connect() as c:
         assert c.execute(text("SELECT ST_XMin(geom) > 106.305 FROM farming_zones WHERE name = 'zz-api không sử'")).scalar_one()
 
 
-def test_the_page_lists_one_s_own_imports_of_the_day_for_undo(app, make_user, editor, engine, cleanup):
+def test_the_page_lists_one_s_own_imports_for_undo(app, make_user, editor, engine, cleanup):
     body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
-    upload_id = upload(editor, district_zones([(106.30, 20.20)], ["zz-api gần đây"]), "gan_day.geojson").json["upload"]
+    upload_id = upload(editor, district_zones([(106.30, 20.20)], ["zz-api gần đây"]), "gần đây.geojson").json["upload"]
     tried = upload(editor, district_zones([(106.31, 20.20)], ["zz-api thử"]), "thu.geojson").json["upload"]
-    assert post(editor, f"/import/{upload_id}/run", json=body).json["inserted"] == 1
+    done = post(editor, f"/import/{upload_id}/run", json=body).json
+    assert done["inserted"] == 1
     assert post(editor, f"/import/{tried}/run", json={**body, "dry_run": True}).json["committed"] is False
 
-    recent = editor.get("/import/recent").json
-    mine = [r for r in recent if r["upload"] in (upload_id, tried)]
-    assert [(r["upload"], r["filename"], r["layer"], r["inserted"], r["undone"]) for r in mine] == [
-        (upload_id, "gan_day.geojson", "farming_zones", 1, None)]
+    [latest, *_] = editor.get("/import/log").json
+    assert {k: latest[k] for k in ("id", "file_name", "layer", "username", "rows_read", "inserted", "updated", "rejected",
+                                   "undone_at")} == {
+        "id": done["import"], "file_name": "gần đây.geojson", "layer": "farming_zones", "username": "import_api_editor",
+        "rows_read": 1, "inserted": 1, "updated": 0, "rejected": 0, "undone_at": None}
+    with engine.connect() as c:  # the log's time is that of the import's history rows
+        assert c.execute(text("SELECT count(*) FROM feature_history WHERE layer = 'farming_zones' AND at = :at"),
+                         {"at": latest["at"]}).scalar_one() == 1
     other = signed_in(app, make_user("import_api_nosy", "editor", layers=["farming_zones"]))
-    assert all(r["upload"] != upload_id for r in other.get("/import/recent").json)
-    assert app.test_client().get("/import/recent").status_code == 401
+    assert all(r["id"] != done["import"] for r in other.get("/import/log").json)
+    assert post(other, f"/import/log/{done['import']}/undo").status_code == 404
+    assert app.test_client().get("/import/log").status_code == 401
 
-    assert post(editor, f"/import/{upload_id}/undo").status_code == 200
-    [again] = [r for r in editor.get("/import/recent").json if r["upload"] == upload_id]
-    assert again["undone"]
+    assert post(editor, f"/import/log/{done['import']}/undo").status_code == 200
+    [again] = [r for r in editor.get("/import/log").json if r["id"] == done["import"]]
+    assert again["undone_at"] and again["undone_by"] == "import_api_editor"
+    assert again["undo"] == {"removed": 1, "restored": 0, "changed_since": 0, "unrecorded": 0}

@@ -396,16 +396,23 @@ def test_an_import_is_undone_by_the_command_it_prints(flask_import, engine, tmp_
     before = state(engine)
     result = flask_import("farming_zones", path, "--user", "lan")
     assert result.exit_code == 0 and "inserted 2" in result.output, result.output
-    command = next(line for line in result.output.splitlines() if line.startswith("undo with: flask "))
-    args = command.removeprefix("undo with: flask ").split()
-    assert args[:2] == ["undo-import", "farming_zones"] and args[3:] == ["--user", "lan"]
+    command = next(line for line in result.output.splitlines() if "undo with: flask " in line)
+    args = command.split("undo with: flask ")[1].split()
+    assert args[0] == "undo-import" and len(args) == 2
 
     runner = app.test_cli_runner()
     with app.app_context():
+        logged = runner.invoke(args=["import-log", "--user", "lan", "--limit", "1"])
+        assert logged.exit_code == 0 and logged.output.split()[0] == args[1], logged.output
+        assert "farming_zones  lan  hai.geojson  read 2, inserted 2, updated 0, rejected 0" in logged.output
         undone = runner.invoke(args=args)
         assert undone.exit_code == 0 and "deleted 2, restored 0, changed since and left 0" in undone.output, undone.output
         assert (state(engine)["farming_zones"], state(engine)["marked"]) == (before["farming_zones"], 0)
-        again = runner.invoke(args=args)  # the features are gone: nothing is the import's any more
-        assert "deleted 0, restored 0, changed since and left 2" in again.output
-        unknown = runner.invoke(args=["undo-import", "farming_zones", "2001-01-01T00:00:00+00:00", "--user", "lan"])
-    assert unknown.exit_code != 0 and "no import into farming_zones by lan" in unknown.output
+        again = runner.invoke(args=args)
+        assert again.exit_code != 0 and "The import cannot be undone: it has been undone already." in again.output
+        assert "undone" in runner.invoke(args=["import-log", "--user", "lan", "--limit", "1"]).output
+        unknown = runner.invoke(args=["undo-import", "999999999"])
+    assert unknown.exit_code != 0 and "no import 999999999" in unknown.output
+    with engine.connect() as c:
+        by = c.execute(text("SELECT username FROM feature_history WHERE operation = 'delete' ORDER BY id DESC LIMIT 1")).scalar_one()
+    assert by == "lan"  # the import's user, as no other was named

@@ -75,7 +75,7 @@ function startImport(doc) {
   let valuesLayer = null; // the layer the words' table was made for
   const report = createReport(byId("import-report"), {
     onPlace: (location, text) => preview.place(location, text),
-    onUndo: () => undoImport(upload?.upload),
+    onUndo: () => undoImport(imported),
   });
   const recent = createRecentImports(byId("import-recent"), { layers: config.layers, onUndo: (id) => undoImport(id) });
 
@@ -91,6 +91,7 @@ function startImport(doc) {
   let upload = null; // what the server answered to the upload
   let inspected = null; // what it answered to the last inspect
   let done = false; // imported for real: this upload is spent
+  let imported = null; // the id of this page's committed import, in the import log
   let busy = false;
 
   mapElement.dataset.pending = "0";
@@ -129,13 +130,13 @@ function startImport(doc) {
 
   // Take a committed import back (the server keeps what a colleague changed since): this page's own,
   // or one of the recent list.
-  async function undoImport(uploadId) {
-    const button = uploadId === upload?.upload ? byId("import-undo") : null;
-    if (!uploadId || busy || !window.confirm(t("undo_confirm"))) return;
+  async function undoImport(importId) {
+    const button = importId === imported ? byId("import-undo") : null;
+    if (!importId || busy || !window.confirm(t("undo_confirm"))) return;
     setBusy(true, t("undoing"));
     let answer;
     try {
-      answer = await api.undo(uploadId);
+      answer = await api.undo(importId);
     } catch (error) {
       if (error.status === 409 && button) button.disabled = true; // undone already, or it cannot be
       showError(error, "undo");
@@ -213,6 +214,7 @@ function startImport(doc) {
     inspected = null;
     valuesLayer = null;
     done = false;
+    imported = null;
     for (const input of mappingSection.querySelectorAll("select, input")) input.disabled = false;
     mappingSection.hidden = true;
     report.hide();
@@ -349,6 +351,7 @@ function startImport(doc) {
     if (answer.committed) {
       loadRecent();
       done = true;
+      imported = answer.import;
       // This upload is spent: its mapping no longer changes anything.
       for (const select of mappingSection.querySelectorAll("select, input")) select.disabled = true;
     }

@@ -80,8 +80,8 @@ export function createImportApi(config) {
     inspect: (upload, options) => send(at(upload, "inspect"), options),
     run: (upload, options) => send(at(upload, "run"), options),
     runInBackground,
-    undo: (upload) => send(at(upload, "undo"), {}),
-    recent: () => job("/import/recent"),
+    undo: (importId) => send(`/import/log/${encodeURIComponent(importId)}/undo`, {}),
+    recent: () => job("/import/log"),
     // Every row the upload's last run rejected, in the page's language.
     rejectedUrl: (upload) => `${at(upload, "rejected.csv")}?lang=${encodeURIComponent(currentLang())}`,
   };

@@ -1,6 +1,6 @@
-// The user's committed imports of the last day (while their uploads are
-// kept), newest first, each with a button to undo it: an officer who closed
-// the page after a wrong import can still take it back.
+// The user's latest committed imports (the import log), newest first, each
+// with a button to undo it: an officer who closed the page after a wrong
+// import can still take it back.
 
 import { clear, el } from "../dom.js";
 import { currentLang, formatInteger, t } from "../i18n.js";
@@ -17,12 +17,12 @@ export function createRecentImports(section, { layers, onUndo }) {
         inserted: formatInteger(Number(item.inserted) || 0),
         updated: formatInteger(Number(item.updated) || 0),
       });
-      const action = item.undone
+      const action = item.undone_at
         ? el("span", { class: "import-recent-undone", text: t("recent_undone") })
-        : el("button", { type: "button", class: "edit-button edit-button--danger", text: t("undo"), onclick: () => onUndo(item.upload) });
+        : el("button", { type: "button", class: "edit-button edit-button--danger", text: t("undo"), onclick: () => onUndo(item.id) });
       list.append(
-        el("li", { class: "import-recent-item", dataset: { upload: item.upload } }, [
-          el("span", { class: "import-recent-file", text: item.filename || "—" }),
+        el("li", { class: "import-recent-item", dataset: { import: String(item.id) } }, [
+          el("span", { class: "import-recent-file", text: item.file_name || "—" }),
           el("span", { class: "import-recent-meta", text: `${titles.get(item.layer) || item.layer} · ${when} · ${counts}` }),
           action,
         ]),
