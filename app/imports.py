@@ -198,7 +198,7 @@ def run(upload_id: str):
     if options.key and options.key not in {f.name for f in layer.writable}:
         raise ValidationFailed(f"unknown key field {options.key!r}", errors=[{"field": "key", "message": "unknown field"}])
     if body.get("background") is True and not options.dry_run:
-        return start_job(layer, path, options)
+        return start_job("import", layer, lambda progress, on_phase: report_json(run_now(layer, path, options, progress, on_phase)))
     try:
         report = run_now(layer, path, options)
     except ImportFailed as err:
@@ -244,18 +244,35 @@ def read_json(path: Path) -> dict | None:
 @bp.post("/import/log/<int:import_id>/undo")
 def undo(import_id: int):
     """Take back one of the user's imports: what it added is deleted, what it updated goes back to the
-    version before it, except features changed since (counted, left as they are)."""
+    version before it, except features changed since (counted, left as they are). With {"background":
+    true} it runs as a job, as a large import does."""
     require_importer()
     logged = db().read(logged_import, import_id)
     if logged is None or logged["username"] != current_user().username:
         raise NotFound("No such import of yours.")
-    user = require_editor(get_layer(logged["layer"]))
-    with db().begin() as conn:
-        set_actor(conn, user.username, "restore")
-        try:
-            return jsonify(undo_import(conn, import_id, user.username, user.district_scope))
-        except UndoRefused as err:
-            raise EditConflict(translate_sentence(f"The import cannot be undone: {err}.")) from None
+    layer = get_layer(logged["layer"])
+    user = require_editor(layer)
+    if logged["undone_at"] is not None:  # said at once; undo_import checks again under a lock
+        raise EditConflict(translate_sentence(refusal(UndoRefused("it has been undone already"))))
+    background = (json_body() if request.content_length else {}).get("background") is True
+
+    def work(progress=None, on_phase=None) -> dict:
+        if on_phase:
+            on_phase("undoing")
+        with db().begin() as conn:
+            set_actor(conn, user.username, "restore")
+            return undo_import(conn, import_id, user.username, user.district_scope)
+
+    if background:
+        return start_job("undo", layer, work)
+    try:
+        return jsonify(work())
+    except UndoRefused as err:
+        raise EditConflict(translate_sentence(refusal(err))) from None
+
+
+def refusal(err: UndoRefused) -> str:
+    return f"The import cannot be undone: {err}."
 
 
 def keep_rejected(path: Path, layer, report: ImportReport) -> None:
@@ -292,23 +309,24 @@ def report_json(report: ImportReport) -> dict:
     }
 
 
-def start_job(layer, path: Path, options: ImportOptions):
-    """Run a real import beside the request (a large file outlasts a worker's timeout); poll its job."""
+def start_job(kind: str, layer, work):
+    """Run `work(progress, on_phase)`, which returns its report, beside the request (a large import or undo
+    outlasts a worker's timeout); the client polls the job."""
     job_id = secrets.token_urlsafe(18)
     with db().begin() as conn:
-        create_job(conn, job_id, current_user().id, layer)
+        create_job(conn, job_id, current_user().id, layer, kind)
     app = current_app._get_current_object()
-    threading.Thread(target=run_job, args=(app, job_id, layer, path, options), daemon=True).start()
+    threading.Thread(target=run_job, args=(app, job_id, work), daemon=True).start()
     return jsonify({"job": job_id, "status": url_for("imports.job_status", job_id=job_id)}), 202
 
 
-def run_job(app, job_id: str, layer, path: Path, options: ImportOptions) -> None:
+def run_job(app, job_id: str, work) -> None:
     with app.app_context():
         database = db()  # held here: the heartbeat's thread has no app context
         done = {"rows": 0}
 
         def record(**values) -> None:
-            # Progress goes through its own autocommit connection: the import's transaction is not visible yet.
+            # Progress goes through its own autocommit connection: the work's transaction is not visible yet.
             database.read(lambda conn: update_job(conn, job_id, **values))
 
         def progress(rows: int) -> None:
@@ -321,12 +339,14 @@ def run_job(app, job_id: str, layer, path: Path, options: ImportOptions) -> None
         finished = threading.Event()
         threading.Thread(target=heartbeat, args=(record, finished), daemon=True).start()
         try:
-            report = run_now(layer, path, options, progress, on_phase)
-            record(state="done", phase="done", report=json.dumps(report_json(report), ensure_ascii=False, default=str))
+            report = work(progress, on_phase)
+            record(state="done", phase="done", report=json.dumps(report, ensure_ascii=False, default=str))
         except ImportFailed as err:
             record(state="failed", error=str(err))
+        except UndoRefused as err:
+            record(state="failed", error=refusal(err))  # translated when the job is read
         except Exception:
-            app.logger.exception("import job %s failed", job_id)
+            app.logger.exception("job %s failed", job_id)
             record(state="failed", error="The import failed on the server; nothing was written.")
         finally:
             finished.set()
@@ -348,7 +368,7 @@ def job_status(job_id: str):
     if job is None:
         raise NotFound("No such import job.")
     # Stored as the importer wrote it; shown in the language of whoever looks.
-    if job.get("report"):
+    if job.get("report") and job["kind"] == "import":
         job = {**job, "report": localize_report(job["report"], get_layer(job["layer"]))}
     if job.get("error"):
         job = {**job, "error": translate_sentence(job["error"])}

@@ -496,10 +496,11 @@ def refuse_overlaps(conn: Connection, layer: Layer, ids: list[int]) -> None:
         raise UndoRefused(f"restoring would make features overlap: {shown}")
 
 
-def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer) -> None:
+def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer, kind: str = "import") -> None:
+    """A running job of `kind`: "import" (its report is the importer's) or "undo" (undo_import's counts)."""
     conn.execute(
-        text("INSERT INTO import_jobs (id, user_id, layer, state) VALUES (:id, :user, :layer, 'running')"),
-        {"id": job_id, "user": user_id, "layer": layer.id},
+        text("INSERT INTO import_jobs (id, user_id, layer, kind, state) VALUES (:id, :user, :layer, :kind, 'running')"),
+        {"id": job_id, "user": user_id, "layer": layer.id, "kind": kind},
     )
 
 
@@ -530,7 +531,7 @@ def get_job(conn: Connection, job_id: str, user_id: int) -> dict | None:
     )
     row = conn.execute(
         text(
-            "SELECT id, layer, state, phase, rows_done, rows_total, report, error FROM import_jobs "
+            "SELECT id, layer, kind, state, phase, rows_done, rows_total, report, error FROM import_jobs "
             "WHERE id = :id AND user_id = :user"
         ),
         {"id": job_id, "user": user_id},

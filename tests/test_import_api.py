@@ -213,12 +213,11 @@ def test_a_running_job_beats_so_a_long_silent_phase_is_not_taken_for_a_lost_work
         c.execute(text("UPDATE import_jobs SET updated_at = now() - interval '1 hour' WHERE id = 'beating-job-0123456789'"))
     release = threading.Event()
     monkeypatch.setattr(import_pages, "HEARTBEAT_SECONDS", 0.05)
-    def silent_import(*args):  # a phase that says nothing until released
+    def silent_import(progress, on_phase):  # a phase that says nothing until released
         release.wait(30)
         raise ImportFailed("stopped by the test")
 
-    monkeypatch.setattr(import_pages, "run_now", silent_import)
-    worker = threading.Thread(target=import_pages.run_job, args=(app, "beating-job-0123456789", REGISTRY["farming_zones"], None, None))
+    worker = threading.Thread(target=import_pages.run_job, args=(app, "beating-job-0123456789", silent_import))
     worker.start()
     try:
         deadline = time.monotonic() + 5
@@ -443,6 +442,7 @@ def test_an_import_can_be_undone_without_losing_later_edits(app, make_user, edit
     done = post(editor, f"/import/{second}/run", json={**body, "key": "name"})
     assert (done.json["updated"], done.json["inserted"]) == (1, 2)
     second = done.json["import"]
+    assert post(editor, f"/import/log/{second}/undo", data="not json", content_type="application/json").status_code == 400
     with engine.begin() as c:  # a colleague edits one of the new zones afterwards
         c.execute(text("UPDATE farming_zones SET season = 'Vụ mùa' WHERE name = 'zz-api sửa sau'"))
 
@@ -505,6 +505,39 @@ def test_an_undo_that_would_break_a_rule_changes_nothing(app, make_user, engine,
     refused = post(farmer, f"/import/log/{last}/undo?lang=vi")
     assert refused.status_code == 409 and "nằm ngoài các huyện bạn được sửa" in refused.json["description"]
     assert layer_state(engine, "aquaculture_areas") == before
+
+
+def test_an_undo_runs_as_a_job_when_asked(editor, engine, cleanup):
+    body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
+    first = upload(editor, district_zones([(106.30, 20.20), (106.31, 20.20)], ["zz-api việc 1", "zz-api việc 2"]), "viec.geojson")
+    done = post(editor, f"/import/{first.json['upload']}/run", json=body).json
+    started = post(editor, f"/import/log/{done['import']}/undo", json={"background": True})
+    assert started.status_code == 202
+    job = wait_for_job(editor, started.json["status"])
+    assert (job["kind"], job["state"], job["report"]) == ("undo", "done", {"removed": 2, "restored": 0, "changed_since": 0,
+                                                                            "unrecorded": 0})
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api việc%'")).scalar_one() == 0
+    again = post(editor, f"/import/log/{done['import']}/undo?lang=vi", json={"background": True})
+    assert again.status_code == 409 and "đã được hoàn tác" in again.json["description"]
+
+
+def test_an_undo_job_refused_says_why_in_the_reader_s_language(app, make_user, engine, cleanup):
+    local = signed_in(app, make_user("import_api_undo_job", "editor", layers=["farming_zones"]))
+    spot = free_cell(engine, INSIDE)
+    upload_id = upload(local, district_zones([spot], ["zz-api việc xa"]), "xa.geojson").json["upload"]
+    done = post(local, f"/import/{upload_id}/run", json={"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"},
+                                                          "dry_run": False}).json
+    with engine.begin() as c:  # the editor's rights shrink to the other district afterwards
+        c.execute(text("UPDATE users SET districts = ARRAY[:d] WHERE username = 'import_api_undo_job'"), {"d": OUTSIDE})
+    job = wait_for_job(local, post(local, f"/import/log/{done['import']}/undo", json={"background": True}).json["status"])
+    assert job["state"] == "failed"
+    assert local.get(job_url := f"/import/jobs/{job['id']}?lang=vi").json["error"] == (
+        "Không thể hoàn tác lần nhập: 1 đối tượng của nó nằm ngoài các huyện bạn được sửa.")
+    assert "outside the districts you may edit" in local.get(job_url.replace("lang=vi", "lang=en")).json["error"]
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name = 'zz-api việc xa'")).scalar_one() == 1
+        assert c.execute(text("SELECT undone_at FROM imports WHERE id = :id"), {"id": done["import"]}).scalar_one() is None
 
 
 def test_a_row_outside_the_districts_claims_no_key_from_a_row_inside(app, make_user, engine, cleanup):

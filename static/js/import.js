@@ -136,7 +136,7 @@ function startImport(doc) {
     setBusy(true, t("undoing"));
     let answer;
     try {
-      answer = await api.undo(importId);
+      answer = await api.undo(importId, () => setBusy(true, t("undoing")));
     } catch (error) {
       if (error.status === 409 && button) button.disabled = true; // undone already, or it cannot be
       showError(error, "undo");

@@ -58,10 +58,9 @@ export function createImportApi(config) {
     return data;
   }
 
-  // A real import runs on the server beside the request; follow its job
-  // until it ends, telling `onProgress` how far it got.
-  async function runInBackground(upload, options, onProgress) {
-    const started = await send(at(upload, "run"), { ...options, background: true });
+  // A real import, or an undo, runs on the server beside the request:
+  // follow its job until it ends, telling `onProgress` how far it got.
+  async function follow(started, onProgress) {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       const state = await job(started.status);
@@ -79,8 +78,10 @@ export function createImportApi(config) {
     },
     inspect: (upload, options) => send(at(upload, "inspect"), options),
     run: (upload, options) => send(at(upload, "run"), options),
-    runInBackground,
-    undo: (importId) => send(`/import/log/${encodeURIComponent(importId)}/undo`, {}),
+    runInBackground: async (upload, options, onProgress) =>
+      follow(await send(at(upload, "run"), { ...options, background: true }), onProgress),
+    undo: async (importId, onProgress) =>
+      follow(await send(`/import/log/${encodeURIComponent(importId)}/undo`, { background: true }), onProgress),
     recent: () => job("/import/log"),
     // Every row the upload's last run rejected, in the page's language.
     rejectedUrl: (upload) => `${at(upload, "rejected.csv")}?lang=${encodeURIComponent(currentLang())}`,
