@@ -241,8 +241,12 @@ def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[st
     return reject_found(conn, " UNION ALL ".join(found), {"districts": list(districts)})
 
 
-def stage_places(conn: Connection) -> None:
-    """District and commune of every staged row, as the place trigger would find them.
+STAGED_SHAPES = f"SELECT row_no, geom FROM {STAGE} WHERE NOT rejected"
+
+
+def stage_places(conn: Connection, shapes: str = STAGED_SHAPES) -> None:
+    """District and commune of every row of `shapes` (SQL giving row_no, geom), as the place trigger
+    would find them, into import_places: by default the accepted rows of the stage.
 
     One join with the units outside lets PostGIS prepare each unit's polygon
     once for all the points in it, instead of once per row.
@@ -251,7 +255,7 @@ def stage_places(conn: Connection) -> None:
     conn.execute(text("DROP TABLE IF EXISTS import_points, import_places"))
     conn.execute(text(
         f"CREATE TEMP TABLE import_points ON COMMIT DROP AS "
-        f"SELECT row_no, ST_PointOnSurface(geom) AS pt FROM {STAGE} WHERE NOT rejected"
+        f"SELECT row_no, ST_PointOnSurface(geom) AS pt FROM ({shapes}) AS s"
     ))
     conn.execute(text("CREATE INDEX ON import_points USING gist (pt)"))
     conn.execute(text("ANALYZE import_points"))
@@ -266,6 +270,7 @@ def stage_places(conn: Connection) -> None:
          ORDER BY p.row_no, u.level, u.id
         """
     ))
+    conn.execute(text("ANALYZE import_places"))  # a temporary table has no statistics, so the joins with it would be guessed
 
 
 # A load at least this big, and at least as big as the layer already is, goes
@@ -299,13 +304,13 @@ def secondary_indexes(conn: Connection, layer: Layer) -> list[tuple[str, str]]:
     return [(name, definition) for name, definition in rows]
 
 
-def drop_indexes_for_load(conn: Connection, layer: Layer) -> list[str]:
-    """Drop the layer's secondary indexes for a big load; their definitions, or [] if it is not worth it.
+def drop_indexes_for_load(conn: Connection, layer: Layer, incoming: int) -> list[str]:
+    """Drop the layer's secondary indexes for a big load of `incoming` rows; their definitions, or [] if
+    it is not worth it.
 
     Dropping locks the layer against readers until the import commits: the
     lock is only waited for briefly, and a busy layer keeps its indexes.
     """
-    incoming = staged_count(conn)
     if incoming < BULK_ROWS or layer_reaches(conn, layer, incoming + 1):
         return []
     indexes = secondary_indexes(conn, layer)
@@ -341,7 +346,7 @@ def save_staged(conn: Connection, layer: Layer, key: str | None = None, placed: 
     """
     if layer.derive_place and not placed:  # `placed`: reject_outside_districts made them
         stage_places(conn)
-    rebuilt = drop_indexes_for_load(conn, layer)
+    rebuilt = drop_indexes_for_load(conn, layer, staged_count(conn))
     set_local(conn, {"vung.bulk": "on"})  # the row triggers stand aside (migrations 0003, 0006)
     updated = update_rows(conn, layer, key) if key else 0
     inserted = insert_rows(conn, layer, key)
@@ -350,13 +355,14 @@ def save_staged(conn: Connection, layer: Layer, key: str | None = None, placed: 
     return updated, inserted, bool(rebuilt)
 
 
-def derived(layer: Layer) -> tuple[list[tuple[str, str]], str]:
-    """(column, value) pairs of the place of a staged row `s`, and the joins they need."""
+def derived(layer: Layer, row_no: str = "s.row_no") -> tuple[list[tuple[str, str]], str]:
+    """(column, value) pairs of the place stage_places found for row `row_no` (a staged row's by
+    default), and the joins they need."""
     pairs, joins = [], []
     if layer.derive_place:
         for level in ("district", "commune"):
             pairs += [(level, f"{level}.name"), (f"{level}_code", f"{level}.code")]
-            joins.append(f"LEFT JOIN import_places AS {level} ON {level}.row_no = s.row_no AND {level}.level = '{level}'")
+            joins.append(f"LEFT JOIN import_places AS {level} ON {level}.row_no = {row_no} AND {level}.level = '{level}'")
     return pairs, " ".join(joins)
 
 
@@ -452,6 +458,7 @@ def undo_writes(conn: Connection, layer: Layer, username: str | None, at, distri
         "  ORDER BY h.id DESC LIMIT 1) AS b ON w.operation = 'update' "
         "ORDER BY w.feature_id"
     ), {"layer": layer.id, "at": at, "user": username})
+    conn.execute(text(f"ANALYZE {UNDONE}"))  # without statistics the restoring join was planned for a handful of rows
     conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id AND u.unchanged FOR UPDATE OF t"))
     if districts is not None:
         refuse_outside(
@@ -461,12 +468,7 @@ def undo_writes(conn: Connection, layer: Layer, username: str | None, at, distri
     removed = conn.execute(text(
         f"DELETE FROM {layer.id} AS t USING {UNDONE} AS u WHERE u.operation = 'create' AND t.id = u.feature_id AND t.version = u.version"
     )).rowcount
-    restored_ids = conn.execute(text(f"""
-        UPDATE {layer.id} AS t SET {", ".join(f"{c} = r.{c}" for c in stage_columns(layer))}, geom = u.geom
-          FROM {UNDONE} AS u CROSS JOIN LATERAL jsonb_populate_record(NULL::{layer.id}, u.properties) AS r
-         WHERE u.operation = 'update' AND u.properties IS NOT NULL AND t.id = u.feature_id AND t.version = u.version
-        RETURNING t.id
-    """)).scalars().all()
+    restored_ids = restore_rows(conn, layer)
     if restored_ids and districts is not None:
         refuse_outside(conn, layer, f"SELECT district_code FROM {layer.id} WHERE id = ANY(:ids)", districts, restored_ids)
     if restored_ids and layer.overlap == "reject" and not layer.is_point:
@@ -476,6 +478,32 @@ def undo_writes(conn: Connection, layer: Layer, username: str | None, at, distri
     )).one()
     return {"removed": removed, "restored": len(restored_ids), "unrecorded": unrecorded,
             "changed_since": total - removed - len(restored_ids) - unrecorded}
+
+
+RESTORED = f"SELECT feature_id AS row_no, geom FROM {UNDONE} WHERE operation = 'update' AND unchanged AND properties IS NOT NULL"
+
+
+def restore_rows(conn: Connection, layer: Layer) -> list[int]:
+    """Bring the updated features of the undone import back to their earlier version (values, shape,
+    and the place that shape lies in today), set-based like the import's own update; their ids."""
+    if layer.derive_place:
+        stage_places(conn, RESTORED)
+    pairs, joins = derived(layer, row_no="u.feature_id")
+    assignments = [f"{c} = r.{c}" for c in stage_columns(layer)] + [f"{c} = {v}" for c, v in pairs]
+    assignments += ["geom = u.geom", "version = t.version + 1", "updated_at = now()"]
+    incoming = conn.execute(text(f"SELECT count(*) FROM ({RESTORED}) AS r")).scalar_one()
+    rebuilt = drop_indexes_for_load(conn, layer, incoming)
+    set_local(conn, {"vung.bulk": "on"})  # the row triggers stand aside, as for an import
+    ids = conn.execute(text(f"""
+        UPDATE {layer.id} AS t SET {", ".join(assignments)}
+          FROM {UNDONE} AS u CROSS JOIN LATERAL jsonb_populate_record(NULL::{layer.id}, u.properties) AS r {joins}
+         WHERE u.operation = 'update' AND u.unchanged AND u.properties IS NOT NULL AND t.id = u.feature_id
+           AND t.version = u.version
+        RETURNING t.id
+    """)).scalars().all()
+    set_local(conn, {"vung.bulk": ""})
+    build_indexes(conn, rebuilt)  # before the checks that follow, which read them
+    return ids
 
 
 def refuse_outside(conn: Connection, layer: Layer, codes: str, districts: tuple[str, ...], ids=None) -> None:

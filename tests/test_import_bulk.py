@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 import layers.imports as imports
 from importers.run import INDEXES_REBUILT
+from layers.edit import set_actor
 from tests.importing import do_import, write, zones
 
 LAYER = "farming_zones"
@@ -197,3 +198,45 @@ def test_a_reimport_by_key_derives_and_records_what_the_triggers_would(conn, tmp
     conn.execute(text(f"UPDATE {LAYER} SET geom = geom WHERE name = ANY(:n)"), {"n": names})
     again = conn.execute(current, {"n": names}).all()
     assert [r[3:8] for r in again] == [r[3:8] for r in updated]
+
+
+@pytest.mark.parametrize("big", [True, False], ids=["bulk", "small"])
+def test_undoing_a_reimport_restores_what_an_edit_back_would_give(conn, tmp_path, monkeypatch, big):
+    """Undo of a re-import by key: the earlier values and shapes come back with the place that shape
+    lies in, a new version and a restore in the history, whether or not the load was big enough to go
+    in without the layer's indexes; the indexes are all there afterwards."""
+    if big:
+        monkeypatch.setattr(imports, "BULK_ROWS", 4)
+        empty_layer(conn)
+    rng = random.Random(11)
+    names = [f"Vùng hoàn tác {i}" for i in range(20)]
+    first = [box(x, y, x + 0.004, y + 0.004) for x, y in ((rng.uniform(106.0, 106.4), rng.uniform(20.1, 20.4)) for _ in names)]
+    far = [shape.centroid.buffer(0.01) for shape in first[::-1]]  # other shapes, mostly in other communes
+    current = text(
+        f"SELECT name, crop, version, ST_AsEWKB(geom) AS shape, area_ha, district, district_code, commune, commune_code "
+        f"FROM {LAYER} WHERE name = ANY(:n) ORDER BY name"
+    )
+    do_import(conn, LAYER, write(gpd.GeoDataFrame({"name": names, "crop": ["Lúa"] * 20}, geometry=first, crs=4326),
+                                 tmp_path / "v1.gpkg"))
+    before = conn.execute(current, {"n": names}).all()
+    before_indexes = indexes(conn)
+    second = do_import(conn, LAYER, write(gpd.GeoDataFrame({"name": names, "crop": ["Muối"] * 20}, geometry=far, crs=4326),
+                                          tmp_path / "v2.gpkg"), key="name", username="lan")
+    assert second.updated == 20 and (INDEXES_REBUILT in second.notes) is big
+    assert conn.execute(current, {"n": names}).all() != before
+
+    set_actor(conn, "lan", "restore")
+    assert imports.undo_import(conn, second.import_id, "lan") == {"removed": 0, "restored": 20, "changed_since": 0,
+                                                                  "unrecorded": 0}
+    restored = conn.execute(current, {"n": names}).all()
+    assert [r[:2] + r[3:] for r in restored] == [r[:2] + r[3:] for r in before]
+    assert {r.version for r in restored} == {3}
+    assert {k: v[1] for k, v in indexes(conn).items()} == {k: v[1] for k, v in before_indexes.items()}
+    recorded = conn.execute(text(
+        f"SELECT count(*) FROM feature_history h JOIN {LAYER} f ON h.layer = '{LAYER}' AND h.feature_id = f.id "
+        "AND h.version = 3 AND h.operation = 'restore' AND h.username = 'lan' AND h.properties->>'crop' = 'rice' "
+        "WHERE f.name = ANY(:n)"), {"n": names}).scalar_one()
+    assert recorded == 20
+    # The row triggers, run on the restored shapes, derive the same place.
+    conn.execute(text(f"UPDATE {LAYER} SET geom = geom WHERE name = ANY(:n)"), {"n": names})
+    assert [r[4:] for r in conn.execute(current, {"n": names}).all()] == [r[4:] for r in restored]
