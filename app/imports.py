@@ -34,7 +34,7 @@ from importers.encodings import LEGACY_ENCODINGS
 from importers.rejections import rejected_table
 from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file, unmatched_json
 from importers.sources import EXTENSIONS, ImportFileError, prepare_source
-from layers import get_layer
+from layers import editable_layers, get_layer
 from layers.edit import set_actor
 from layers.imports import (
     HEARTBEAT_SECONDS,
@@ -43,6 +43,7 @@ from layers.imports import (
     get_job,
     import_log,
     logged_import,
+    shown_file_name,
     undo_import,
     update_job,
 )
@@ -111,14 +112,15 @@ def upload():
     stem = re.sub(r"[^\w.-]+", "_", Path(sent.filename).stem).strip("._")[:80] or "upload"
     stored = folder / f"{stem}{suffix}"
     sent.save(stored)
-    (folder / UPLOAD_META).write_text(json.dumps({"user": current_user().id, "filename": sent.filename[:200]}))
+    filename = shown_file_name(sent.filename)
+    (folder / UPLOAD_META).write_text(json.dumps({"user": current_user().id, "filename": filename}))
     with tempfile.TemporaryDirectory(prefix="vung-inspect-") as workdir:
         try:
             source = prepare_source(stored, Path(workdir))
         except ImportFileError as err:
             shutil.rmtree(folder, ignore_errors=True)
             raise ImportRejected(localize_file_error(err.code, err.message), code=err.code) from None
-    return jsonify({"upload": upload_id, "filename": sent.filename[:200], "format": source.format,
+    return jsonify({"upload": upload_id, "filename": filename, "format": source.format,
                     "layers": source.layers, "notes": [translate_sentence(n) for n in source.notes]}), 201
 
 
@@ -230,7 +232,9 @@ LOG_SHOWN = 20
 def own_imports():
     """The user's own committed imports, newest first: what the page offers to undo."""
     require_importer()
-    logged = db().read(import_log, current_user().username, LOG_SHOWN)
+    user = current_user()
+    mine = [layer.id for layer in editable_layers() if user.may_edit_layer(layer.id)]
+    logged = db().read(import_log, user.username, LOG_SHOWN, mine)
     return jsonify([{k: v.isoformat() if isinstance(v, datetime) else v for k, v in entry.items()} for entry in logged])
 
 
@@ -248,9 +252,9 @@ def undo(import_id: int):
     true} it runs as a job, as a large import does."""
     require_importer()
     logged = db().read(logged_import, import_id)
-    if logged is None or logged["username"] != current_user().username:
-        raise NotFound("No such import of yours.")
-    layer = get_layer(logged["layer"])
+    layer = get_layer(logged["layer"]) if logged else None
+    if layer is None or (logged["username"] or "").lower() != current_user().username.lower():
+        raise NotFound(translate_sentence("No such import of yours."))
     user = require_editor(layer)
     if logged["undone_at"] is not None:  # said at once; undo_import checks again under a lock
         raise EditConflict(translate_sentence(refusal(UndoRefused("it has been undone already"))))
@@ -316,11 +320,17 @@ def start_job(kind: str, layer, work):
     with db().begin() as conn:
         create_job(conn, job_id, current_user().id, layer, kind)
     app = current_app._get_current_object()
-    threading.Thread(target=run_job, args=(app, job_id, work), daemon=True).start()
+    threading.Thread(target=run_job, args=(app, job_id, work, JOB_FAILED[kind]), daemon=True).start()
     return jsonify({"job": job_id, "status": url_for("imports.job_status", job_id=job_id)}), 202
 
 
-def run_job(app, job_id: str, work) -> None:
+JOB_FAILED = {  # what a job says of an error it did not expect: its transaction was rolled back
+    "import": "The import failed on the server; nothing was written.",
+    "undo": "The undo failed on the server; nothing was changed.",
+}
+
+
+def run_job(app, job_id: str, work, failure: str = JOB_FAILED["import"]) -> None:
     with app.app_context():
         database = db()  # held here: the heartbeat's thread has no app context
         done = {"rows": 0}
@@ -347,7 +357,7 @@ def run_job(app, job_id: str, work) -> None:
             record(state="failed", error=refusal(err))  # translated when the job is read
         except Exception:
             app.logger.exception("job %s failed", job_id)
-            record(state="failed", error="The import failed on the server; nothing was written.")
+            record(state="failed", error=failure)
         finally:
             finished.set()
 

@@ -93,6 +93,10 @@ SHAPES = (
     N_("%(count)s of its features lie outside the districts you may edit"),
     N_("restoring would make features overlap: %(pairs)s"),
     N_("The import was interrupted (the server restarted); nothing was written. Run it again."),
+    N_("The undo failed on the server; nothing was changed."),
+    N_("The undo was interrupted (the server restarted); nothing was changed. Run it again."),
+    N_("No such import of yours."),
+    N_("its layer %(layer)s is no longer editable"),
     # What is wrong with an uploaded file (importers.sources.ImportFileError).
     # A shape must come before any other that would also match its sentences:
     # "it would expand" before "%(member)s would expand".

@@ -93,12 +93,13 @@ def prepare_target(url: str) -> None:
 
 
 def reset(url: str) -> None:
-    """Every run starts from an empty layer, its history gone, no ogr2ogr table, a checkpoint."""
+    """Every run starts from an empty layer, its history and import log gone, no ogr2ogr table, a checkpoint."""
     # TRUNCATE, not DELETE: the history trigger would record 100,000 deletions first.
     execute(
         url,
         f"TRUNCATE {LAYER}",
         f"DELETE FROM feature_history WHERE layer = '{LAYER}'",
+        f"DELETE FROM imports WHERE layer = '{LAYER}'",
         f"DROP TABLE IF EXISTS {OGR_TABLE}",
     )
     execute(url, f"VACUUM ANALYZE {LAYER}", "VACUUM ANALYZE feature_history", "CHECKPOINT")

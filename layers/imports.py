@@ -393,22 +393,32 @@ def insert_rows(conn: Connection, layer: Layer, key: str | None) -> int:
 LOG_COLUMNS = "id, layer, username, at, file_name, rows_read, inserted, updated, rejected, undone_at, undone_by, undo"
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown_file_name(name: str) -> str:
+    """A file's name as the log keeps it: no control characters (a NUL cannot be stored, and escapes
+    would reach the terminal of whoever lists the log), at most 200 characters."""
+    return CONTROL_CHARACTERS.sub("", name)[:200]
+
+
 def record_import(conn: Connection, layer: Layer, username: str | None, file_name: str, counts: dict[str, int]) -> tuple[int, datetime]:
     """Log a committed import in its own transaction: (its id, its time). The time is the transaction's,
     so also that of every history row the import wrote, which is how undo_import finds them."""
     row = conn.execute(text(
         "INSERT INTO imports (layer, username, at, file_name, rows_read, inserted, updated, rejected) "
         "VALUES (:layer, :username, now(), :file_name, :rows_read, :inserted, :updated, :rejected) RETURNING id, at"
-    ), {"layer": layer.id, "username": username, "file_name": file_name[:200], **counts}).one()
+    ), {"layer": layer.id, "username": username, "file_name": shown_file_name(file_name), **counts}).one()
     return row.id, row.at
 
 
-def import_log(conn: Connection, username: str | None = None, limit: int = 20) -> list[dict]:
-    """The newest committed imports, of `username` only where given."""
+def import_log(conn: Connection, username: str | None = None, limit: int = 20, layers: list[str] | None = None) -> list[dict]:
+    """The newest committed imports; of `username` (spelt in any case, as accounts are) and into `layers` only,
+    where given."""
     rows = conn.execute(text(
-        f"SELECT {LOG_COLUMNS} FROM imports WHERE CAST(:username AS text) IS NULL OR username = :username "
-        "ORDER BY at DESC, id DESC LIMIT :limit"
-    ), {"username": username, "limit": limit}).mappings()
+        f"SELECT {LOG_COLUMNS} FROM imports WHERE (CAST(:username AS text) IS NULL OR lower(username) = lower(:username)) "
+        "AND (CAST(:layers AS text[]) IS NULL OR layer = ANY(:layers)) ORDER BY at DESC, id DESC LIMIT :limit"
+    ), {"username": username, "layers": layers, "limit": limit}).mappings()
     return [dict(r) for r in rows]
 
 
@@ -436,7 +446,10 @@ def undo_import(conn: Connection, import_id: int, by: str | None, districts: tup
         raise UndoRefused(f"there is no import {import_id}")
     if logged["undone_at"] is not None:
         raise UndoRefused("it has been undone already")
-    result = undo_writes(conn, REGISTRY[logged["layer"]], logged["username"], logged["at"], districts)
+    layer = REGISTRY.get(logged["layer"])
+    if layer is None or not layer.editable:
+        raise UndoRefused(f"its layer {logged['layer']} is no longer editable")
+    result = undo_writes(conn, layer, logged["username"], logged["at"], districts)
     conn.execute(text("UPDATE imports SET undone_at = now(), undone_by = :by, undo = CAST(:result AS jsonb) WHERE id = :id"),
                  {"id": import_id, "by": by, "result": json.dumps(result)})
     return result
@@ -545,14 +558,16 @@ def update_job(conn: Connection, job_id: str, **values) -> None:
 # so a silence several times as long means its worker is gone (a restart).
 HEARTBEAT_SECONDS = 20
 STALE_JOB_MINUTES = 2
+IMPORT_INTERRUPTED = "The import was interrupted (the server restarted); nothing was written. Run it again."
+UNDO_INTERRUPTED = "The undo was interrupted (the server restarted); nothing was changed. Run it again."
 
 
 def get_job(conn: Connection, job_id: str, user_id: int) -> dict | None:
     """The user's job; one silent for too long lost its worker (a restart) and is marked failed."""
     conn.execute(
         text(
-            "UPDATE import_jobs SET state = 'failed', updated_at = now(), "
-            "error = 'The import was interrupted (the server restarted); nothing was written. Run it again.' "
+            "UPDATE import_jobs SET state = 'failed', updated_at = now(), error = CASE kind "
+            f"WHEN 'undo' THEN '{UNDO_INTERRUPTED}' ELSE '{IMPORT_INTERRUPTED}' END "
             "WHERE id = :id AND state = 'running' AND updated_at < now() - make_interval(mins => :stale)"
         ),
         {"id": job_id, "stale": STALE_JOB_MINUTES},

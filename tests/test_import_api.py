@@ -592,3 +592,56 @@ def test_the_page_lists_one_s_own_imports_for_undo(app, make_user, editor, engin
     [again] = [r for r in editor.get("/import/log").json if r["id"] == done["import"]]
     assert again["undone_at"] and again["undone_by"] == "import_api_editor"
     assert again["undo"] == {"removed": 1, "restored": 0, "changed_since": 0, "unrecorded": 0}
+
+
+def test_the_log_keeps_a_file_name_without_control_characters(editor, engine, cleanup):
+    """A NUL cannot be stored and an escape would reach the terminal of whoever lists the log: both go."""
+    sent = upload(editor, district_zones([(106.30, 20.20)], ["zz-api tên lạ"]), "a\x00b\x1b[31mc.geojson")
+    assert sent.status_code == 201 and sent.json["filename"] == "ab[31mc.geojson"
+    body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
+    done = post(editor, f"/import/{sent.json['upload']}/run", json=body).json
+    assert done["committed"], done
+    with engine.connect() as c:
+        assert c.execute(text("SELECT file_name FROM imports WHERE id = :id"), {"id": done["import"]}).scalar_one() == "ab[31mc.geojson"
+
+
+def test_the_log_of_a_user_ignores_the_case_of_the_name_and_layers_out_of_reach(app, make_user, engine, cleanup, tmp_path):
+    """An import made on the command line as `--user IMPORT_API_CASE` is the page user import_api_case's;
+    imports into a layer the user may no longer edit are neither listed nor undone."""
+    from layers import REGISTRY
+    from layers.imports import record_import
+
+    user = make_user("import_api_case", "editor", layers=["farming_zones", "relics"])
+    client = signed_in(app, user)
+    with engine.begin() as c:
+        zones_id, _ = record_import(c, REGISTRY["farming_zones"], "IMPORT_API_CASE", "lon.gpkg",
+                                    {"rows_read": 0, "inserted": 0, "updated": 0, "rejected": 0})
+        relics_id, _ = record_import(c, REGISTRY["relics"], "import_api_case", "di_tich.csv",
+                                     {"rows_read": 0, "inserted": 0, "updated": 0, "rejected": 0})
+    assert {r["id"] for r in client.get("/import/log").json} == {zones_id, relics_id}
+    assert post(client, f"/import/log/{zones_id}/undo").json == {"removed": 0, "restored": 0, "changed_since": 0,
+                                                                "unrecorded": 0}
+    with engine.begin() as c:
+        c.execute(text("UPDATE users SET layers = ARRAY['farming_zones'] WHERE username = 'import_api_case'"))
+    assert [r["id"] for r in client.get("/import/log").json] == [zones_id]
+    refused = post(client, f"/import/log/{relics_id}/undo?lang=vi")
+    assert refused.status_code == 403
+    with engine.connect() as c:
+        assert c.execute(text("SELECT undone_at FROM imports WHERE id = :id"), {"id": relics_id}).scalar_one() is None
+        c.execute(text("DELETE FROM imports WHERE id IN (:a, :b)"), {"a": zones_id, "b": relics_id})
+        c.commit()
+    missing = post(client, f"/import/log/{relics_id}/undo?lang=vi")
+    assert missing.status_code == 404 and missing.json["description"] == "Không có lần nhập này trong các lần nhập của bạn."
+
+
+def test_an_undo_job_lost_with_its_worker_says_so_as_an_undo(editor, engine):
+    from layers import REGISTRY
+    from layers.imports import create_job
+
+    with engine.begin() as c:
+        user_id = c.execute(text("SELECT id FROM users WHERE username = 'import_api_editor'")).scalar_one()
+        create_job(c, "stale-undo-0123456789", user_id, REGISTRY["farming_zones"], "undo")
+        c.execute(text("UPDATE import_jobs SET updated_at = now() - interval '3 minutes' WHERE id = 'stale-undo-0123456789'"))
+    job = editor.get("/import/jobs/stale-undo-0123456789?lang=en").json
+    assert (job["kind"], job["state"]) == ("undo", "failed") and "The undo was interrupted" in job["error"]
+    assert "Việc hoàn tác bị gián đoạn" in editor.get("/import/jobs/stale-undo-0123456789?lang=vi").json["error"]

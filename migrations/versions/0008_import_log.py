@@ -43,7 +43,7 @@ def upgrade() -> None:
         """
     )
     # `at` is the transaction time of the import's history rows, which undo reads.
-    op.execute("CREATE INDEX ix_imports_user ON imports (username, at DESC)")
+    op.execute("CREATE INDEX ix_imports_user ON imports (lower(username), at DESC)")  # accounts ignore case
     op.execute("CREATE INDEX ix_imports_layer ON imports (layer, at DESC)")
     # An undo of a large import runs as a job too.
     op.execute("ALTER TABLE import_jobs ADD COLUMN kind text NOT NULL DEFAULT 'import' CHECK (kind IN ('import', 'undo'))")

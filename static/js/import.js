@@ -138,7 +138,8 @@ function startImport(doc) {
     try {
       answer = await api.undo(importId, () => setBusy(true, t("undoing")));
     } catch (error) {
-      if (error.status === 409 && button) button.disabled = true; // undone already, or it cannot be
+      // Undone already (409), or refused by the rules (its job failed, 422): asking again changes nothing.
+      if ((error.status === 409 || error.status === 422) && button) button.disabled = true;
       showError(error, "undo");
       return;
     } finally {

@@ -357,7 +357,7 @@ def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     assert [(name, crop) for name, crop, _ in imported(engine)] == sorted((n, "rice") for n in names)
     expect(page.locator("#import-values select:enabled")).to_have_count(0)
 
-    # The import is listed among the day's, with its own undo.
+    # The import is listed among the user's latest, with its own undo.
     listed = page.locator(".import-recent-item", has_text="nep.geojson")
     expect(listed).to_have_count(1)
     expect(listed.locator("button")).to_have_text("Hoàn tác lần nhập này")
@@ -374,7 +374,7 @@ def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     assert page_errors == []
 
 
-def test_an_import_is_undone_from_the_day_s_list_after_the_page_was_left(
+def test_an_import_is_undone_from_the_list_of_latest_imports_after_the_page_was_left(
     new_page, live_server, engine, editor, spot, cleanup, tmp_path, page_errors
 ):
     x, y = spot["lon"], spot["lat"]
