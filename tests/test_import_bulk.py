@@ -161,15 +161,21 @@ def test_places_are_the_place_triggers_own(conn, tmp_path, bulk_from_four):
     assert conn.execute(query, {"n": names}).all() == imported
 
 
-@pytest.mark.parametrize("big", [True, False], ids=["bulk", "small"])
-def test_a_reimport_by_key_derives_and_records_what_the_triggers_would(conn, tmp_path, monkeypatch, big):
-    """Features updated by key: new values and shape, place, area, version and history as a single edit gives."""
+def prepared_squares(conn, monkeypatch, big: bool, name: str, count: int, side: float, seed: int):
+    """Names and random squares in the province for a load that is big (into an empty layer, four rows
+    counting as big) or small."""
     if big:
         monkeypatch.setattr(imports, "BULK_ROWS", 4)
         empty_layer(conn)
-    rng = random.Random(7)
-    names = [f"Vùng cập nhật {i}" for i in range(30)]
-    first = [box(x, y, x + 0.005, y + 0.005) for x, y in ((rng.uniform(106.0, 106.4), rng.uniform(20.1, 20.4)) for _ in names)]
+    rng = random.Random(seed)
+    corners = [(rng.uniform(106.0, 106.4), rng.uniform(20.1, 20.4)) for _ in range(count)]
+    return [f"{name} {i}" for i in range(count)], [box(x, y, x + side, y + side) for x, y in corners]
+
+
+@pytest.mark.parametrize("big", [True, False], ids=["bulk", "small"])
+def test_a_reimport_by_key_derives_and_records_what_the_triggers_would(conn, tmp_path, monkeypatch, big):
+    """Features updated by key: new values and shape, place, area, version and history as a single edit gives."""
+    names, first = prepared_squares(conn, monkeypatch, big, "Vùng cập nhật", 30, 0.005, seed=7)
     moved = [shape.buffer(0.003) if i % 2 else shape.centroid.buffer(0.01) for i, shape in enumerate(first)]
     do_import(conn, LAYER, write(gpd.GeoDataFrame({"name": names, "crop": ["Lúa"] * 30}, geometry=first, crs=4326),
                                  tmp_path / "v1.gpkg"))
@@ -205,12 +211,7 @@ def test_undoing_a_reimport_restores_what_an_edit_back_would_give(conn, tmp_path
     """Undo of a re-import by key: the earlier values and shapes come back with the place that shape
     lies in, a new version and a restore in the history, whether or not the load was big enough to go
     in without the layer's indexes; the indexes are all there afterwards."""
-    if big:
-        monkeypatch.setattr(imports, "BULK_ROWS", 4)
-        empty_layer(conn)
-    rng = random.Random(11)
-    names = [f"Vùng hoàn tác {i}" for i in range(20)]
-    first = [box(x, y, x + 0.004, y + 0.004) for x, y in ((rng.uniform(106.0, 106.4), rng.uniform(20.1, 20.4)) for _ in names)]
+    names, first = prepared_squares(conn, monkeypatch, big, "Vùng hoàn tác", 20, 0.004, seed=11)
     far = [shape.centroid.buffer(0.01) for shape in first[::-1]]  # other shapes, mostly in other communes
     current = text(
         f"SELECT name, crop, version, ST_AsEWKB(geom) AS shape, area_ha, district, district_code, commune, commune_code "
