@@ -248,9 +248,13 @@ def parse_values(triples: tuple[str, ...]) -> dict[str, dict[str, str]]:
 
 
 def print_report(report) -> None:
-    mode = "dry run: nothing written" if report.dry_run else ("loaded" if report.committed else "nothing loaded")
-    click.echo(f"{mode}; rows read {report.rows_read}, would load {report.would_load}, "
-               f"inserted {report.inserted}, updated {report.updated}, rejected {len(report.rejected)}")
+    if report.committed:
+        unchanged = f", unchanged {report.unchanged}" if report.unchanged else ""
+        click.echo(f"loaded; rows read {report.rows_read}, inserted {report.inserted}, updated {report.updated}{unchanged}, "
+                   f"rejected {report.rejected_rows}")
+    else:
+        mode = "dry run: nothing written" if report.dry_run else "nothing loaded"
+        click.echo(f"{mode}; rows read {report.rows_read}, would load {report.would_load}, rejected {report.rejected_rows}")
     click.echo("mapping: " + ", ".join(f"{c} -> {f}" for c, f in report.mapping.items()))
     if report.unknown_columns:
         click.echo("columns not imported: " + ", ".join(report.unknown_columns))

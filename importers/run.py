@@ -93,7 +93,8 @@ class ImportReport:
     rows_read: int = 0
     inserted: int = 0
     updated: int = 0
-    rejected: list[dict] = field(default_factory=list)  # {"row", "reason", "location"?}
+    unchanged: int = 0  # accepted rows whose key names a feature that already holds what they say
+    rejected: list[dict] = field(default_factory=list)  # {"row", "reason", "location"?}, a row may have several
     mapping: dict[str, str] = field(default_factory=dict)
     unknown_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -104,8 +105,12 @@ class ImportReport:
     at: datetime | None = None  # and its time
 
     @property
+    def rejected_rows(self) -> int:
+        return len({r["row"] for r in self.rejected})
+
+    @property
     def would_load(self) -> int:
-        return self.rows_read - len({r["row"] for r in self.rejected})
+        return self.rows_read - self.rejected_rows
 
 
 def read_encoding(options: ImportOptions) -> str | None:
@@ -304,11 +309,13 @@ def run_import(
             savepoint.rollback()
             return report
         phase("saving")
-        report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key, placed=options.districts is not None)
+        report.updated, report.inserted, rebuilt = save_staged(
+            conn, layer, options.key, list(mapping.columns.values()), placed=options.districts is not None)
+        report.unchanged = report.would_load - report.inserted - report.updated
         if rebuilt:
             report.notes.append(INDEXES_REBUILT)
         report.import_id, report.at = record_import(conn, layer, options.username, options.file_name or path.name, {
-            "rows_read": report.rows_read, "inserted": report.inserted, "updated": report.updated, "rejected": len(report.rejected)})
+            "rows_read": report.rows_read, "inserted": report.inserted, "updated": report.updated, "rejected": report.rejected_rows})
         savepoint.commit()
         report.committed = True
         return report

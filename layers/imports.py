@@ -336,20 +336,24 @@ def build_indexes(conn: Connection, definitions: list[str]) -> None:
         conn.execute(text(definition))
 
 
-def save_staged(conn: Connection, layer: Layer, key: str | None = None, placed: bool = False) -> tuple[int, int, bool]:
-    """Update the features whose `key` a staged row names, insert the other accepted rows.
+def save_staged(conn: Connection, layer: Layer, key: str | None = None, fields: list[str] | None = None,
+                placed: bool = False) -> tuple[int, int, bool]:
+    """Update the features whose `key` a staged row names, insert the other accepted rows; `fields`
+    (the file's mapped ones; all writable by default) are written, a feature's others are left as they are.
 
     Set-based, with the place and version the row triggers would give (they
     stand aside while vung.bulk is on); area and history come from the layer
-    as for any write. Returns (updated, inserted, whether the layer's indexes
-    were built again after the load).
+    as for any write. A feature the file would not change is not written.
+    Returns (updated, inserted, whether the layer's indexes were built again
+    after the load).
     """
+    fields = stage_columns(layer) if fields is None else [f for f in stage_columns(layer) if f in fields]
     if layer.derive_place and not placed:  # `placed`: reject_outside_districts made them
         stage_places(conn)
     rebuilt = drop_indexes_for_load(conn, layer, staged_count(conn))
     set_local(conn, {"vung.bulk": "on"})  # the row triggers stand aside (migrations 0003, 0006)
-    updated = update_rows(conn, layer, key) if key else 0
-    inserted = insert_rows(conn, layer, key)
+    updated = update_rows(conn, layer, key, fields) if key else 0
+    inserted = insert_rows(conn, layer, key, fields)
     set_local(conn, {"vung.bulk": ""})
     build_indexes(conn, rebuilt)
     return updated, inserted, bool(rebuilt)
@@ -366,21 +370,23 @@ def derived(layer: Layer, row_no: str = "s.row_no") -> tuple[list[tuple[str, str
     return pairs, " ".join(joins)
 
 
-def update_rows(conn: Connection, layer: Layer, key: str) -> int:
-    """Features whose `key` matches a staged row take its values, shape and place; a new version each."""
+def update_rows(conn: Connection, layer: Layer, key: str, fields: list[str]) -> int:
+    """Features whose `key` matches a staged row take its `fields`, shape and place, and a new version;
+    those it would not change are left alone (no version that changes nothing)."""
     pairs, joins = derived(layer)
-    assignments = [f"{c} = s.{c}" for c in stage_columns(layer)] + [f"{c} = {v}" for c, v in pairs]
-    assignments += [f"geom = {stored_geometry(layer, 's.geom')}", "version = t.version + 1", "updated_at = now()"]
+    shape = stored_geometry(layer, "s.geom")
+    assignments = [f"{c} = s.{c}" for c in fields] + [f"{c} = {v}" for c, v in pairs]
+    assignments += [f"geom = {shape}", "version = t.version + 1", "updated_at = now()"]
+    changes = f"({', '.join([*(f't.{c}' for c in fields), 't.geom'])}) IS DISTINCT FROM ({', '.join([*(f's.{c}' for c in fields), shape])})"
     return conn.execute(text(
         f"UPDATE {layer.id} AS t SET {', '.join(assignments)} FROM {STAGE} AS s {joins} "
-        f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key}"
+        f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key} AND {changes}"
     )).rowcount
 
 
-def insert_rows(conn: Connection, layer: Layer, key: str | None) -> int:
+def insert_rows(conn: Connection, layer: Layer, key: str | None, columns: list[str]) -> int:
     """The accepted rows no feature's `key` matched (the update took those) as new features, in file order."""
     pairs, joins = derived(layer)
-    columns = stage_columns(layer)
     targets = [*columns, *(c for c, _ in pairs), "geom"]
     values = [*(f"s.{c}" for c in columns), *(v for _, v in pairs), stored_geometry(layer, "s.geom")]
     updated = f" AND NOT (s.{key} IS NOT NULL AND EXISTS (SELECT 1 FROM {layer.id} AS k WHERE k.{key} = s.{key}))" if key else ""

@@ -30,6 +30,7 @@ from tests.importing import (
     Y0,
     count,
     do_import,
+    history_count,
     point,
     reasons,
     remove_marked,
@@ -800,3 +801,35 @@ def test_a_list_or_map_where_a_choice_belongs_is_an_unknown_value(raw):
     values, problems = convert_column(REGISTRY["farming_zones"].field("crop"), [raw, "Lúa"], None, None, unmatched)
     assert values == [None, "rice"] and problems[0].startswith("unknown value") and 1 not in problems
     assert unmatched.commonest(5)[0]["rows"] == 1
+
+
+def test_a_reimport_by_key_writes_only_the_file_s_columns_and_only_what_changes(conn, tmp_path):
+    """Fields the file does not carry keep their values (a spreadsheet of names and crops must not
+    empty the season and owner), and a feature the file would not change gets no new version."""
+    names = ["Vùng giữ cột 1", "Vùng giữ cột 2", "Vùng giữ cột 3"]
+    first = zones(names, ["Lúa", "Lúa", "Lúa"], season=["Vụ chiêm", "Vụ mùa", "Vụ đông"], owner=["HTX A", "HTX B", "HTX C"])
+    assert do_import(conn, "farming_zones", write(first, tmp_path / "v1.geojson")).inserted == 3
+    history_before = history_count(conn)
+
+    second = zones(names, ["Lúa", "Rau màu", "Lúa"])  # only the second zone changes, and only its crop
+    report = do_import(conn, "farming_zones", write(second, tmp_path / "v2.geojson"), key="name")
+    assert (report.updated, report.inserted, report.unchanged) == (1, 0, 2)
+    rows = conn.execute(text(
+        "SELECT name, crop, season, owner, version FROM farming_zones WHERE name = ANY(:n) ORDER BY name"), {"n": names}).all()
+    assert [tuple(r) for r in rows] == [
+        ("Vùng giữ cột 1", "rice", "Vụ chiêm", "HTX A", 1),
+        ("Vùng giữ cột 2", "vegetables", "Vụ mùa", "HTX B", 2),
+        ("Vùng giữ cột 3", "rice", "Vụ đông", "HTX C", 1),
+    ]
+    assert history_count(conn) == history_before + 1
+
+
+def test_the_rejected_count_is_of_rows_not_of_reasons(conn, tmp_path):
+    gdf = zones(["Vùng hai lỗi", "Vùng tốt"], ["Khoai tây", "Lúa"])
+    x, y = X0 + 0.05, Y0
+    gdf.loc[0, "geometry"] = Polygon([(x, y), (x + SIDE, y + SIDE), (x + SIDE, y), (x, y + SIDE)])  # a bow tie: a second reason
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "hai_loi.geojson"), skip_invalid=True)
+    assert len(report.rejected) == 2 and report.rejected_rows == 1
+    assert (report.would_load, report.inserted) == (1, 1)
+    logged = conn.execute(text("SELECT rejected FROM imports WHERE id = :id"), {"id": report.import_id}).scalar_one()
+    assert logged == 1

@@ -66,7 +66,7 @@ def test_import_prints_the_report_and_records_the_user(flask_import, engine, tmp
     result = flask_import("farming_zones", path, "--user", "tran.thi.binh")
 
     assert result.exit_code == 0, result.output
-    assert "loaded; rows read 2, would load 2, inserted 2, updated 0, rejected 0" in result.output
+    assert "loaded; rows read 2, inserted 2, updated 0, rejected 0" in result.output
     assert "mapping: name -> name, crop -> crop" in result.output
     assert "columns not imported: ghi_chu" in result.output
     assert marked(engine, "farming_zones", "name, crop, district") == [
@@ -384,7 +384,7 @@ def test_the_real_flask_command(engine, database_url, tmp_path):
 
     done = flask("farming_zones", good, "--user", "cli")
     assert done.returncode == 0, done.stderr
-    assert "loaded; rows read 1, would load 1, inserted 1" in done.stdout
+    assert "loaded; rows read 1, inserted 1, updated 0, rejected 0" in done.stdout
     assert marked(engine, "farming_zones", "crop") == [("rice",)]
     failed = flask("farming_zones", empty)
     assert failed.returncode != 0

@@ -38,6 +38,7 @@ export function createReport(section, { onPlace, onUndo }) {
     if (report.committed) {
       summary.append(...count(t("inserted"), report.inserted, "inserted"));
       if (report.updated) summary.append(...count(t("updated"), report.updated, "updated"));
+      if (report.unchanged) summary.append(...count(t("unchanged"), report.unchanged, "unchanged"));
     } else {
       summary.append(...count(t("would_load"), report.would_load, "would_load"));
     }
