@@ -41,6 +41,7 @@ SHAPES = (
     N_("outside the districts you may edit"),
     N_("must be text"),
     N_("must not contain NUL characters"),
+    N_("is not %(encoding)s text"),
     N_("must not contain control characters"),
     N_("at most %(count)s characters"),
     N_("unknown value %(value)s; expected one of %(choices)s"),

@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 
 from exporters.write import unmark_formulas
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
-from importers.encodings import LEGACY_ENCODINGS, decode_legacy, fix_text, normalize_encoding_name
+from importers.encodings import decode_legacy, fix_text, normalize_encoding_name
 from importers.mapping import Mapping, MappingError, chosen_values, fold, map_choice, suggest_mapping
 from importers.sources import (
     CSV,
@@ -113,9 +113,23 @@ class ImportReport:
         return self.rows_read - self.rejected_rows
 
 
+def decoded_here(encoding: str | None) -> bool:
+    """Whether the importer decodes a file's text itself, GDAL handing it over byte for byte (as latin-1):
+    for every encoding but UTF-8. TCVN3 and VNI have no codec, and GDAL's conversion (iconv) drops the
+    last letter of Windows-1258 text, which it holds back waiting for a tone mark."""
+    return encoding is not None and encoding != "utf-8"
+
+
 def read_encoding(options: ImportOptions) -> str | None:
-    # Legacy Vietnamese encodings have no codec: read bytes as latin-1, convert afterwards.
-    return "latin1" if options.encoding in LEGACY_ENCODINGS else options.encoding
+    return "latin1" if decoded_here(options.encoding) else options.encoding
+
+
+def decoded(text: str, encoding: str | None) -> str:
+    """Text GDAL handed over byte for byte, decoded (decoded_here); a column name as the file means it."""
+    try:
+        return fix_text(text, encoding) if decoded_here(encoding) else text
+    except (UnicodeDecodeError, ValueError):
+        return text
 
 
 def convert_column(
@@ -127,7 +141,7 @@ def convert_column(
     few crops or statuses many times over. Enum text no choice matches (the
     user's `chosen` ones included) is counted in `unmatched`.
     """
-    legacy = encoding in LEGACY_ENCODINGS
+    legacy = decoded_here(encoding)
     done: dict = {}
     values, problems = [], {}
     for offset, value in enumerate(raw):
@@ -139,8 +153,11 @@ def convert_column(
         except TypeError:  # a list or a map from the file: no key, checked as it is
             key, converted = None, None
         if converted is None:
-            text = fix_text(value, encoding) if legacy and isinstance(value, str) else value
-            converted = (*convert_value(f, text, chosen), text)
+            try:
+                text = fix_text(value, encoding) if legacy and isinstance(value, str) else value
+                converted = (*convert_value(f, text, chosen), text)
+            except (UnicodeDecodeError, ValueError):  # a byte the encoding leaves undefined
+                converted = (None, f"is not {encoding} text", value)
             if key is not None:
                 done[key] = converted
         value, error, text = converted
@@ -254,9 +271,11 @@ def hex_ewkb(geometries: np.ndarray) -> pa.StringArray:
 
 def file_info(path: Path, options: ImportOptions) -> dict:
     try:
-        return pyogrio.read_info(path, layer=options.source_layer, encoding=read_encoding(options), **options.open_options)
+        info = pyogrio.read_info(path, layer=options.source_layer, encoding=read_encoding(options), **options.open_options)
     except Exception as err:  # GDAL's own errors come in many classes
         raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
+    info["fields"] = [decoded(str(name), options.encoding) for name in info["fields"]]
+    return info
 
 
 def feature_count(info: dict) -> int | None:
@@ -332,12 +351,19 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
         options.source_layer = open_layer(source, options.source_layer)
     except ImportFileError as err:
         raise ImportFailed(err.message) from None
+    if source.format == SHAPEFILE and not options.encoding:
+        # Read as the .cpg says, decoded here (decoded_here) rather than by GDAL.
+        options.encoding = cpg_encoding(source.cpg)
     if options.encoding and is_utf8(options.encoding):
         # However it was spelt; a shapefile's .dbf needs telling, any other format is UTF-8 anyway.
         options.encoding = "utf-8" if source.format == SHAPEFILE else None
     if options.encoding and source.format != SHAPEFILE:
         notes = [n for n in source.notes if n != CSV_NOT_UTF8]  # it is, from here on
-        source = replace(source, path=utf8_copy(source, options.encoding, workdir), notes=notes)
+        try:  # judged again as converted: its column names may read otherwise in the encoding chosen
+            source = replace(prepare_source(utf8_copy(source, options.encoding, workdir), workdir), notes=notes)
+            options.source_layer = open_layer(source, options.source_layer)
+        except ImportFileError as err:
+            raise ImportFailed(err.message) from None
         options.encoding = None
     options.open_options = read_options(source, options.source_layer)
     if source.format == "XLSX":
@@ -364,6 +390,18 @@ def utf8_copy(source: Source, encoding: str, workdir: Path) -> Path:
     except (UnicodeDecodeError, LookupError) as err:
         raise ImportFailed(f"cannot read {source.path.name}: {str(err)[:200]}") from None
     return target
+
+
+def cpg_encoding(cpg: str | None) -> str | None:
+    """The codec a shapefile's .cpg names ("1258", "CP1258", "ANSI 1258", "8859_1", "UTF-8"), or None."""
+    word = (cpg or "").strip().upper().removeprefix("ANSI").strip()
+    if not word:
+        return None
+    word = f"cp{word}" if word.isdigit() else re.sub(r"^8859[_-]?", "iso8859_", word)
+    try:
+        return normalize_encoding_name(word)
+    except LookupError:
+        return None
 
 
 def is_utf8(encoding: str) -> bool:
@@ -396,6 +434,8 @@ def arrow_batches(path: Path, options: ImportOptions):
         row = 1
         for batch in reader:
             check_text(batch, path, row)
+            if decoded_here(options.encoding):  # the names file_info gave
+                batch = batch.rename_columns([n if n == geometry_column else decoded(n, options.encoding) for n in batch.column_names])
             yield geometry_column, batch
             row += batch.num_rows
 
@@ -607,8 +647,8 @@ def preview_collection(path: Path, options: ImportOptions, crs) -> dict:
 
 
 def preview_value(value, options: ImportOptions):
-    if isinstance(value, str) and options.encoding in LEGACY_ENCODINGS:
-        return fix_text(value, options.encoding)
+    if isinstance(value, str) and decoded_here(options.encoding):
+        return decoded(value, options.encoding)
     if isinstance(value, float) and not np.isfinite(value):
         return None
     if value is None or isinstance(value, str | int | float | bool):

@@ -26,6 +26,8 @@ from pathlib import Path, PurePosixPath
 import pyogrio
 import pyogrio.errors
 
+from importers.encodings import fix_text
+
 # --- formats -----------------------------------------------------------------
 
 GEOJSON, SHAPEFILE, GPKG, KML, CSV, XLSX = "GeoJSON", "ESRI Shapefile", "GPKG", "KML", "CSV", "XLSX"
@@ -668,12 +670,15 @@ def _short(exc: BaseException, path: Path) -> str:
 
 
 def _prepare_table(path: Path, kind: str, name: str) -> Source:
-    options = read_options(Source(path, kind, [])) if kind == XLSX else {}
+    # A CSV from Excel on a Vietnamese Windows is in a legacy encoding, chosen by the user only later:
+    # its header is read byte for byte and decoded in each likely one until coordinate columns appear.
+    legacy = kind == CSV and not _is_utf8(path)
+    options = read_options(Source(path, kind, [])) if kind == XLSX else {"encoding": "latin1"} if legacy else {}
     source = _open_with_gdal(path, kind, name, options, spatial=False)
     found: dict[str, list[str]] = {}
     for layer in source.layers:
         columns = _fields(path, layer, options, name)
-        detected = detect_geometry_columns(columns)
+        columns, detected = _legacy_header(columns) if legacy else (columns, detect_geometry_columns(columns))
         found[layer] = columns
         if detected:
             source.layer_geometry[layer] = detected
@@ -700,6 +705,23 @@ def _fields(path: Path, layer: str, options: dict, name: str) -> list[str]:
         return [str(column) for column in pyogrio.read_info(path, layer=layer, **options)["fields"]]
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, RuntimeError, ValueError) as exc:
         raise ImportFileError("NotGeodata", f"{name} could not be read: {_short(exc, path)}") from exc
+
+
+HEADER_ENCODINGS = ("cp1258", "tcvn3", "vni")
+
+
+def _legacy_header(raw: list[str]) -> tuple[list[str], dict[str, str] | None]:
+    """Column names read byte for byte, as the first likely encoding that shows coordinate columns
+    decodes them (Windows-1258 if none does), and those columns."""
+    for encoding in HEADER_ENCODINGS:
+        try:
+            columns = [fix_text(column, encoding) for column in raw]
+        except (UnicodeDecodeError, ValueError):
+            continue
+        detected = detect_geometry_columns(columns)
+        if detected:
+            return columns, detected
+    return raw, None
 
 
 def detect_geometry_columns(columns: list[str]) -> dict[str, str] | None:

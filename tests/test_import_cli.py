@@ -19,6 +19,7 @@ import pytest
 from pyproj import Transformer
 from sqlalchemy import text
 
+from importers.encodings import encode_legacy
 from tests.importing import MARK, count, point, remove_marked, snapshot, square, write, zones
 
 
@@ -416,3 +417,34 @@ def test_an_import_is_undone_by_the_command_it_prints(flask_import, engine, tmp_
     with engine.connect() as c:
         by = c.execute(text("SELECT username FROM feature_history WHERE operation = 'delete' ORDER BY id DESC LIMIT 1")).scalar_one()
     assert by == "lan"  # the import's user, as no other was named
+
+
+@pytest.mark.parametrize("how", ["cpg", "option"])
+def test_a_windows_1258_shapefile_keeps_every_letter(flask_import, engine, tmp_path, how):
+    """GDAL's own conversion of Windows-1258 dropped the last letter of each text ("Lú" for "Lúa") and of
+    column names: the importer decodes it itself, as the .cpg says or the user chooses."""
+    gdf = gpd.GeoDataFrame({"TEN": [f"{MARK} Ruộng Giao Thủy"], "Cây trồng": ["Lúa"], "CHU": ["Hợp tác xã Xuân Trường"]},
+                           geometry=[square(0)], crs=4326)
+    path = write(gdf, tmp_path / "ruong_1258.shp", encoding="cp1258")
+    cpg = path.with_suffix(".cpg")
+    if how == "cpg":
+        cpg.write_text("1258")
+    else:
+        cpg.unlink(missing_ok=True)
+    assert "Lúa".encode() not in path.with_suffix(".dbf").read_bytes()
+    extra = ("--encoding", "cp1258") if how == "option" else ()
+    result = flask_import("farming_zones", path, *extra, "--map", "TEN=name", "--map", "CHU=owner")
+    assert result.exit_code == 0, result.output
+    assert "Cây trồng -> crop" in result.output  # the column's name whole, so matched by the field's label
+    assert marked(engine, "farming_zones", "name, crop, owner") == [(f"{MARK} Ruộng Giao Thủy", "rice", "Hợp tác xã Xuân Trường")]
+
+
+def test_a_windows_1258_csv_with_vietnamese_headers(flask_import, engine, tmp_path):
+    """Excel's CSV on a Vietnamese Windows: headers in Windows-1258 too, coordinates under "Kinh độ" and "Vĩ độ"."""
+    rows = f"Tên làng nghề,Nghề,Kinh độ,Vĩ độ\r\n{MARK} Làng muối Văn Lý,Làm muối,106.21,20.31\r\n"
+    path = tmp_path / "excel.csv"
+    path.write_bytes(encode_legacy(rows, "cp1258"))
+    result = flask_import("craft_villages", path, "--encoding", "cp1258")
+    assert result.exit_code == 0, result.output
+    assert marked(engine, "craft_villages", "name, craft, ST_AsText(geom)") == [
+        (f"{MARK} Làng muối Văn Lý", "salt", "POINT(106.21 20.31)")]
