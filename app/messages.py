@@ -48,6 +48,7 @@ SHAPES = (
     N_("unknown value %(value)s"),
     N_("must be an http(s) address"),
     N_("must be a whole number"),
+    N_("must be a whole number between -2147483648 and 2147483647"),
     N_("must be a number"),
     N_("must be a date (YYYY-MM-DD)"),
     N_("must be true or false"),
@@ -84,6 +85,14 @@ SHAPES = (
     N_("%(name)s holds text that is not UTF-8 (rows %(first)s to %(last)s): choose its encoding"),
     N_("an encoding can be chosen only for shapefiles and CSV files; %(format)s files hold UTF-8 text"),
     N_("unknown coordinate system %(crs)s: %(detail)s"),
+    N_("%(crs)s is not a coordinate system of longitude/latitude or of a map projection"),
+    N_("%(crs)s cannot be converted to WGS 84: %(detail)s"),
+    N_(
+        "row %(row)s of %(name)s holds a curved shape (arcs), which cannot be read: convert the curves to straight "
+        "segments first (in QGIS, or with ogr2ogr -nlt CONVERT_TO_LINEAR)"
+    ),
+    N_("the file has more than one column named %(column)s: rename them so that each name is used once"),
+    N_("--map maps columns %(first)s and %(second)s to the same field %(field)s: choose one"),
     N_(
         "the coordinates look like metres, not degrees: name the file's coordinate system, "
         "e.g. --crs EPSG:9209 (VN-2000 / TM-3 105-30, used in Nam Định)"

@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.database import query_crs_info
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import CRSError, ProjError
 
 WGS84 = CRS.from_epsg(4326)
 VN2000_NAME = re.compile(r"vn[\s_-]*2000|vietnam[\s_-]*2000", re.IGNORECASE)
@@ -48,6 +48,21 @@ def parse_crs(text: str) -> CRS:
         raise CrsError(f"unknown coordinate system {text[:80]!r}: {str(err).splitlines()[0][:160]}") from None
 
 
+def usable(crs: CRS, said: str) -> CRS:
+    """`crs` if shapes can be read in it: longitude/latitude or projected (the horizontal part of a
+    compound one), and convertible to WGS 84 by PROJ; else a CrsError naming it as `said`."""
+    if crs.is_compound:
+        crs = crs.sub_crs_list[0]
+    if not (crs.is_geographic or crs.is_projected):
+        raise CrsError(f"{said[:80]} is not a coordinate system of longitude/latitude or of a map projection")
+    try:
+        transformer_to_wgs84(crs.to_wkt())
+    except (ProjError, CRSError) as err:
+        reason = re.sub(r"^.*proj_create_operations: |\. You may override.*$", "", str(err).splitlines()[0])
+        raise CrsError(f"{said[:80]} cannot be converted to WGS 84: {reason[:160]}") from None
+    return crs
+
+
 @cache
 def vn2000_by_meridian() -> dict[float, str]:
     """EPSG codes of the VN-2000 TM-3 and UTM projections, by central meridian."""
@@ -73,10 +88,11 @@ def central_meridian(crs: CRS) -> float | None:
 def choose_crs(file_crs: str | None, user_crs: str | None) -> CrsChoice:
     """The CRS to read a file in: the user's, else the file's (fixed up for VN-2000), else WGS 84."""
     if user_crs:
-        return CrsChoice(parse_crs(user_crs), [f"coordinate system given: {user_crs}"])
+        return CrsChoice(usable(parse_crs(user_crs), user_crs), [f"coordinate system given: {user_crs}"])
     if not file_crs:
         return CrsChoice(WGS84, ["the file names no coordinate system: assuming WGS 84 longitude/latitude"])
     crs = parse_crs(file_crs)
+    crs = usable(crs, crs.name)
     if crs.to_epsg(min_confidence=70) is None and VN2000_NAME.search(crs.to_wkt()):
         meridian = central_meridian(crs)
         code = vn2000_by_meridian().get(round(meridian, 4)) if meridian is not None else None

@@ -49,11 +49,16 @@ def suggest_mapping(layer: Layer, columns: list[str], overrides: dict[str, str] 
             raise MappingError(f"--map names column {column!r}, which the file does not have ({', '.join(columns)})")
         if target and target not in writable:
             raise MappingError(f"--map names field {target!r}, which {layer.id} does not have or computes itself")
+    claimed: dict[str, str] = {}  # field -> the column the user mapped to it
+    for column, target in overrides.items():
+        if target and claimed.setdefault(target, column) != column:
+            raise MappingError(f"--map maps columns {claimed[target]!r} and {column!r} to the same field {target!r}: choose one")
     by_key = {key: f.name for f in writable.values() for key in field_keys(f)}
     mapping = Mapping()
     for column in columns:
+        # The user's choice of a field wins over a column matching it by name.
         target = overrides[column] if column in overrides else by_key.get(fold(column))
-        if target and target not in mapping.columns.values():
+        if target and target not in mapping.columns.values() and claimed.get(target, column) == column:
             mapping.columns[column] = target
         elif column not in overrides:
             mapping.unknown.append(column)

@@ -292,6 +292,9 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
             check_degrees(tuple(info["total_bounds"]), choice.crs)
         coordinates = set((options.table_geometry or {}).values())
         columns = [str(c) for c in info["fields"] if str(c) not in coordinates]
+        repeated = next((c for c in columns if columns.count(c) > 1), None)
+        if repeated:  # a file's column is known by its name
+            raise MappingError(f"the file has more than one column named {repeated!r}: rename them so that each name is used once")
         mapping = suggest_mapping(layer, columns, options.mapping)
         mapping.values = chosen_values(layer, options.values)
         return choice, columns, mapping
@@ -304,6 +307,7 @@ def run_import(
     progress: Callable[[int], None] | None = None, on_phase: Callable[..., None] | None = None,
 ) -> ImportReport:
     phase = on_phase or (lambda name, total=None: None)
+    options.file_name = options.file_name or path.name
     info = file_info(path, options)
     phase("reading", feature_count(info))
     report = ImportReport(dry_run=options.dry_run)
@@ -333,7 +337,7 @@ def run_import(
         report.unchanged = report.would_load - report.inserted - report.updated
         if rebuilt:
             report.notes.append(INDEXES_REBUILT)
-        report.import_id, report.at = record_import(conn, layer, options.username, options.file_name or path.name, {
+        report.import_id, report.at = record_import(conn, layer, options.username, options.file_name, {
             "rows_read": report.rows_read, "inserted": report.inserted, "updated": report.updated, "rejected": report.rejected_rows})
         savepoint.commit()
         report.committed = True
@@ -540,14 +544,37 @@ def readable_batches(path: Path, options: ImportOptions):
         row += batch.num_rows
 
 
+def read_shapes(wkb, file_name: str, first_row: int) -> np.ndarray:
+    """Flat shapely geometries of a batch's WKB: phones and GPS units write altitudes (Z), survey tools
+    measures (M), and the layers are flat. Shapely reads no arcs: a file holding them is refused."""
+    wkb = np.asarray(wkb, dtype=object)
+    try:
+        geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+    except NotImplementedError:
+        row = first_row + next(i for i, one in enumerate(wkb) if not readable_shape(one))
+        raise ImportFailed(
+            f"row {row} of {file_name} holds a curved shape (arcs), which cannot be read: convert the curves to straight "
+            "segments first (in QGIS, or with ogr2ogr -nlt CONVERT_TO_LINEAR)"
+        ) from None
+    if (shapely.has_z(geometries) | shapely.has_m(geometries)).any():
+        geometries = shapely.force_2d(geometries)
+    return geometries
+
+
+def readable_shape(wkb) -> bool:
+    try:
+        shapely.from_wkb(wkb, on_invalid="ignore")
+    except NotImplementedError:
+        return False
+    return True
+
+
 def stage_batch(layer, batch, geometry_column, reading: Reading, options, report, first_row) -> bytes:
     """A batch read, mapped and checked in Python, as COPY input; its rejected rows go in the report."""
     crs = reading.crs
     has_shapes = geometry_column in batch.column_names
     wkb = batch.column(geometry_column).to_numpy(zero_copy_only=False) if has_shapes else [None] * batch.num_rows
-    geometries = shapely.from_wkb(np.asarray(wkb, dtype=object), on_invalid="ignore")
-    if shapely.has_z(geometries).any():  # phones and GPS units write altitudes; the layers are flat
-        geometries = shapely.force_2d(geometries)
+    geometries = read_shapes(wkb, options.file_name, first_row)
     if len(geometries) and not crs.is_projected:
         bounds = shapely.total_bounds(geometries)
         if np.all(np.isfinite(bounds)):
@@ -607,6 +634,7 @@ PREVIEW_FEATURES = 500
 def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path) -> dict:
     """What an import would see: columns, suggested mapping, CRS, and a preview in EPSG:4326."""
     source = open_source(path, options, workdir)
+    options.file_name = options.file_name or path.name
     info = file_info(source.path, options)
     choice, columns, mapping = plan(layer, info, options)
     preview = preview_collection(source.path, options, choice.crs)
@@ -636,8 +664,7 @@ def preview_collection(path: Path, options: ImportOptions, crs) -> dict:
     features = []
     for geometry_column, batch in arrow_batches(path, replace(options, batch_size=PREVIEW_FEATURES)):
         records = batch.drop_columns([geometry_column]).to_pylist()
-        geometries = to_wgs84(shapely.from_wkb(np.array(batch.column(geometry_column).to_pylist(), dtype=object),
-                                               on_invalid="ignore"), crs)
+        geometries = to_wgs84(read_shapes(batch.column(geometry_column).to_pylist(), options.file_name, 1), crs)
         for number, (record, geom) in enumerate(zip(records, geometries, strict=True), start=1):
             properties = {k: preview_value(v, options) for k, v in record.items()}
             geometry = shapely.geometry.mapping(geom) if geom is not None and not geom.is_empty else None

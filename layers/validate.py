@@ -53,8 +53,12 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
             return None, "must be an http(s) address"
         return value, None
     if kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
+        if isinstance(value, float) and value.is_integer():  # 5.0: a spreadsheet's column of numbers, or JSON
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
             return None, "must be a whole number"
+        if not -(2**31) <= value < 2**31:
+            return None, "must be a whole number between -2147483648 and 2147483647"
         return value, None
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):

@@ -833,3 +833,59 @@ def test_the_rejected_count_is_of_rows_not_of_reasons(conn, tmp_path):
     assert (report.would_load, report.inserted) == (1, 1)
     logged = conn.execute(text("SELECT rejected FROM imports WHERE id = :id"), {"id": report.import_id}).scalar_one()
     assert logged == 1
+
+
+def test_a_curved_shape_is_refused_with_its_row_and_what_to_do(conn, tmp_path):
+    """Shapely reads no arcs: the file is refused by name and row, with the way to straighten them."""
+    path = tmp_path / "cong.csv"
+    x, y = X0, Y0
+    path.write_text(
+        "name,crop,wkt\n"
+        f'Vùng thẳng,Lúa,"POLYGON(({x} {y},{x + 0.004} {y},{x + 0.004} {y + 0.004},{x} {y}))"\n'
+        f'Vùng cong,Lúa,"CURVEPOLYGON(CIRCULARSTRING({x + 0.01} {y},{x + 0.012} {y + 0.002},{x + 0.014} {y},'
+        f'{x + 0.012} {y - 0.002},{x + 0.01} {y}))"\n', encoding="utf-8")
+    before = snapshot(conn)
+    with pytest.raises(ImportFailed, match=r"^row 2 of cong\.csv holds a curved shape \(arcs\).*CONVERT_TO_LINEAR"):
+        do_import(conn, "farming_zones", path)
+    assert snapshot(conn) == before
+
+
+def test_measures_are_dropped_like_heights(conn, tmp_path):
+    path = tmp_path / "do_dac.csv"
+    x, y = X0, Y0
+    path.write_text(
+        "name,crop,wkt\n"
+        f'Vùng đo M,Lúa,"POLYGON M (({x} {y} 1,{x + 0.004} {y} 2,{x + 0.004} {y + 0.004} 3,{x} {y} 1))"\n'
+        f'Vùng đo ZM,Lúa,"POLYGON ZM (({x + 0.01} {y} 5 1,{x + 0.014} {y} 5 2,{x + 0.014} {y + 0.004} 5 3,{x + 0.01} {y} 5 1))"\n',
+        encoding="utf-8")
+    report = do_import(conn, "farming_zones", path)
+    assert report.inserted == 2, report.rejected
+    shapes = conn.execute(text("SELECT ST_NDims(geom), ST_Zmflag(geom) FROM farming_zones WHERE name LIKE 'Vùng đo %'")).all()
+    assert [tuple(r) for r in shapes] == [(2, 0), (2, 0)]
+
+
+def test_a_file_with_two_columns_of_one_name_is_refused_clearly(conn, tmp_path):
+    path = tmp_path / "trung_cot.csv"
+    path.write_text(f"lon,lat,name,name,kind,rank\n{X0},{Y0},Đình A,Đình B,Đình,Quốc gia\n", encoding="utf-8")
+    with pytest.raises(ImportFailed, match="more than one column named 'name'"):
+        do_import(conn, "relics", path)
+
+
+def test_two_columns_mapped_to_one_field_are_refused_and_the_user_s_pick_wins_over_a_name(conn, tmp_path):
+    path = write(zones(["Vùng chọn cột"], ["Muối"], loai=["Lúa"]), tmp_path / "chon.geojson")
+    with pytest.raises(ImportFailed, match="maps columns 'name' and 'crop' to the same field 'name'"):
+        do_import(conn, "farming_zones", path, mapping={"name": "name", "crop": "name"})
+    report = do_import(conn, "farming_zones", path, mapping={"loai": "crop"})  # not the column called crop
+    assert report.inserted == 1 and report.mapping == {"name": "name", "loai": "crop"} and "crop" in report.unknown_columns
+    assert conn.execute(text("SELECT crop FROM farming_zones WHERE name = 'Vùng chọn cột'")).scalar_one() == "rice"
+
+
+def test_whole_numbers_in_a_column_of_fractions_are_whole(conn, tmp_path):
+    """GDAL types a column holding 2.5 as real: 5.0 and 7.0 are still whole numbers of households."""
+    path = tmp_path / "ho.csv"
+    rows = "".join(f"POINT({106.17 + i * 0.003} 20.42),Làng hộ {i},Làm muối,{n}\n" for i, n in enumerate(["5", "7", "2.5"]))
+    path.write_text("wkt,name,craft,households\n" + rows, encoding="utf-8")
+    report = do_import(conn, "craft_villages", path, skip_invalid=True)
+    assert report.inserted == 2 and reasons(report) == {3: "households: must be a whole number"}
+    households = conn.execute(text("SELECT households FROM craft_villages WHERE name LIKE 'Làng hộ %' ORDER BY name")).scalars()
+    assert list(households) == [5, 7]

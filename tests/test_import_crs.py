@@ -6,6 +6,7 @@ The reference is PROJ itself: points written in EPSG:9209 must land where
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -144,6 +145,33 @@ def test_unknown_crs_is_refused(conn, tmp_path):
     path = vn2000_shapefile(tmp_path)
     with pytest.raises(ImportFailed, match="EPSG:999999"):
         do_import(conn, "relics", path, mapping=MAPPING, crs="EPSG:999999")
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("IAU_2015:30100", "cannot be converted to WGS 84: Source and target ellipsoid do not belong to the same celestial body"),
+    ("+proj=latlong +a=1", "cannot be converted to WGS 84"),
+    ("EPSG:5703", "is not a coordinate system of longitude/latitude or of a map projection"),  # heights only
+    ("EPSG:4978", "is not a coordinate system of longitude/latitude or of a map projection"),  # the Earth's centre
+])
+def test_a_crs_shapes_cannot_be_read_in_is_refused_by_name(conn, tmp_path, given, said):
+    path = vn2000_shapefile(tmp_path)
+    before = snapshot(conn)
+    with pytest.raises(ImportFailed, match=f"^{re.escape(given)} {said}"):
+        do_import(conn, "relics", path, mapping=MAPPING, crs=given)
+    assert snapshot(conn) == before
+
+
+def test_a_file_naming_a_crs_of_the_moon_is_refused_by_its_name(conn, tmp_path):
+    gdf = gpd.GeoDataFrame({"TEN": ["Đền trăng"], "LOAI": ["Đền"], "XEP_HANG": ["Quốc gia"]},
+                           geometry=[point(0)], crs=CRS("IAU_2015:30100"))
+    path = write(gdf, tmp_path / "trang.gpkg")
+    with pytest.raises(ImportFailed, match="^Moon .* cannot be converted to WGS 84"):
+        do_import(conn, "relics", path, mapping=MAPPING)
+
+
+def test_a_compound_crs_is_read_in_its_horizontal_part(conn, tmp_path):
+    path = vn2000_shapefile(tmp_path)
+    assert do_import(conn, "relics", path, mapping=MAPPING, crs="EPSG:9209+5703").inserted > 0
 
 
 @pytest.mark.parametrize("prj", [None, "EPSG:4326"])
