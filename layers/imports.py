@@ -439,6 +439,14 @@ class UndoRefused(Exception):
 
 
 UNDONE = "import_undone"
+BOOKKEEPING = " - 'version' - 'created_at' - 'updated_at'"
+# A feature is as the import left it when it still has that version, or holds the same again: undoing
+# a later import restored it, say. Only then does the undo touch it (`t` the feature, `w` the import's
+# write of it, both of undo_writes).
+AS_IMPORTED = f"""CASE WHEN t.id IS NULL THEN false WHEN t.version = w.version THEN true ELSE EXISTS (
+    SELECT 1 FROM feature_history AS i WHERE i.layer = :layer AND i.feature_id = w.feature_id AND i.version = w.version
+       AND i.at = :at AND i.properties{BOOKKEEPING} = to_jsonb(t) - 'geom' - 'search_text'{BOOKKEEPING}
+       AND ST_OrderingEquals(i.geom, t.geom)) END"""
 
 
 def undo_import(conn: Connection, import_id: int, by: str | None, districts: tuple[str, ...] | None = None) -> dict[str, int]:
@@ -467,11 +475,12 @@ def undo_writes(conn: Connection, layer: Layer, username: str | None, at, distri
     conn.execute(text(f"DROP TABLE IF EXISTS {UNDONE}"))
     conn.execute(text(  # every feature the import wrote, read once from the whole history: unchanged since or not
         f"CREATE TEMP TABLE {UNDONE} ON COMMIT DROP AS "
-        f"SELECT w.feature_id, w.version, w.operation, t.id IS NOT NULL AS unchanged, b.properties, b.geom FROM ("
+        f"SELECT w.feature_id, w.version, w.operation, t.version AS seen_version, {AS_IMPORTED} AS unchanged, "
+        "b.properties, b.geom FROM ("
         "  SELECT DISTINCT ON (feature_id) feature_id, version, operation FROM feature_history "
         "  WHERE layer = :layer AND at = :at AND username IS NOT DISTINCT FROM :user AND operation IN ('create', 'update') "
         "  ORDER BY feature_id, version DESC) AS w "
-        f"LEFT JOIN {layer.id} AS t ON t.id = w.feature_id AND t.version = w.version "
+        f"LEFT JOIN {layer.id} AS t ON t.id = w.feature_id "
         "LEFT JOIN LATERAL (SELECT h.properties, h.geom FROM feature_history AS h WHERE h.layer = :layer "
         "  AND h.feature_id = w.feature_id AND h.version = w.version - 1 AND h.operation <> 'delete' "
         "  ORDER BY h.id DESC LIMIT 1) AS b ON w.operation = 'update' "
@@ -485,7 +494,8 @@ def undo_writes(conn: Connection, layer: Layer, username: str | None, at, distri
             districts,
         )
     removed = conn.execute(text(
-        f"DELETE FROM {layer.id} AS t USING {UNDONE} AS u WHERE u.operation = 'create' AND t.id = u.feature_id AND t.version = u.version"
+        f"DELETE FROM {layer.id} AS t USING {UNDONE} AS u WHERE u.operation = 'create' AND u.unchanged AND t.id = u.feature_id "
+        "AND t.version = u.seen_version"
     )).rowcount
     restored_ids = restore_rows(conn, layer)
     if restored_ids and districts is not None:
@@ -517,7 +527,7 @@ def restore_rows(conn: Connection, layer: Layer) -> list[int]:
         UPDATE {layer.id} AS t SET {", ".join(assignments)}
           FROM {UNDONE} AS u CROSS JOIN LATERAL jsonb_populate_record(NULL::{layer.id}, u.properties) AS r {joins}
          WHERE u.operation = 'update' AND u.unchanged AND u.properties IS NOT NULL AND t.id = u.feature_id
-           AND t.version = u.version
+           AND t.version = u.seen_version
         RETURNING t.id
     """)).scalars().all()
     set_local(conn, {"vung.bulk": ""})

@@ -645,3 +645,21 @@ def test_an_undo_job_lost_with_its_worker_says_so_as_an_undo(editor, engine):
     job = editor.get("/import/jobs/stale-undo-0123456789?lang=en").json
     assert (job["kind"], job["state"]) == ("undo", "failed") and "The undo was interrupted" in job["error"]
     assert "Việc hoàn tác bị gián đoạn" in editor.get("/import/jobs/stale-undo-0123456789?lang=vi").json["error"]
+
+
+def test_imports_undone_newest_first_leave_nothing_behind(editor, engine, cleanup):
+    """Undoing a re-import brings its features back as the first import left them; undoing that one then
+    deletes them, as nothing else changed them meanwhile."""
+    body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
+    names = ["zz-api chuỗi 1", "zz-api chuỗi 2"]
+    first = upload(editor, district_zones([(106.30, 20.20), (106.31, 20.20)], names), "mot.geojson").json["upload"]
+    one = post(editor, f"/import/{first}/run", json=body).json["import"]
+    gdf = gpd.GeoDataFrame({"name": names, "crop": ["Muối", "Muối"]},
+                           geometry=[box(106.30 + i * 0.01, 20.21, 106.301 + i * 0.01, 20.211) for i in range(2)], crs=4326)
+    second = upload(editor, gdf.to_json().encode(), "hai.geojson").json["upload"]
+    two = post(editor, f"/import/{second}/run", json={**body, "key": "name"}).json
+    assert two["updated"] == 2
+    assert post(editor, f"/import/log/{two['import']}/undo").json["restored"] == 2
+    assert post(editor, f"/import/log/{one}/undo").json == {"removed": 2, "restored": 0, "changed_since": 0, "unrecorded": 0}
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api chuỗi%'")).scalar_one() == 0
