@@ -56,6 +56,14 @@ SHAPES = (
     # Notes of a run (importers.run, importers.sources, importers.crs).
     N_("%(count)s row(s) overlap other zones, which this layer allows: rows %(rows)s"),
     N_("more than %(count)s rows overlap other zones, which this layer allows; the first: rows %(rows)s"),
+    N_(
+        "%(count)s row(s) lie in no district of the province (at sea, or beyond its border) and would have no "
+        "district or commune: rows %(rows)s"
+    ),
+    N_(
+        "more than %(count)s rows lie in no district of the province (at sea, or beyond its border) and would have no "
+        "district or commune; the first: rows %(rows)s"
+    ),
     N_("%(count)s invalid shape(s) repaired with ST_MakeValid"),
     N_("a load this large goes in faster without the layer's indexes: they were built again after it"),
     N_("coordinate system given: %(crs)s"),

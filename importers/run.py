@@ -57,8 +57,10 @@ from layers.imports import (
     reject_overlaps,
     reject_repeated_keys,
     repair_geometries,
+    rows_in_no_district,
     save_staged,
     stage_columns,
+    stage_places,
 )
 from layers.validate import check_value
 
@@ -332,8 +334,7 @@ def run_import(
             savepoint.rollback()
             return report
         phase("saving")
-        report.updated, report.inserted, rebuilt = save_staged(
-            conn, layer, options.key, list(mapping.columns.values()), placed=options.districts is not None)
+        report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key, list(mapping.columns.values()))
         report.unchanged = report.would_load - report.inserted - report.updated
         if rebuilt:
             report.notes.append(INDEXES_REBUILT)
@@ -592,15 +593,15 @@ def stage_batch(layer, batch, geometry_column, reading: Reading, options, report
     return batch_csv(layer, first_row, values, geometries, problems)
 
 
-OVERLAPS_NOTED = 20
+ROWS_NOTED = 20  # rows a note lists
 INDEXES_REBUILT = "a load this large goes in faster without the layer's indexes: they were built again after it"
 
 
-def overlap_note(rows: list[int]) -> str:
-    if len(rows) > OVERLAPS_NOTED:
-        listed = ", ".join(map(str, rows[:OVERLAPS_NOTED]))
-        return f"more than {OVERLAPS_NOTED} rows overlap other zones, which this layer allows; the first: rows {listed}, ..."
-    return f"{len(rows)} row(s) overlap other zones, which this layer allows: rows {', '.join(map(str, rows))}"
+def rows_note(rows: list[int], said: str) -> str:
+    """A note that rows (their numbers; one more than ROWS_NOTED stands for many) are as `said`."""
+    if len(rows) > ROWS_NOTED:
+        return f"more than {ROWS_NOTED} rows {said}; the first: rows {', '.join(map(str, rows[:ROWS_NOTED]))}, ..."
+    return f"{len(rows)} row(s) {said}: rows {', '.join(map(str, rows))}"
 
 
 def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> None:
@@ -610,16 +611,23 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
         if repaired:
             report.notes.append(f"{repaired} invalid shape(s) repaired with ST_MakeValid")
     found = reject_bad_geometries(conn)
+    if layer.derive_place:  # the district of each shape, for the districts check, the note below and the load
+        stage_places(conn)
     if options.districts is not None:  # before the checks across rows: a row that may not go in claims no key or area
         found += reject_outside_districts(conn, layer, options.districts, options.key)
     if layer.overlap == "reject" and not layer.is_point:
         found += reject_overlaps(conn, layer, options.key)
     elif layer.overlap == "warn" and not layer.is_point:
-        rows = overlapping_rows(conn, layer, options.key, OVERLAPS_NOTED + 1)
+        rows = overlapping_rows(conn, layer, options.key, ROWS_NOTED + 1)
         if rows:
-            report.notes.append(overlap_note(rows))
+            report.notes.append(rows_note(rows, "overlap other zones, which this layer allows"))
     if options.key:
         found += reject_repeated_keys(conn, layer, options.key)
+    if layer.derive_place:
+        rows = rows_in_no_district(conn, ROWS_NOTED + 1)
+        if rows:
+            report.notes.append(rows_note(rows, "lie in no district of the province (at sea, or beyond its border) and would "
+                                                "have no district or commune"))
     for problem in found:
         entry = {"row": problem["row_no"], "reason": problem["reason"]}
         if problem.get("location"):

@@ -221,8 +221,7 @@ OUTSIDE_DISTRICTS = "outside the districts you may edit"
 def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[str, ...], key: str | None) -> list[dict]:
     """Rows that would put a feature outside `districts` (codes), where the place trigger would find it, or
     change by `key` a feature lying outside them: an editor of some districts imports only into those.
-
-    Leaves the stage's places (import_places) for save_staged.
+    Reads the stage's places (stage_places).
     """
     found = [f"""
         SELECT s.row_no, 'district: {OUTSIDE_DISTRICTS}' AS reason FROM {STAGE} AS s
@@ -237,7 +236,6 @@ def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[st
         """)
     if key:  # held until commit: a feature moved out of the districts meanwhile is not updated after this check
         conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {STAGE} AS s ON t.{key} = s.{key} FOR UPDATE OF t"))
-    stage_places(conn)
     return reject_found(conn, " UNION ALL ".join(found), {"districts": list(districts)})
 
 
@@ -280,6 +278,14 @@ def stage_places(conn: Connection, shapes: str = STAGED_SHAPES) -> None:
 BULK_ROWS = 10_000
 LOCK_WAIT = "2s"  # readers still busy with the layer after this: keep the indexes
 LOCK_NOT_AVAILABLE = "55P03"
+
+
+def rows_in_no_district(conn: Connection, most: int) -> list[int]:
+    """The first `most` accepted staged rows stage_places found in no district: at sea, or beyond the province."""
+    return conn.execute(text(
+        f"SELECT s.row_no FROM {STAGE} AS s LEFT JOIN import_places AS p ON p.row_no = s.row_no AND p.level = 'district' "
+        "WHERE NOT s.rejected AND p.row_no IS NULL ORDER BY s.row_no LIMIT :most"
+    ), {"most": most}).scalars().all()
 
 
 def staged_count(conn: Connection) -> int:
@@ -336,20 +342,17 @@ def build_indexes(conn: Connection, definitions: list[str]) -> None:
         conn.execute(text(definition))
 
 
-def save_staged(conn: Connection, layer: Layer, key: str | None = None, fields: list[str] | None = None,
-                placed: bool = False) -> tuple[int, int, bool]:
+def save_staged(conn: Connection, layer: Layer, key: str | None = None, fields: list[str] | None = None) -> tuple[int, int, bool]:
     """Update the features whose `key` a staged row names, insert the other accepted rows; `fields`
     (the file's mapped ones; all writable by default) are written, a feature's others are left as they are.
 
-    Set-based, with the place and version the row triggers would give (they
-    stand aside while vung.bulk is on); area and history come from the layer
-    as for any write. A feature the file would not change is not written.
-    Returns (updated, inserted, whether the layer's indexes were built again
-    after the load).
+    Set-based, with the place (stage_places, run before) and version the row
+    triggers would give (they stand aside while vung.bulk is on); area and
+    history come from the layer as for any write. A feature the file would
+    not change is not written. Returns (updated, inserted, whether the
+    layer's indexes were built again after the load).
     """
     fields = stage_columns(layer) if fields is None else [f for f in stage_columns(layer) if f in fields]
-    if layer.derive_place and not placed:  # `placed`: reject_outside_districts made them
-        stage_places(conn)
     rebuilt = drop_indexes_for_load(conn, layer, staged_count(conn))
     set_local(conn, {"vung.bulk": "on"})  # the row triggers stand aside (migrations 0003, 0006)
     updated = update_rows(conn, layer, key, fields) if key else 0

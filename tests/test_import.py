@@ -889,3 +889,19 @@ def test_whole_numbers_in_a_column_of_fractions_are_whole(conn, tmp_path):
     assert report.inserted == 2 and reasons(report) == {3: "households: must be a whole number"}
     households = conn.execute(text("SELECT households FROM craft_villages WHERE name LIKE 'Làng hộ %' ORDER BY name")).scalars()
     assert list(households) == [5, 7]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_rows_in_no_district_are_noted(conn, tmp_path, dry_run):
+    """A place inside the working area but beyond the province (Thái Bình, across the Trà Lý) gets no
+    district: loaded, but said, in a dry run too."""
+    path = tmp_path / "ngoai_tinh.csv"
+    path.write_text("wkt,name,craft\nPOINT(106.17 20.42),Làng trong tỉnh,Làm muối\n"
+                    "POINT(106.3437 20.4486),Làng ngoài tỉnh,Làm muối\n", encoding="utf-8")
+    report = do_import(conn, "craft_villages", path, dry_run=dry_run)
+    assert report.rejected == [] and report.would_load == 2
+    assert ("1 row(s) lie in no district of the province (at sea, or beyond its border) and would have no district "
+            "or commune: rows 2") in report.notes
+    if not dry_run:
+        places = conn.execute(text("SELECT name, district IS NOT NULL FROM craft_villages WHERE name LIKE 'Làng % tỉnh' ORDER BY name"))
+        assert [tuple(r) for r in places] == [("Làng ngoài tỉnh", False), ("Làng trong tỉnh", True)]

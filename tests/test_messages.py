@@ -16,7 +16,7 @@ from app.messages import (
     translate_problems,
     translate_sentence,
 )
-from importers.run import INDEXES_REBUILT, overlap_note
+from importers.run import INDEXES_REBUILT, rows_note
 from layers import REGISTRY
 from tests.importing import do_import, square, write, zones
 
@@ -89,7 +89,12 @@ def test_what_the_importer_writes_is_all_known(app, conn, tmp_path):
     assert all(note != english for note, english in zip(shown["notes"], report.notes, strict=True))
 
 
-@pytest.mark.parametrize("note", [INDEXES_REBUILT, overlap_note([3, 4]), overlap_note(list(range(2, 40)))])
+OVERLAPS = "overlap other zones, which this layer allows"
+NO_DISTRICT = "lie in no district of the province (at sea, or beyond its border) and would have no district or commune"
+
+
+@pytest.mark.parametrize("note", [INDEXES_REBUILT, rows_note([3, 4], OVERLAPS), rows_note(list(range(2, 40)), OVERLAPS),
+                                  rows_note([7], NO_DISTRICT), rows_note(list(range(2, 40)), NO_DISTRICT)])
 def test_the_importers_own_notes_are_known_shapes(app, note):
     """Notes written from constants and helpers of importers.run: a change there must reach app/messages.py."""
     with app.test_request_context("/?lang=vi"):
