@@ -100,6 +100,7 @@ SHAPES = (
         "segments first (in QGIS, or with ogr2ogr -nlt CONVERT_TO_LINEAR)"
     ),
     N_("the file has more than one column named %(column)s: rename them so that each name is used once"),
+    N_("The placemarks' attributes (ExtendedData) could not be matched to them: only name and description are read."),
     N_("--map maps columns %(first)s and %(second)s to the same field %(field)s: choose one"),
     N_(
         "the coordinates look like metres, not degrees: name the file's coordinate system, "

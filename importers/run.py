@@ -32,10 +32,12 @@ from sqlalchemy import Connection
 from exporters.write import unmark_formulas
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
 from importers.encodings import decode_legacy, fix_text, normalize_encoding_name
+from importers.kml import with_placemark_data
 from importers.mapping import Mapping, MappingError, chosen_values, fold, map_choice, suggest_mapping
 from importers.sources import (
     CSV,
     CSV_NOT_UTF8,
+    KML,
     SHAPEFILE,
     ImportFileError,
     Source,
@@ -370,6 +372,9 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
         except ImportFileError as err:
             raise ImportFailed(err.message) from None
         options.encoding = None
+    if source.format == KML:  # with its placemarks' attributes, which GDAL's KML driver leaves out
+        placemarks, notes = with_placemark_data(source.path, workdir)
+        source = replace(source, path=placemarks, notes=source.notes + notes)
     options.open_options = read_options(source, options.source_layer)
     if source.format == "XLSX":
         options.table_geometry = source.layer_geometry.get(options.source_layer) or source.csv_geometry

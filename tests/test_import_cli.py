@@ -448,3 +448,49 @@ def test_a_windows_1258_csv_with_vietnamese_headers(flask_import, engine, tmp_pa
     assert result.exit_code == 0, result.output
     assert marked(engine, "craft_villages", "name, craft, ST_AsText(geom)") == [
         (f"{MARK} Làng muối Văn Lý", "salt", "POINT(106.21 20.31)")]
+
+
+MY_MAPS_KML = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>Bản đồ khảo sát</name>
+<Placemark><name>{mark} điểm lẻ</name><Point><coordinates>106.30,20.30,0</coordinates></Point></Placemark>
+<Folder><name>Làng nghề</name>
+<Placemark><name>{mark} Làng muối Văn Lý</name><description>ghi chú</description>
+  <ExtendedData><Data name="Nghề"><value>Làm muối</value></Data><Data name="Số hộ làm nghề"><value>120</value></Data></ExtendedData>
+  <Point><coordinates>106.21,20.31,4.5</coordinates></Point></Placemark>
+<Folder><name>Ven biển</name><Placemark><name>{mark} ven biển</name><Point><coordinates>106.40,20.25</coordinates></Point></Placemark></Folder>
+<Placemark><name>{mark} Làng mộc La Xuyên</name>
+  <ExtendedData><Data name="Nghề"><value>Chạm khắc gỗ, đồ gỗ</value></Data></ExtendedData>
+  <Point><coordinates>106.22,20.32</coordinates></Point></Placemark>
+</Folder></Document></kml>"""
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["kml", "kmz"])
+def test_a_phone_s_kml_keeps_its_placemarks_attributes(flask_import, engine, tmp_path, packed):
+    """Google My Maps and phone apps write attributes as ExtendedData, which GDAL's KML driver leaves out:
+    they are read beside it, per folder."""
+    kml = tmp_path / "doc.kml"
+    kml.write_text(MY_MAPS_KML.format(mark=MARK), encoding="utf-8")
+    path = kml
+    if packed:
+        path = tmp_path / "khao_sat.kmz"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.write(kml, "doc.kml")
+    result = flask_import("craft_villages", path, "--source-layer", "Làng nghề")
+    assert result.exit_code == 0, result.output
+    assert "Nghề -> craft" in result.output and "Số hộ làm nghề -> households" in result.output
+    assert sorted(marked(engine, "craft_villages", "name, craft, households")) == sorted([
+        (f"{MARK} Làng mộc La Xuyên", "woodwork", None), (f"{MARK} Làng muối Văn Lý", "salt", 120)])
+
+
+def test_the_app_s_own_kml_export_imports_again(flask_import, engine, tmp_path, app):
+    """An export to KML, opened in Google Earth and sent back: the attributes it wrote come back."""
+    path = tmp_path / "lang_nghe.kml"
+    with app.app_context():
+        exported = app.test_cli_runner().invoke(args=["export", "craft_villages", str(path)])
+    assert exported.exit_code == 0, exported.output
+    with engine.connect() as c:
+        villages = c.execute(text("SELECT count(*) FROM craft_villages")).scalar_one()
+    result = flask_import("craft_villages", path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"rows read {villages}, would load {villages}, rejected 0" in result.output
+    assert "craft -> craft" in result.output

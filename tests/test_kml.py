@@ -1,0 +1,56 @@
+"""KML placemarks' attributes, read beside GDAL's KML driver (importers/kml.py)."""
+
+from __future__ import annotations
+
+import pyogrio
+
+from importers.kml import DATA_NOT_MATCHED, placemark_data, with_placemark_data
+
+NESTED = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>Bản đồ</name>
+<Placemark><name>P0</name><ExtendedData><Data name="k"><value>0</value></Data></ExtendedData>
+  <Point><coordinates>106.17,20.42</coordinates></Point></Placemark>
+<Folder><name>Làng nghề</name>
+  <Placemark><name>P1</name><ExtendedData><Data name="k"><value>1</value></Data></ExtendedData>
+    <Point><coordinates>106.17,20.42</coordinates></Point></Placemark>
+  <Folder><name>Con</name><Placemark><name>P2</name>
+    <ExtendedData><SchemaData schemaUrl="#s"><SimpleData name="k">2</SimpleData></SchemaData></ExtendedData>
+    <Point><coordinates>106.17,20.42</coordinates></Point></Placemark></Folder>
+</Folder>
+<Folder><Placemark><name>P3</name><Point><coordinates>106.17,20.42</coordinates></Point></Placemark></Folder>
+<Folder><name>Làng nghề</name><Placemark><name>P4</name>
+  <ExtendedData><Data name="k"><value>4</value></Data></ExtendedData>
+  <Point><coordinates>106.17,20.42</coordinates></Point></Placemark></Folder>
+</Document></kml>"""
+
+
+def test_containers_come_in_the_order_gdal_makes_layers_of_them(tmp_path):
+    path = tmp_path / "long.kml"
+    path.write_text(NESTED, encoding="utf-8")
+    layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    names = [list(pyogrio.read_dataframe(path, layer=layer)["Name"]) for layer in layers]
+    assert names == [["P2"], ["P1"], ["P3"], ["P4"], ["P0"]]  # inner folders first, the document last
+    assert placemark_data(path) == [[{"k": "2"}], [{"k": "1"}], [{}], [{"k": "4"}], [{"k": "0"}]]
+
+    converted, notes = with_placemark_data(path, tmp_path)
+    assert notes == [] and converted.suffix == ".gpkg"
+    for layer, expected in zip(layers, [["2"], ["1"], None, ["4"], ["0"]], strict=True):
+        frame = pyogrio.read_dataframe(converted, layer=layer)
+        assert (list(frame["k"]) if "k" in frame else None) == expected, layer  # a layer has its own columns only
+
+
+def test_a_kml_with_entities_is_left_to_gdal_with_a_note(tmp_path):
+    path = tmp_path / "thuc_the.kml"
+    path.write_text(
+        '<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY lang "Làng">]>'
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>&lang; A</name>'
+        '<ExtendedData><Data name="k"><value>1</value></Data></ExtendedData>'
+        "<Point><coordinates>106.17,20.42</coordinates></Point></Placemark></Document></kml>", encoding="utf-8")
+    assert with_placemark_data(path, tmp_path) == (path, [DATA_NOT_MATCHED])
+
+
+def test_a_kml_without_attributes_is_read_as_it_is(tmp_path):
+    path = tmp_path / "tron.kml"
+    path.write_text('<kml xmlns="http://www.opengis.net/kml/2.2"><Placemark><name>A</name>'
+                    "<Point><coordinates>106.17,20.42</coordinates></Point></Placemark></kml>", encoding="utf-8")
+    assert with_placemark_data(path, tmp_path) == (path, [])
