@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import tempfile
 from pathlib import Path
 
@@ -161,9 +162,9 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
             with (
                 tempfile.TemporaryDirectory(prefix="vung-import-") as workdir,
                 current_app.extensions["vung_db"].begin() as conn,
-                click.progressbar(length=0, label="rows", show_pos=True) as bar,
+                progress_bar() as bar,
             ):
-                report = import_file(conn, layer, path, options, Path(workdir), progress=bar.update)
+                report = import_file(conn, layer, path, options, Path(workdir), progress=bar.update if bar else None)
         except ImportFailed as err:
             raise click.ClickException(str(err)) from None
         print_report(report)
@@ -209,6 +210,13 @@ def import_log_command(username, limit):
         click.echo(f"{entry['id']:>6}  {entry['at']:%Y-%m-%d %H:%M}  {entry['layer']}  {entry['username']}  {entry['file_name']}  "
                    f"read {entry['rows_read']}, inserted {entry['inserted']}, updated {entry['updated']}, "
                    f"rejected {entry['rejected']}{undone}")
+
+
+def progress_bar():
+    """Rows imported so far, on a terminal; nothing where the output goes to a file or a pipe."""
+    if not sys.stdout.isatty():
+        return contextlib.nullcontext(None)
+    return click.progressbar(length=0, label="rows", show_pos=True)
 
 
 def editable_layer(layer_id: str):

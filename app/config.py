@@ -9,7 +9,7 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/vung"
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 
-# The province's extent with a margin; the map opens here.
+# The sample province's extent with a margin; another province sets its own (VUNG_WORKING_AREA).
 DEFAULT_BOUNDS = (105.85, 19.85, 106.65, 20.6)
 
 
@@ -31,8 +31,22 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def bounds(text: str | None) -> tuple[float, float, float, float]:
+    """"minx,miny,maxx,maxy" in degrees (VUNG_WORKING_AREA), or the sample province's."""
+    if not text:
+        return DEFAULT_BOUNDS
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"VUNG_WORKING_AREA must be minx,miny,maxx,maxy in degrees, not {text!r}") from None
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise ValueError(f"VUNG_WORKING_AREA {text!r} is not a box in degrees (minx < maxx, miny < maxy)")
+    return minx, miny, maxx, maxy
+
+
 def from_environment() -> dict:
     env = os.environ
+    area = bounds(env.get("VUNG_WORKING_AREA"))
     return {
         "DATABASE_URL": sqlalchemy_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
         "SECRET_KEY": env.get("SECRET_KEY", "dev-only-change-me"),
@@ -55,11 +69,12 @@ def from_environment() -> dict:
         # Set VUNG_SECURE_COOKIES=1 behind HTTPS so the session never travels in clear.
         "SESSION_COOKIE_SECURE": env.get("VUNG_SECURE_COOKIES", "") in ("1", "true", "yes"),
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
-        "WORKING_AREA": DEFAULT_BOUNDS,
+        # Where features may lie (edits and imports refuse others), and where the map opens.
+        "WORKING_AREA": area,
         "MAX_VERTICES": int(env.get("VUNG_MAX_VERTICES", "10000")),
         "LOGIN_FAILURES_PER_USER": 5,
         "LOGIN_FAILURES_PER_ADDRESS": 30,
         "LOGIN_WINDOW_MINUTES": 15,
         "DATA_ATTRIBUTION": DATA_ATTRIBUTION,
-        "MAP_BOUNDS": DEFAULT_BOUNDS,
+        "MAP_BOUNDS": area,
     }

@@ -42,6 +42,7 @@ SHAPES = (
     N_("must be text"),
     N_("must not contain NUL characters"),
     N_("is not %(encoding)s text"),
+    N_("the text looks like %(name)s, a Vietnamese encoding older than Unicode: choose it (--encoding %(encoding)s)"),
     N_("must not contain control characters"),
     N_("at most %(count)s characters"),
     N_("unknown value %(value)s; expected one of %(choices)s"),
@@ -94,6 +95,10 @@ SHAPES = (
     N_("an encoding can be chosen only for shapefiles and CSV files; %(format)s files hold UTF-8 text"),
     N_("unknown coordinate system %(crs)s: %(detail)s"),
     N_("%(crs)s is not a coordinate system of longitude/latitude or of a map projection"),
+    N_(
+        "the file's projection is that of %(code)s (%(name)s) but on the datum %(datum)s: if the data are in VN-2000, "
+        "give --crs %(code2)s (they would lie about 200 m away)"
+    ),
     N_("%(crs)s cannot be converted to WGS 84: %(detail)s"),
     N_(
         "row %(row)s of %(name)s holds a curved shape (arcs), which cannot be read: convert the curves to straight "

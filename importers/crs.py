@@ -20,6 +20,7 @@ from pyproj.database import query_crs_info
 from pyproj.exceptions import CRSError, ProjError
 
 WGS84 = CRS.from_epsg(4326)
+TM3_SCALE = 0.9999  # the provincial VN-2000 projections; UTM's is 0.9996
 VN2000_NAME = re.compile(r"vn[\s_-]*2000|vietnam[\s_-]*2000", re.IGNORECASE)
 METRES_HINT = (
     "the coordinates look like metres, not degrees: name the file's coordinate system, "
@@ -102,7 +103,21 @@ def choose_crs(file_crs: str | None, user_crs: str | None) -> CrsChoice:
                 [f"the file's VN-2000 projection has no datum shift: read as {code} ({CRS.from_user_input(code).name})"],
             )
         return CrsChoice(crs, ["the file's VN-2000 definition has no EPSG match: its datum shift may be missing"])
-    return CrsChoice(crs)
+    return CrsChoice(crs, vn2000_lookalike(crs))
+
+
+def vn2000_lookalike(crs: CRS) -> list[str]:
+    """A note when a projection is VN-2000's provincial TM-3 on another datum, as a .prj that leaves the
+    datum out reads: the same numbers in VN-2000 lie about 200 m away."""
+    if not crs.is_projected or VN2000_NAME.search(crs.datum.name if crs.datum else ""):
+        return []
+    params = {p.name.lower(): p.value for p in crs.coordinate_operation.params} if crs.coordinate_operation else {}
+    meridian = central_meridian(crs)
+    code = vn2000_by_meridian().get(round(meridian, 4)) if meridian is not None else None
+    if not code or params.get("scale factor at natural origin") != TM3_SCALE:
+        return []
+    return [f"the file's projection is that of {code} ({CRS.from_user_input(code).name}) but on the datum {crs.datum.name}: "
+            f"if the data are in VN-2000, give --crs {code} (they would lie about 200 m away)"]
 
 
 def check_degrees(bounds: tuple[float, float, float, float], crs: CRS) -> None:

@@ -67,13 +67,26 @@ def suggest_mapping(layer: Layer, columns: list[str], overrides: dict[str, str] 
     return mapping
 
 
+LABEL_PARTS = re.compile(r"\s*(?:[,;/]|\bvà\b|\band\b)\s*")
+
+
 @cache
 def choice_lookup(f: Field) -> dict[str, str]:
-    """Every way a file may write a choice (value, Vietnamese or English label), folded."""
+    """Every way a file may write a choice (value, Vietnamese or English label), folded. A label naming
+    several things ("Cơ khí, rèn, đúc") answers to each of them too, unless another choice's does."""
     lookup = {}
     for c in f.choices:
         for key in (c.value, c.vi, c.en, c.value.replace("_", " ")):
             lookup.setdefault(fold(key), c.value)
+    parts: dict[str, set[str]] = {}
+    for c in f.choices:
+        for label in (c.vi, c.en):
+            for part in LABEL_PARTS.split(label):
+                if fold(part):
+                    parts.setdefault(fold(part), set()).add(c.value)
+    for key, values in parts.items():
+        if len(values) == 1:
+            lookup.setdefault(key, values.pop())
     return lookup
 
 

@@ -31,13 +31,15 @@ from sqlalchemy import Connection
 
 from exporters.write import unmark_formulas
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
-from importers.encodings import decode_legacy, fix_text, normalize_encoding_name
+from importers.encodings import LEGACY_ENCODINGS, decode_legacy, fix_text, guess_legacy, normalize_encoding_name
 from importers.kml import with_placemark_data
 from importers.mapping import Mapping, MappingError, chosen_values, fold, map_choice, suggest_mapping
 from importers.sources import (
     CSV,
     CSV_NOT_UTF8,
     KML,
+    NO_CPG,
+    NO_PRJ,
     SHAPEFILE,
     ImportFileError,
     Source,
@@ -316,7 +318,7 @@ def run_import(
     phase("reading", feature_count(info))
     report = ImportReport(dry_run=options.dry_run)
     choice, columns, mapping = plan(layer, info, options)
-    report.notes += choice.notes
+    report.notes += choice.notes + legacy_hint(path, options, info.get("driver"))
     report.mapping, report.unknown_columns = mapping.columns, mapping.unknown
     if mapping.missing_required:
         raise ImportFailed(f"required field(s) not found in the file: {', '.join(mapping.missing_required)}; use --map COLUMN=FIELD")
@@ -358,6 +360,10 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
         options.source_layer = open_layer(source, options.source_layer)
     except ImportFileError as err:
         raise ImportFailed(err.message) from None
+    # What the user said answers the notes that asked for it.
+    answered = {NO_PRJ} if options.crs else set()
+    answered |= {NO_CPG} if options.encoding else set()
+    source = replace(source, notes=[n for n in source.notes if n not in answered])
     if source.format == SHAPEFILE and not options.encoding:
         # Read as the .cpg says, decoded here (decoded_here) rather than by GDAL.
         options.encoding = cpg_encoding(source.cpg)
@@ -400,6 +406,26 @@ def utf8_copy(source: Source, encoding: str, workdir: Path) -> Path:
     except (UnicodeDecodeError, LookupError) as err:
         raise ImportFailed(f"cannot read {source.path.name}: {str(err)[:200]}") from None
     return target
+
+
+HINT_ROWS = 500
+LEGACY_NAMES = {"tcvn3": "TCVN3 (ABC)", "vni": "VNI"}
+
+
+def legacy_hint(path: Path, options: ImportOptions, driver: str | None) -> list[str]:
+    """A note when a shapefile's text, read as its .cpg or the user says, looks like TCVN3 or VNI: old
+    files often carry a .cpg naming a Windows code page, or none."""
+    if driver != SHAPEFILE or options.encoding in LEGACY_ENCODINGS:
+        return []
+    try:
+        _, batch = next(arrow_batches(path, replace(options, batch_size=HINT_ROWS)))
+    except (StopIteration, ImportFailed):  # nothing to judge, or text that is not even what it claims
+        return []
+    texts = [v for column in batch.columns if pa.types.is_string(column.type) for v in column.to_pylist() if v]
+    guess = guess_legacy(texts)
+    if guess is None:
+        return []
+    return [f"the text looks like {LEGACY_NAMES[guess]}, a Vietnamese encoding older than Unicode: choose it (--encoding {guess})"]
 
 
 def cpg_encoding(cpg: str | None) -> str | None:
@@ -650,6 +676,7 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
     options.file_name = options.file_name or path.name
     info = file_info(source.path, options)
     choice, columns, mapping = plan(layer, info, options)
+    choice.notes += legacy_hint(source.path, options, info.get("driver"))
     preview = preview_collection(source.path, options, choice.crs)
     return {
         "count": feature_count(info),

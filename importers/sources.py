@@ -32,6 +32,8 @@ from importers.encodings import fix_text
 
 GEOJSON, SHAPEFILE, GPKG, KML, CSV, XLSX = "GeoJSON", "ESRI Shapefile", "GPKG", "KML", "CSV", "XLSX"
 CSV_NOT_UTF8 = "The CSV is not UTF-8: Vietnamese text may be garbled; save it as UTF-8."
+NO_PRJ = "No .prj: the coordinate system must be given (for example EPSG:9209 for VN-2000)."
+NO_CPG = "No .cpg: confirm the text encoding (UTF-8, TCVN3, VNI, Windows-1258)."
 ZIP, KMZ = "zip", "kmz"  # archives: unpacked, then one of the formats above
 
 EXTENSIONS = {
@@ -566,9 +568,9 @@ def _describe_sidecars(source: Source, sets: dict[Path, dict[str, Path]]) -> Non
     source.prj = _common(prjs, len(sets), ".prj", source.notes)
     source.cpg = _common(cpgs, len(sets), ".cpg", source.notes)
     if not prjs:
-        source.notes.append("No .prj: the coordinate system must be given (for example EPSG:9209 for VN-2000).")
+        source.notes.append(NO_PRJ)
     if not cpgs:
-        source.notes.append("No .cpg: confirm the text encoding (UTF-8, TCVN3, VNI, Windows-1258).")
+        source.notes.append(NO_CPG)
 
 
 def _common(texts: dict[str, str], count: int, extension: str, notes: list[str]) -> str | None:

@@ -494,3 +494,39 @@ def test_the_app_s_own_kml_export_imports_again(flask_import, engine, tmp_path, 
     assert result.exit_code == 0, result.output
     assert f"rows read {villages}, would load {villages}, rejected 0" in result.output
     assert "craft -> craft" in result.output
+
+
+def test_tcvn3_text_behind_a_wrong_cpg_is_pointed_out(flask_import, engine, tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"TEN": [MARK + " " + TCVN3["Vùng lúa Nam Định"].decode("latin-1")], "CAY_TRONG": [TCVN3["Lúa"].decode("latin-1")],
+         "CHU_SO_HUU": [TCVN3["Hợp tác xã Hải Hậu"].decode("latin-1")]},
+        geometry=[square(0)], crs=4326)
+    path = write(gdf, tmp_path / "sai_cpg.shp", encoding="latin1")
+    path.with_suffix(".cpg").write_text("1252")  # what an old tool wrote, wrongly
+    result = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name")
+    assert "note: the text looks like TCVN3 (ABC), a Vietnamese encoding older than Unicode: choose it (--encoding tcvn3)" \
+        in result.output, result.output
+    right = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name", "--encoding", "tcvn3")
+    assert "looks like" not in right.output and "rejected 0" in right.output
+
+
+def test_words_of_a_label_listing_several_are_read_each(flask_import, engine, tmp_path):
+    """"Phủ, miếu" is one kind of relic: a file writing "Phủ" or "Miếu" means it."""
+    path = tmp_path / "phu.csv"
+    path.write_text(f"wkt,name,kind,rank\nPOINT(106.17 20.42),{MARK} Phủ Dầy,Phủ,Quốc gia\n"
+                    f"POINT(106.18 20.42),{MARK} Miếu Bà,miếu,Cấp tỉnh\n", encoding="utf-8")
+    result = flask_import("relics", path)
+    assert result.exit_code == 0, result.output
+    assert marked(engine, "relics", "kind") == [("shrine",), ("shrine",)]
+
+
+def test_notes_asking_for_what_the_user_gave_are_left_out(flask_import, tmp_path):
+    gdf = gpd.GeoDataFrame({"TEN": [f"{MARK} không prj"], "LOAI": ["Lúa"]}, geometry=[square(0)], crs=4326)
+    path = write(gdf, tmp_path / "khong_prj.shp", encoding="UTF-8")
+    path.with_suffix(".prj").unlink()
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    asked = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name", "--map", "LOAI=crop")
+    assert "No .prj" in asked.output and "No .cpg" in asked.output
+    given = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name", "--map", "LOAI=crop",
+                         "--crs", "EPSG:4326", "--encoding", "utf-8")
+    assert "No .prj" not in given.output and "No .cpg" not in given.output and "rejected 0" in given.output

@@ -251,3 +251,21 @@ def test_vn2000_polygons_get_area_and_place(conn, tmp_path):
     assert metres_apart(lon, lat, *expected).max() < 1.0
     assert area_ha == pytest.approx(abs(GEOD.geometry_area_perimeter(square(0))[0]) / 10_000, rel=1e-3)
     assert district == "Nam Trực"
+
+
+def test_a_vn2000_projection_on_the_wgs84_datum_is_noted(conn, tmp_path):
+    """A .prj naming TM 105°30' on WGS 84 (a tool that left the datum out): read as it says, with a note,
+    since the same numbers in VN-2000 lie about 200 m away."""
+    path = vn2000_shapefile(tmp_path)
+    lookalike = CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=105.5 +k=0.9999 +x_0=500000 +y_0=0 +datum=WGS84 +units=m")
+    path.with_suffix(".prj").write_text(lookalike.to_wkt("WKT1_ESRI"))
+    report = do_import(conn, "relics", path, mapping=MAPPING, dry_run=True)
+    assert any(note.startswith("the file's projection is that of EPSG:9209 (VN-2000 / TM-3 105-30) but on the datum")
+               and "give --crs EPSG:9209" in note for note in report.notes), report.notes
+
+
+def test_utm_on_wgs84_is_not_taken_for_vn2000(conn, tmp_path):
+    path = vn2000_shapefile(tmp_path)
+    path.with_suffix(".prj").write_text(CRS.from_epsg(32648).to_wkt("WKT1_ESRI"))  # WGS 84 / UTM 48N, meridian 105
+    report = do_import(conn, "relics", path, mapping=MAPPING, dry_run=True)
+    assert not any("VN-2000" in note for note in report.notes), report.notes
