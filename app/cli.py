@@ -138,7 +138,8 @@ def sample_synthetic(count: int, seed: float, replace: bool):
 @click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD", help="Map a column to a field (FIELD empty: ignore it).")
 @click.option("--value", "values", multiple=True, metavar="FIELD:TEXT=VALUE",
               help="Read TEXT in FIELD's column as VALUE, for words no label matches (e.g. crop:Lúa nếp=rice).")
-@click.option("--key", help="Field matching existing features: they are updated instead of duplicated.")
+@click.option("--key", help="Field matching existing features: they are updated instead of duplicated; "
+                            "`id` for a file exported from this app (its id column).")
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Load the valid rows even if some are rejected.")
 @click.option("--repair", is_flag=True, help="Repair invalid shapes with ST_MakeValid instead of rejecting them.")

@@ -32,7 +32,7 @@ from app.pages import current_lang
 from exporters.write import spreadsheet_csv
 from importers.encodings import LEGACY_ENCODINGS
 from importers.rejections import rejected_table
-from importers.run import ImportFailed, ImportOptions, ImportReport, import_file, inspect_file, unmatched_json
+from importers.run import ID_KEY, ImportFailed, ImportOptions, ImportReport, import_file, inspect_file, unmatched_json
 from importers.sources import EXTENSIONS, ImportFileError, prepare_source
 from layers import editable_layers, get_layer
 from layers.edit import set_actor
@@ -197,7 +197,7 @@ def run(upload_id: str):
     path, body, layer = upload_step(upload_id)
     options = options_from(body, with_run_flags=True)
     options.file_name = (read_json(path.parent / UPLOAD_META) or {}).get("filename")
-    if options.key and options.key not in {f.name for f in layer.writable}:
+    if options.key and options.key not in {ID_KEY} | {f.name for f in layer.writable}:
         raise ValidationFailed(f"unknown key field {options.key!r}", errors=[{"field": "key", "message": "unknown field"}])
     if body.get("background") is True and not options.dry_run:
         return start_job("import", layer, lambda progress, on_phase: report_json(run_now(layer, path, options, progress, on_phase)))

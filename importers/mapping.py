@@ -30,6 +30,7 @@ class Mapping:
     unknown: list[str] = field(default_factory=list)  # source columns matching no field
     missing_required: list[str] = field(default_factory=list)
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # the user's: field -> folded file text -> choice
+    id_column: str | None = None  # the file's feature ids, when keyed by id
 
 
 class MappingError(ValueError):

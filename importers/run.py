@@ -222,6 +222,10 @@ def convert_batch(layer: Layer, reading: Reading, batch: pa.RecordBatch, encodin
         values[name], errors = convert_column(f, batch.column(column).to_pylist(), encoding, reading.values.get(name), counts)
         for offset, error in errors.items():
             problems.setdefault(offset, []).append(f"{name}: {error}")
+    if reading.id_column:
+        values[ID_KEY], errors = convert_column(ID_FIELD, batch.column(reading.id_column).to_pylist(), None)
+        for offset, error in errors.items():
+            problems.setdefault(offset, []).append(f"{ID_KEY}: {error}")
     for f in (f for f in layer.writable if f.required):
         for offset, value in enumerate(values.get(f.name) or [None] * batch.num_rows):
             if value is None and not any(p.startswith(f"{f.name}:") for p in problems.get(offset, ())):
@@ -252,10 +256,12 @@ CSV_OPTIONS = pa_csv.WriteOptions(include_header=False)
 
 
 def batch_csv(layer: Layer, start_row: int, values: dict[str, list], geometries: np.ndarray, refused) -> bytes:
-    """COPY input of a batch (written by Arrow, not row by row): row number, the writable fields,
+    """COPY input of a batch (written by Arrow, not row by row): row number, the feature id it names (keyed
+    by id), the writable fields,
     the shape as hex EWKB, and whether the row is already refused (offsets in `refused`)."""
     count = len(geometries)
-    columns = {"row_no": pa.array(range(start_row, start_row + count), pa.int32())}
+    columns = {"row_no": pa.array(range(start_row, start_row + count), pa.int32()),
+               "id": pa.array(values.get(ID_KEY) or [None] * count, pa.int64())}
     for f in (layer.field(c) for c in stage_columns(layer)):
         columns[f.name] = pa.array(values.get(f.name) or [None] * count, ARROW_KINDS.get(f.kind, pa.string()))
     columns["geom"] = hex_ewkb(geometries)
@@ -301,11 +307,29 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
         repeated = next((c for c in columns if columns.count(c) > 1), None)
         if repeated:  # a file's column is known by its name
             raise MappingError(f"the file has more than one column named {repeated!r}: rename them so that each name is used once")
-        mapping = suggest_mapping(layer, columns, options.mapping)
+        given = {c: t for c, t in options.mapping.items() if t != ID_KEY}  # the id is no field
+        mapping = suggest_mapping(layer, columns, given)
         mapping.values = chosen_values(layer, options.values)
+        if options.key == ID_KEY:
+            mapping.id_column = id_column(columns, options.mapping)
+            mapping.unknown = [c for c in mapping.unknown if c != mapping.id_column]
         return choice, columns, mapping
     except (CrsError, MappingError) as err:
         raise ImportFailed(str(err)) from None
+
+
+ID_KEY = "id"  # --key id: rows name their features by id, as an export from this app does
+ID_FIELD = Field(ID_KEY, "integer", "Mã đối tượng", "Feature id")
+
+
+def id_column(columns: list[str], mapping: dict[str, str]) -> str:
+    """The file's column of feature ids for --key id: the one mapped to id, else the one called id."""
+    chosen = [c for c, target in mapping.items() if target == ID_KEY]
+    found = chosen[0] if chosen else next((c for c in columns if fold(c) == ID_KEY), None)
+    if found is None:
+        raise MappingError("--key id needs the file's column of feature ids, as this app's exports have; "
+                           "name it with --map COLUMN=id")
+    return found
 
 
 def run_import(
@@ -322,7 +346,7 @@ def run_import(
     report.mapping, report.unknown_columns = mapping.columns, mapping.unknown
     if mapping.missing_required:
         raise ImportFailed(f"required field(s) not found in the file: {', '.join(mapping.missing_required)}; use --map COLUMN=FIELD")
-    if options.key and options.key not in mapping.columns.values():
+    if options.key and options.key != ID_KEY and options.key not in mapping.columns.values():
         raise ImportFailed(f"the key field {options.key!r} is not mapped from any column")
 
     savepoint = conn.begin_nested()
@@ -330,7 +354,8 @@ def run_import(
         set_actor(conn, options.username)
         create_stage(conn, layer, geometry_rules(layer, WorkingArea(*options.working_area, options.max_vertices)))
         # Only CSV has no cell types: there the exports mark text that is not a formula (exporters.write).
-        reading = Reading(choice.crs, mapping.columns, formula_marks=info.get("driver") == "CSV", values=mapping.values)
+        reading = Reading(choice.crs, mapping.columns, formula_marks=info.get("driver") == "CSV", values=mapping.values,
+                          id_column=mapping.id_column)
         stage_file(conn, layer, path, options, reading, report, progress)
         phase("checking")
         check_staged(conn, layer, options, report)
@@ -516,6 +541,7 @@ class Reading:
     mapping: dict[str, str]  # file column -> field
     formula_marks: bool  # text may carry the apostrophe that marks it as no formula
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # the user's reading of enum text (Mapping.values)
+    id_column: str | None = None  # the file's column of feature ids, when keyed by id
 
 
 def stage_file(conn, layer, path, options, reading: Reading, report, progress) -> None:

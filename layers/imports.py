@@ -41,7 +41,8 @@ def create_stage(conn: Connection, layer: Layer, rules: dict) -> None:
     """
     columns = ", ".join(stage_columns(layer))
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
-    conn.execute(text(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {columns}, geom FROM {layer.id} WITH NO DATA"))
+    # id: the feature a row names when the import is keyed by id (an export sent back), else empty.
+    conn.execute(text(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT id, {columns}, geom FROM {layer.id} WITH NO DATA"))
     verdict = with_literals(conn, sql.geometry_verdict("geom"), rules)
     # Any geometry may arrive: the verdict says what is wrong with it.
     added = [
@@ -64,12 +65,12 @@ def with_literals(conn: Connection, statement: str, params: dict) -> str:
 
 
 def copy_rows(conn: Connection, layer: Layer, source) -> None:
-    """COPY CSV rows (row_no, writable fields..., geom as hex EWKB, rejected) into the stage from a file-like `source`.
+    """COPY CSV rows (row_no, id, writable fields..., geom as hex EWKB, rejected) into the stage from a file-like `source`.
 
     A row refused for its values arrives rejected, so that no check across
     rows (overlaps, repeated keys) counts it.
     """
-    columns = ", ".join(["row_no", *stage_columns(layer), "geom", "rejected"])
+    columns = ", ".join(["row_no", "id", *stage_columns(layer), "geom", "rejected"])
     cursor = conn.connection.cursor()
     try:
         cursor.copy_expert(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)", source)

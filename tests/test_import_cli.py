@@ -530,3 +530,38 @@ def test_notes_asking_for_what_the_user_gave_are_left_out(flask_import, tmp_path
     given = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name", "--map", "LOAI=crop",
                          "--crs", "EPSG:4326", "--encoding", "utf-8")
     assert "No .prj" not in given.output and "No .cpg" not in given.output and "rejected 0" in given.output
+
+
+def test_an_export_edited_elsewhere_comes_back_by_id(flask_import, engine, tmp_path, app):
+    """Export to GeoPackage, edit in QGIS, import with --key id: the features it names are updated in
+    place (names may repeat, ids do not), a row drawn anew (no id) is added, fields it lacks are kept."""
+    with engine.begin() as c:
+        c.execute(text(
+            "INSERT INTO craft_villages (name, craft, households, products, geom) VALUES "
+            f"('{MARK} cùng tên', 'salt', 10, 'muối', ST_SetSRID(ST_MakePoint(106.17, 20.42), 4326)), "
+            f"('{MARK} cùng tên', 'woodwork', 20, 'gỗ', ST_SetSRID(ST_MakePoint(106.18, 20.42), 4326))"))
+    path = tmp_path / "lang.gpkg"
+    with app.app_context():
+        exported = app.test_cli_runner().invoke(args=["export", "craft_villages", str(path), "--filter", f"q={MARK}"])
+    assert exported.exit_code == 0, exported.output
+    frame = pyogrio.read_dataframe(path)
+    assert len(frame) == 2
+    frame = frame[["id", "name", "craft", "households", "geometry"]]  # QGIS users drop columns too
+    frame.loc[frame["craft"] == "woodwork", "households"] = 25
+    added = frame.iloc[[0]].copy()
+    added["id"], added["name"], added["households"] = None, f"{MARK} mới vẽ", 3
+    frame = gpd.GeoDataFrame(pd.concat([frame, added], ignore_index=True), crs=4326)
+    edited = write(frame, tmp_path / "lang_sua.gpkg")
+
+    result = flask_import("craft_villages", edited, "--key", "id")
+    assert result.exit_code == 0, result.output
+    assert "inserted 1, updated 1, unchanged 1" in result.output and "columns not imported: id" not in result.output
+    rows = marked(engine, "craft_villages", "name, craft, households, products, version")
+    assert sorted(rows) == sorted([(f"{MARK} cùng tên", "salt", 10, "muối", 1), (f"{MARK} cùng tên", "woodwork", 25, "gỗ", 2),
+                                   (f"{MARK} mới vẽ", "salt", 3, None, 1)])
+
+
+def test_key_id_without_ids_is_refused_clearly(flask_import, tmp_path):
+    path = write(zones([f"{MARK} không mã"], ["Lúa"]), tmp_path / "khong_ma.geojson")
+    result = flask_import("farming_zones", path, "--key", "id")
+    assert result.exit_code != 0 and "--key id needs the file's column of feature ids" in result.output

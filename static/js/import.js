@@ -182,6 +182,10 @@ function startImport(doc) {
     clear(keyPicker);
     keyPicker.append(el("option", { value: "", text: t("key_none") }));
     for (const f of table.mappedFields()) keyPicker.append(el("option", { value: f.name, text: table.label(f) }));
+    // A file exported from this app names its features by id: sent back, it updates them in place.
+    if ((inspected?.answer?.columns || []).some((column) => column.trim().toLowerCase() === "id")) {
+      keyPicker.append(el("option", { value: "id", text: t("key_id") }));
+    }
     keyPicker.value = [...keyPicker.options].some((o) => o.value === previous) ? previous : "";
   }
 

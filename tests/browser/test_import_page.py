@@ -397,3 +397,31 @@ def test_an_import_is_undone_from_the_list_of_latest_imports_after_the_page_was_
     expect(page.locator("#import-status")).to_contain_text("xoá 2 đối tượng")
     assert imported(engine) == []
     assert page_errors == []
+
+
+def test_an_exported_file_sent_back_updates_its_features_by_id(
+    new_page, live_server, engine, editor, spot, cleanup, tmp_path, page_errors
+):
+    """A file with the id column of an export offers the feature id as the key; imported so, the
+    features it names change in place."""
+    x, y = spot["lon"], spot["lat"]
+    with engine.begin() as conn:
+        ids = conn.execute(text(
+            "INSERT INTO farming_zones (name, crop, season, geom) SELECT :n || ' ' || i, 'rice', 'Vụ chiêm', "
+            "ST_Multi(ST_MakeEnvelope(:x + 2 * i * :s, :y, :x + (2 * i + 1) * :s, :y + :s, 4326)) "
+            "FROM generate_series(0, 1) AS i RETURNING id"), {"n": NAMES[0], "x": x, "y": y, "s": SIDE}).scalars().all()
+        shapes = conn.execute(text("SELECT ST_AsText(geom) FROM farming_zones WHERE id = ANY(:ids) ORDER BY id"),
+                              {"ids": ids}).scalars().all()
+    # As an export writes them (this app's own shapes), with one crop changed.
+    gdf = gpd.GeoDataFrame({"id": ids, "name": [f"{NAMES[0]} 0", f"{NAMES[0]} 1"], "crop": ["vegetables", "rice"]},
+                           geometry=gpd.GeoSeries.from_wkt(shapes), crs=4326)
+    path = tmp_path / "xuat_ra_sua_lai.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    page = open_in_import_page(new_page(), live_server, editor, path)
+    expect(page.locator("#import-key option[value=id]")).to_have_text("Mã đối tượng (tệp xuất từ bản đồ này)")
+    page.select_option("#import-key", "id")
+    page.click("#import-run")
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "committed")
+    assert counts(page) == {"rows_read": "2", "inserted": "0", "updated": "1", "unchanged": "1", "rejected": "0"}
+    assert imported(engine) == [(f"{NAMES[0]} 0", "vegetables", "Vụ chiêm"), (f"{NAMES[0]} 1", "rice", "Vụ chiêm")]
+    assert page_errors == []
