@@ -38,6 +38,7 @@ SHAPES = (
     N_("key %(key)s repeats row %(row)s"),
     N_("key %(key)s matches %(count)s features; it must name one"),
     N_("key %(key)s names a feature outside the districts you may edit"),
+    N_("id %(id)s: the feature was changed since the file was made (version %(file)s in the file, %(now)s now)"),
     N_("outside the districts you may edit"),
     N_("must be text"),
     N_("must not contain NUL characters"),

@@ -31,6 +31,7 @@ class Mapping:
     missing_required: list[str] = field(default_factory=list)
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # the user's: field -> folded file text -> choice
     id_column: str | None = None  # the file's feature ids, when keyed by id
+    version_column: str | None = None  # and the versions they were exported at
 
 
 class MappingError(ValueError):

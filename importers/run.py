@@ -60,6 +60,7 @@ from layers.imports import (
     reject_outside_districts,
     reject_overlaps,
     reject_repeated_keys,
+    reject_stale_versions,
     repair_geometries,
     rows_in_no_district,
     save_staged,
@@ -222,10 +223,11 @@ def convert_batch(layer: Layer, reading: Reading, batch: pa.RecordBatch, encodin
         values[name], errors = convert_column(f, batch.column(column).to_pylist(), encoding, reading.values.get(name), counts)
         for offset, error in errors.items():
             problems.setdefault(offset, []).append(f"{name}: {error}")
-    if reading.id_column:
-        values[ID_KEY], errors = convert_column(ID_FIELD, batch.column(reading.id_column).to_pylist(), None)
-        for offset, error in errors.items():
-            problems.setdefault(offset, []).append(f"{ID_KEY}: {error}")
+    for column, f in ((reading.id_column, ID_FIELD), (reading.version_column, VERSION_FIELD)):
+        if column:
+            values[f.name], errors = convert_column(f, batch.column(column).to_pylist(), None)
+            for offset, error in errors.items():
+                problems.setdefault(offset, []).append(f"{f.name}: {error}")
     for f in (f for f in layer.writable if f.required):
         for offset, value in enumerate(values.get(f.name) or [None] * batch.num_rows):
             if value is None and not any(p.startswith(f"{f.name}:") for p in problems.get(offset, ())):
@@ -256,12 +258,13 @@ CSV_OPTIONS = pa_csv.WriteOptions(include_header=False)
 
 
 def batch_csv(layer: Layer, start_row: int, values: dict[str, list], geometries: np.ndarray, refused) -> bytes:
-    """COPY input of a batch (written by Arrow, not row by row): row number, the feature id it names (keyed
-    by id), the writable fields,
+    """COPY input of a batch (written by Arrow, not row by row): row number, the feature id and version it
+    names (keyed by id), the writable fields,
     the shape as hex EWKB, and whether the row is already refused (offsets in `refused`)."""
     count = len(geometries)
     columns = {"row_no": pa.array(range(start_row, start_row + count), pa.int32()),
-               "id": pa.array(values.get(ID_KEY) or [None] * count, pa.int64())}
+               "id": pa.array(values.get(ID_KEY) or [None] * count, pa.int64()),
+               "version": pa.array(values.get(VERSION) or [None] * count, pa.int32())}
     for f in (layer.field(c) for c in stage_columns(layer)):
         columns[f.name] = pa.array(values.get(f.name) or [None] * count, ARROW_KINDS.get(f.kind, pa.string()))
     columns["geom"] = hex_ewkb(geometries)
@@ -312,7 +315,8 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
         mapping.values = chosen_values(layer, options.values)
         if options.key == ID_KEY:
             mapping.id_column = id_column(columns, options.mapping)
-            mapping.unknown = [c for c in mapping.unknown if c != mapping.id_column]
+            mapping.version_column = next((c for c in mapping.unknown if fold(c) == VERSION), None)
+            mapping.unknown = [c for c in mapping.unknown if c not in (mapping.id_column, mapping.version_column)]
         return choice, columns, mapping
     except (CrsError, MappingError) as err:
         raise ImportFailed(str(err)) from None
@@ -320,6 +324,8 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
 
 ID_KEY = "id"  # --key id: rows name their features by id, as an export from this app does
 ID_FIELD = Field(ID_KEY, "integer", "Mã đối tượng", "Feature id")
+VERSION = "version"  # an export's version column: rows naming features changed since are refused
+VERSION_FIELD = Field(VERSION, "integer", "Phiên bản", "Version")
 
 
 def id_column(columns: list[str], mapping: dict[str, str]) -> str:
@@ -355,7 +361,7 @@ def run_import(
         create_stage(conn, layer, geometry_rules(layer, WorkingArea(*options.working_area, options.max_vertices)))
         # Only CSV has no cell types: there the exports mark text that is not a formula (exporters.write).
         reading = Reading(choice.crs, mapping.columns, formula_marks=info.get("driver") == "CSV", values=mapping.values,
-                          id_column=mapping.id_column)
+                          id_column=mapping.id_column, version_column=mapping.version_column)
         stage_file(conn, layer, path, options, reading, report, progress)
         phase("checking")
         check_staged(conn, layer, options, report)
@@ -542,6 +548,7 @@ class Reading:
     formula_marks: bool  # text may carry the apostrophe that marks it as no formula
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # the user's reading of enum text (Mapping.values)
     id_column: str | None = None  # the file's column of feature ids, when keyed by id
+    version_column: str | None = None  # and of the versions they were exported at, where it has one
 
 
 def stage_file(conn, layer, path, options, reading: Reading, report, progress) -> None:
@@ -680,6 +687,8 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
             report.notes.append(rows_note(rows, "overlap other zones, which this layer allows"))
     if options.key:
         found += reject_repeated_keys(conn, layer, options.key)
+    if options.key == ID_KEY:
+        found += reject_stale_versions(conn, layer)
     if layer.derive_place:
         rows = rows_in_no_district(conn, ROWS_NOTED + 1)
         if rows:

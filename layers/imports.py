@@ -41,8 +41,10 @@ def create_stage(conn: Connection, layer: Layer, rules: dict) -> None:
     """
     columns = ", ".join(stage_columns(layer))
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
-    # id: the feature a row names when the import is keyed by id (an export sent back), else empty.
-    conn.execute(text(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT id, {columns}, geom FROM {layer.id} WITH NO DATA"))
+    # id, version: the feature a row names when the import is keyed by id (an export sent back), and the
+    # version the file was made from; else empty.
+    conn.execute(text(
+        f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT id, version, {columns}, geom FROM {layer.id} WITH NO DATA"))
     verdict = with_literals(conn, sql.geometry_verdict("geom"), rules)
     # Any geometry may arrive: the verdict says what is wrong with it.
     added = [
@@ -65,12 +67,13 @@ def with_literals(conn: Connection, statement: str, params: dict) -> str:
 
 
 def copy_rows(conn: Connection, layer: Layer, source) -> None:
-    """COPY CSV rows (row_no, id, writable fields..., geom as hex EWKB, rejected) into the stage from a file-like `source`.
+    """COPY CSV rows (row_no, id, version, writable fields..., geom as hex EWKB, rejected) into the stage from a
+    file-like `source`.
 
     A row refused for its values arrives rejected, so that no check across
     rows (overlaps, repeated keys) counts it.
     """
-    columns = ", ".join(["row_no", "id", *stage_columns(layer), "geom", "rejected"])
+    columns = ", ".join(["row_no", "id", "version", *stage_columns(layer), "geom", "rejected"])
     cursor = conn.connection.cursor()
     try:
         cursor.copy_expert(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)", source)
@@ -214,6 +217,19 @@ def reject_repeated_keys(conn: Connection, layer: Layer, key: str) -> list[dict]
          WHERE NOT s.rejected GROUP BY s.row_no, s.{key} HAVING count(*) > 1
         """,
     )
+
+
+def reject_stale_versions(conn: Connection, layer: Layer) -> list[dict]:
+    """Rows of a file keyed by id that name a feature changed since the file was made (its version column
+    is older than the feature's): importing them would lose that change, as a stale edit would. The
+    features are locked until commit, so none changes between this check and the update."""
+    conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {STAGE} AS s ON t.id = s.id FOR UPDATE OF t"))
+    return reject_found(conn, f"""
+        SELECT s.row_no, 'id ' || s.id || ': the feature was changed since the file was made (version ' || s.version
+               || ' in the file, ' || t.version || ' now)' AS reason
+          FROM {STAGE} AS s JOIN {layer.id} AS t ON t.id = s.id
+         WHERE NOT s.rejected AND s.version IS NOT NULL AND s.version <> t.version
+    """)
 
 
 OUTSIDE_DISTRICTS = "outside the districts you may edit"

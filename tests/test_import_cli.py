@@ -565,3 +565,30 @@ def test_key_id_without_ids_is_refused_clearly(flask_import, tmp_path):
     path = write(zones([f"{MARK} không mã"], ["Lúa"]), tmp_path / "khong_ma.geojson")
     result = flask_import("farming_zones", path, "--key", "id")
     assert result.exit_code != 0 and "--key id needs the file's column of feature ids" in result.output
+
+
+def test_an_export_sent_back_loses_no_edit_made_since(flask_import, engine, tmp_path, app):
+    """A colleague changed a village after the export: the file's row for it is refused (its version is
+    older), so that edit is not overwritten; the other row goes in with --skip-invalid."""
+    with engine.begin() as c:
+        c.execute(text(
+            "INSERT INTO craft_villages (name, craft, households, geom) VALUES "
+            f"('{MARK} A', 'salt', 10, ST_SetSRID(ST_MakePoint(106.17, 20.42), 4326)), "
+            f"('{MARK} B', 'salt', 20, ST_SetSRID(ST_MakePoint(106.18, 20.42), 4326))"))
+    path = tmp_path / "xuat.gpkg"
+    with app.app_context():
+        assert app.test_cli_runner().invoke(args=["export", "craft_villages", str(path), "--filter", f"q={MARK}"]).exit_code == 0
+    with engine.begin() as c:  # the colleague's edit, after the export
+        c.execute(text("UPDATE craft_villages SET households = 11 WHERE name = :n"), {"n": f"{MARK} A"})
+        a_id = c.execute(text("SELECT id FROM craft_villages WHERE name = :n"), {"n": f"{MARK} A"}).scalar_one()
+    frame = pyogrio.read_dataframe(path)
+    frame["households"] = frame["households"] + 100
+    edited = write(frame, tmp_path / "sua.gpkg")
+
+    refused = flask_import("craft_villages", edited, "--key", "id")
+    assert refused.exit_code != 0
+    assert f"id {a_id}: the feature was changed since the file was made (version 1 in the file, 2 now)" in refused.output
+    assert sorted(marked(engine, "craft_villages", "name, households")) == [(f"{MARK} A", 11), (f"{MARK} B", 20)]
+    loaded = flask_import("craft_villages", edited, "--key", "id", "--skip-invalid")
+    assert "updated 1" in loaded.output and "columns not imported: version" not in loaded.output, loaded.output
+    assert sorted(marked(engine, "craft_villages", "name, households")) == [(f"{MARK} A", 11), (f"{MARK} B", 120)]
