@@ -39,6 +39,7 @@ SHAPES = (
     N_("key %(key)s matches %(count)s features; it must name one"),
     N_("key %(key)s names a feature outside the districts you may edit"),
     N_("id %(id)s: the feature was changed since the file was made (version %(file)s in the file, %(now)s now)"),
+    N_("unknown key field %(key)s: a field of %(layer)s the file fills, or id"),
     N_("outside the districts you may edit"),
     N_("must be text"),
     N_("must not contain NUL characters"),
@@ -125,6 +126,10 @@ SHAPES = (
     # What is wrong with an uploaded file (importers.sources.ImportFileError).
     # A shape must come before any other that would also match its sentences:
     # "it would expand" before "%(member)s would expand".
+    N_(
+        "%(name)s has a layer declared as any geometry with heights or measures, which cannot be read (%(detail)s): "
+        "save it with a plain type (Point, Polygon, MultiPolygon...), e.g. with ogr2ogr -nlt PROMOTE_TO_MULTI -dim XY"
+    ),
     N_("The file has %(count)s layers; choose one of: %(names)s."),
     N_("There is no layer %(layer)s in the file; available: %(names)s."),
     N_(

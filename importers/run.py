@@ -352,6 +352,8 @@ def run_import(
     report.mapping, report.unknown_columns = mapping.columns, mapping.unknown
     if mapping.missing_required:
         raise ImportFailed(f"required field(s) not found in the file: {', '.join(mapping.missing_required)}; use --map COLUMN=FIELD")
+    if options.key and options.key != ID_KEY and options.key not in {f.name for f in layer.writable}:
+        raise ImportFailed(f"unknown key field {options.key!r}: a field of {layer.id} the file fills, or id")
     if options.key and options.key != ID_KEY and options.key not in mapping.columns.values():
         raise ImportFailed(f"the key field {options.key!r} is not mapped from any column")
 

@@ -638,6 +638,12 @@ def _open_with_gdal(path: Path, kind: str, name: str, options: dict | None = Non
     try:
         listed = pyogrio.list_layers(path)
         driver = pyogrio.read_info(path, layer=0, **options)["driver"] if len(listed) else None
+    except pyogrio.errors.GeometryError as exc:  # a layer declared "any geometry, with heights or measures"
+        raise ImportFileError(
+            "NotGeodata",
+            f"{name} has a layer declared as any geometry with heights or measures, which cannot be read ({_short(exc, path)}): "
+            "save it with a plain type (Point, Polygon, MultiPolygon...), e.g. with ogr2ogr -nlt PROMOTE_TO_MULTI -dim XY",
+        ) from exc
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
             pyogrio.errors.CRSError, RuntimeError, OSError, ValueError) as exc:
         raise ImportFileError("NotGeodata", f"{name} could not be read as {kind}: {_short(exc, path)}") from exc

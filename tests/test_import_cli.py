@@ -592,3 +592,9 @@ def test_an_export_sent_back_loses_no_edit_made_since(flask_import, engine, tmp_
     loaded = flask_import("craft_villages", edited, "--key", "id", "--skip-invalid")
     assert "updated 1" in loaded.output and "columns not imported: version" not in loaded.output, loaded.output
     assert sorted(marked(engine, "craft_villages", "name, households")) == [(f"{MARK} A", 11), (f"{MARK} B", 120)]
+
+
+def test_a_key_that_is_no_field_is_named_as_such(flask_import, tmp_path):
+    path = write(zones([f"{MARK} khoá lạ"], ["Lúa"]), tmp_path / "khoa.geojson")
+    result = flask_import("farming_zones", path, "--key", "area_ha")
+    assert result.exit_code != 0 and "unknown key field 'area_ha': a field of farming_zones the file fills, or id" in result.output

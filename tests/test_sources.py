@@ -449,3 +449,19 @@ def test_unknown_extension(tmp_path, workdir):
 def test_lone_shapefile_part(tmp_path, workdir):
     (tmp_path / "relics.dbf").write_bytes(b"\x03" + bytes(40))
     expect_error("MissingPart", tmp_path / "relics.dbf", workdir)
+
+
+@pytest.mark.parametrize(("z", "m"), [(1, 0), (1, 1), (0, 1)])
+def test_a_layer_of_any_geometry_with_heights_is_refused_with_what_to_do(tmp_path, workdir, z, m):
+    """QGIS can declare a layer "Geometry" with Z or M, a type GDAL's Python reader does not take."""
+    import sqlite3
+
+    path = tmp_path / "bat_ky.gpkg"
+    pyogrio.write_dataframe(frame(squares()), path, layer="zones")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE gpkg_geometry_columns SET geometry_type_name = 'GEOMETRY', z = ?, m = ?", (z, m))
+    with pytest.raises(ImportFileError) as err:
+        prepare_source(path, workdir)
+    assert err.value.code == "NotGeodata"
+    assert err.value.message.startswith("bat_ky.gpkg has a layer declared as any geometry with heights or measures")
+    assert "-nlt PROMOTE_TO_MULTI -dim XY" in err.value.message
