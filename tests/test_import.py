@@ -835,15 +835,19 @@ def test_the_rejected_count_is_of_rows_not_of_reasons(conn, tmp_path):
     assert logged == 1
 
 
+def zones_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """A CSV of rice zones: (name, WKT) each."""
+    path.write_text("name,crop,wkt\n" + "".join(f'{name},Lúa,"{wkt}"\n' for name, wkt in rows), encoding="utf-8")
+    return path
+
+
 def test_a_curved_shape_is_refused_with_its_row_and_what_to_do(conn, tmp_path):
     """Shapely reads no arcs: the file is refused by name and row, with the way to straighten them."""
-    path = tmp_path / "cong.csv"
     x, y = X0, Y0
-    path.write_text(
-        "name,crop,wkt\n"
-        f'Vùng thẳng,Lúa,"POLYGON(({x} {y},{x + 0.004} {y},{x + 0.004} {y + 0.004},{x} {y}))"\n'
-        f'Vùng cong,Lúa,"CURVEPOLYGON(CIRCULARSTRING({x + 0.01} {y},{x + 0.012} {y + 0.002},{x + 0.014} {y},'
-        f'{x + 0.012} {y - 0.002},{x + 0.01} {y}))"\n', encoding="utf-8")
+    path = zones_csv(tmp_path / "cong.csv", [
+        ("Vùng thẳng", f"POLYGON(({x} {y},{x + 0.004} {y},{x + 0.004} {y + 0.004},{x} {y}))"),
+        ("Vùng cong", f"CURVEPOLYGON(CIRCULARSTRING({x + 0.01} {y},{x + 0.012} {y + 0.002},{x + 0.014} {y},"
+                      f"{x + 0.012} {y - 0.002},{x + 0.01} {y}))")])
     before = snapshot(conn)
     with pytest.raises(ImportFailed, match=r"^row 2 of cong\.csv holds a curved shape \(arcs\).*CONVERT_TO_LINEAR"):
         do_import(conn, "farming_zones", path)
@@ -851,13 +855,10 @@ def test_a_curved_shape_is_refused_with_its_row_and_what_to_do(conn, tmp_path):
 
 
 def test_measures_are_dropped_like_heights(conn, tmp_path):
-    path = tmp_path / "do_dac.csv"
     x, y = X0, Y0
-    path.write_text(
-        "name,crop,wkt\n"
-        f'Vùng đo M,Lúa,"POLYGON M (({x} {y} 1,{x + 0.004} {y} 2,{x + 0.004} {y + 0.004} 3,{x} {y} 1))"\n'
-        f'Vùng đo ZM,Lúa,"POLYGON ZM (({x + 0.01} {y} 5 1,{x + 0.014} {y} 5 2,{x + 0.014} {y + 0.004} 5 3,{x + 0.01} {y} 5 1))"\n',
-        encoding="utf-8")
+    path = zones_csv(tmp_path / "do_dac.csv", [
+        ("Vùng đo M", f"POLYGON M (({x} {y} 1,{x + 0.004} {y} 2,{x + 0.004} {y + 0.004} 3,{x} {y} 1))"),
+        ("Vùng đo ZM", f"POLYGON ZM (({x + 0.01} {y} 5 1,{x + 0.014} {y} 5 2,{x + 0.014} {y + 0.004} 5 3,{x + 0.01} {y} 5 1))")])
     report = do_import(conn, "farming_zones", path)
     assert report.inserted == 2, report.rejected
     shapes = conn.execute(text("SELECT ST_NDims(geom), ST_Zmflag(geom) FROM farming_zones WHERE name LIKE 'Vùng đo %'")).all()

@@ -532,18 +532,25 @@ def test_notes_asking_for_what_the_user_gave_are_left_out(flask_import, tmp_path
     assert "No .prj" not in given.output and "No .cpg" not in given.output and "rejected 0" in given.output
 
 
-def test_an_export_edited_elsewhere_comes_back_by_id(flask_import, engine, tmp_path, app):
-    """Export to GeoPackage, edit in QGIS, import with --key id: the features it names are updated in
-    place (names may repeat, ids do not), a row drawn anew (no id) is added, fields it lacks are kept."""
+def exported_villages(engine, app, tmp_path, villages: list[tuple]) -> Path:
+    """Craft villages (name after MARK, craft, households, products) a step apart, exported to a GeoPackage."""
     with engine.begin() as c:
-        c.execute(text(
-            "INSERT INTO craft_villages (name, craft, households, products, geom) VALUES "
-            f"('{MARK} cùng tên', 'salt', 10, 'muối', ST_SetSRID(ST_MakePoint(106.17, 20.42), 4326)), "
-            f"('{MARK} cùng tên', 'woodwork', 20, 'gỗ', ST_SetSRID(ST_MakePoint(106.18, 20.42), 4326))"))
-    path = tmp_path / "lang.gpkg"
+        for i, (name, craft, households, products) in enumerate(villages):
+            c.execute(text(
+                "INSERT INTO craft_villages (name, craft, households, products, geom) "
+                "VALUES (:name, :craft, :households, :products, ST_SetSRID(ST_MakePoint(:x, 20.42), 4326))"),
+                {"name": f"{MARK} {name}", "craft": craft, "households": households, "products": products, "x": 106.17 + i * 0.01})
+    path = tmp_path / "xuat.gpkg"
     with app.app_context():
         exported = app.test_cli_runner().invoke(args=["export", "craft_villages", str(path), "--filter", f"q={MARK}"])
     assert exported.exit_code == 0, exported.output
+    return path
+
+
+def test_an_export_edited_elsewhere_comes_back_by_id(flask_import, engine, tmp_path, app):
+    """Export to GeoPackage, edit in QGIS, import with --key id: the features it names are updated in
+    place (names may repeat, ids do not), a row drawn anew (no id) is added, fields it lacks are kept."""
+    path = exported_villages(engine, app, tmp_path, [("cùng tên", "salt", 10, "muối"), ("cùng tên", "woodwork", 20, "gỗ")])
     frame = pyogrio.read_dataframe(path)
     assert len(frame) == 2
     frame = frame[["id", "name", "craft", "households", "geometry"]]  # QGIS users drop columns too
@@ -570,14 +577,7 @@ def test_key_id_without_ids_is_refused_clearly(flask_import, tmp_path):
 def test_an_export_sent_back_loses_no_edit_made_since(flask_import, engine, tmp_path, app):
     """A colleague changed a village after the export: the file's row for it is refused (its version is
     older), so that edit is not overwritten; the other row goes in with --skip-invalid."""
-    with engine.begin() as c:
-        c.execute(text(
-            "INSERT INTO craft_villages (name, craft, households, geom) VALUES "
-            f"('{MARK} A', 'salt', 10, ST_SetSRID(ST_MakePoint(106.17, 20.42), 4326)), "
-            f"('{MARK} B', 'salt', 20, ST_SetSRID(ST_MakePoint(106.18, 20.42), 4326))"))
-    path = tmp_path / "xuat.gpkg"
-    with app.app_context():
-        assert app.test_cli_runner().invoke(args=["export", "craft_villages", str(path), "--filter", f"q={MARK}"]).exit_code == 0
+    path = exported_villages(engine, app, tmp_path, [("A", "salt", 10, None), ("B", "salt", 20, None)])
     with engine.begin() as c:  # the colleague's edit, after the export
         c.execute(text("UPDATE craft_villages SET households = 11 WHERE name = :n"), {"n": f"{MARK} A"})
         a_id = c.execute(text("SELECT id FROM craft_villages WHERE name = :n"), {"n": f"{MARK} A"}).scalar_one()
