@@ -40,7 +40,8 @@ def bounds(text: str | None) -> tuple[float, float, float, float]:
     except ValueError:
         raise ValueError(f"VUNG_WORKING_AREA must be minx,miny,maxx,maxy in degrees, not {text!r}") from None
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-        raise ValueError(f"VUNG_WORKING_AREA {text!r} is not a box in degrees (minx < maxx, miny < maxy)")
+        raise ValueError(f"VUNG_WORKING_AREA {text!r} is not a box in degrees: longitudes within -180..180, "
+                         "latitudes within -90..90, minx < maxx and miny < maxy")
     return minx, miny, maxx, maxy
 
 

@@ -40,6 +40,12 @@ SHAPES = (
     N_("key %(key)s names a feature outside the districts you may edit"),
     N_("id %(id)s: the feature was changed since the file was made (version %(file)s in the file, %(now)s now)"),
     N_("unknown key field %(key)s: a field of %(layer)s the file fills, or id"),
+    N_(
+        "id %(id)s: no feature of %(layer)s has this id (deleted since the file was made?); leave it empty to add the row "
+        "as a new feature"
+    ),
+    N_("the file's layer is %(source)s, another layer of this map: its ids name features of %(source2)s, not of %(layer)s"),
+    N_("--key id needs the file's column of feature ids, as this app's exports have; name it with --map COLUMN=id"),
     N_("outside the districts you may edit"),
     N_("must be text"),
     N_("must not contain NUL characters"),
@@ -94,6 +100,8 @@ SHAPES = (
     N_("cannot read row %(row)s of %(name)s: %(detail)s"),
     N_("cannot read %(name)s: %(detail)s"),
     N_("%(name)s holds text that is not UTF-8 (rows %(first)s to %(last)s): choose its encoding"),
+    N_("%(name)s holds text that is not UTF-8: choose its encoding"),
+    N_("unknown text encoding %(encoding)s: for example utf-8, cp1258, tcvn3 or vni"),
     N_("an encoding can be chosen only for shapefiles and CSV files; %(format)s files hold UTF-8 text"),
     N_("unknown coordinate system %(crs)s: %(detail)s"),
     N_("%(crs)s is not a coordinate system of longitude/latitude or of a map projection"),

@@ -48,6 +48,7 @@ from importers.sources import (
     prepare_source,
     read_options,
 )
+from layers import REGISTRY
 from layers.base import Field, Layer
 from layers.edit import WorkingArea, geometry_rules, set_actor
 from layers.imports import (
@@ -57,13 +58,14 @@ from layers.imports import (
     overlapping_rows,
     record_import,
     reject_bad_geometries,
+    reject_by_ids,
     reject_outside_districts,
     reject_overlaps,
     reject_repeated_keys,
-    reject_stale_versions,
     repair_geometries,
     rows_in_no_district,
     save_staged,
+    set_aside_unchanged,
     stage_columns,
     stage_places,
 )
@@ -287,6 +289,8 @@ def hex_ewkb(geometries: np.ndarray) -> pa.StringArray:
 def file_info(path: Path, options: ImportOptions) -> dict:
     try:
         info = pyogrio.read_info(path, layer=options.source_layer, encoding=read_encoding(options), **options.open_options)
+    except UnicodeDecodeError:
+        raise ImportFailed(f"{path.name} holds text that is not UTF-8: choose its encoding") from None
     except Exception as err:  # GDAL's own errors come in many classes
         raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
     info["fields"] = [decoded(str(name), options.encoding) for name in info["fields"]]
@@ -314,8 +318,12 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
         mapping = suggest_mapping(layer, columns, given)
         mapping.values = chosen_values(layer, options.values)
         if options.key == ID_KEY:
+            if options.source_layer in REGISTRY and options.source_layer != layer.id:  # ids are each layer's own
+                raise MappingError(f"the file's layer is {options.source_layer}, another layer of this map: "
+                                   f"its ids name features of {options.source_layer}, not of {layer.id}")
             mapping.id_column = id_column(columns, options.mapping)
-            mapping.version_column = next((c for c in mapping.unknown if fold(c) == VERSION), None)
+            # Among the columns not imported (the page names those it leaves out, mapped to "").
+            mapping.version_column = next((c for c in columns if fold(c) == VERSION and c not in mapping.columns), None)
             mapping.unknown = [c for c in mapping.unknown if c not in (mapping.id_column, mapping.version_column)]
         return choice, columns, mapping
     except (CrsError, MappingError) as err:
@@ -331,6 +339,8 @@ VERSION_FIELD = Field(VERSION, "integer", "Phiên bản", "Version")
 def id_column(columns: list[str], mapping: dict[str, str]) -> str:
     """The file's column of feature ids for --key id: the one mapped to id, else the one called id."""
     chosen = [c for c, target in mapping.items() if target == ID_KEY]
+    if len(chosen) > 1:
+        raise MappingError(f"--map maps columns {chosen[0]!r} and {chosen[1]!r} to the same field 'id': choose one")
     found = chosen[0] if chosen else next((c for c in columns if fold(c) == ID_KEY), None)
     if found is None:
         raise MappingError("--key id needs the file's column of feature ids, as this app's exports have; "
@@ -347,8 +357,9 @@ def run_import(
     info = file_info(path, options)
     phase("reading", feature_count(info))
     report = ImportReport(dry_run=options.dry_run)
+    hint = legacy_hint(path, options, info.get("driver"))  # before the mapping, which bad names would confuse
     choice, columns, mapping = plan(layer, info, options)
-    report.notes += choice.notes + legacy_hint(path, options, info.get("driver"))
+    report.notes += choice.notes + hint
     report.mapping, report.unknown_columns = mapping.columns, mapping.unknown
     if mapping.missing_required:
         raise ImportFailed(f"required field(s) not found in the file: {', '.join(mapping.missing_required)}; use --map COLUMN=FIELD")
@@ -366,12 +377,13 @@ def run_import(
                           id_column=mapping.id_column, version_column=mapping.version_column)
         stage_file(conn, layer, path, options, reading, report, progress)
         phase("checking")
-        check_staged(conn, layer, options, report)
+        fields = [f for f in stage_columns(layer) if f in mapping.columns.values()]  # what the file writes
+        check_staged(conn, layer, options, report, fields)
         if report.rejected and not options.skip_invalid or options.dry_run:
             savepoint.rollback()
             return report
         phase("saving")
-        report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key, list(mapping.columns.values()))
+        report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key, fields)
         report.unchanged = report.would_load - report.inserted - report.updated
         if rebuilt:
             report.notes.append(INDEXES_REBUILT)
@@ -397,6 +409,8 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
     answered = {NO_PRJ} if options.crs else set()
     answered |= {NO_CPG} if options.encoding else set()
     source = replace(source, notes=[n for n in source.notes if n not in answered])
+    if options.encoding and text_encoding(options.encoding) is None:
+        raise ImportFailed(f"unknown text encoding {options.encoding[:40]!r}: for example utf-8, cp1258, tcvn3 or vni")
     if source.format == SHAPEFILE and not options.encoding:
         # Read as the .cpg says, decoded here (decoded_here) rather than by GDAL.
         options.encoding = cpg_encoding(source.cpg)
@@ -422,7 +436,8 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
 
 def utf8_copy(source: Source, encoding: str, workdir: Path) -> Path:
     """A CSV in a legacy encoding (Excel on a Vietnamese Windows writes Windows-1258), converted to UTF-8
-    beside it; GDAL converts a shapefile's text itself (.dbf), and the other formats are UTF-8 by definition."""
+    beside it; a shapefile's text is decoded as it is read (decoded_here), and the other formats are UTF-8 by
+    definition."""
     if source.format != CSV:
         raise ImportFailed(f"an encoding can be chosen only for shapefiles and CSV files; {source.format} files hold UTF-8 text")
     folder = workdir / "utf-8"
@@ -450,9 +465,9 @@ def legacy_hint(path: Path, options: ImportOptions, driver: str | None) -> list[
     files often carry a .cpg naming a Windows code page, or none."""
     if driver != SHAPEFILE or options.encoding in LEGACY_ENCODINGS:
         return []
-    try:
+    try:  # text that is not even what it claims stops the import here, as it would when staged
         _, batch = next(arrow_batches(path, replace(options, batch_size=HINT_ROWS)))
-    except (StopIteration, ImportFailed):  # nothing to judge, or text that is not even what it claims
+    except StopIteration:
         return []
     texts = [v for column in batch.columns if pa.types.is_string(column.type) for v in column.to_pylist() if v]
     guess = guess_legacy(texts)
@@ -463,14 +478,21 @@ def legacy_hint(path: Path, options: ImportOptions, driver: str | None) -> list[
 
 def cpg_encoding(cpg: str | None) -> str | None:
     """The codec a shapefile's .cpg names ("1258", "CP1258", "ANSI 1258", "8859_1", "UTF-8"), or None."""
-    word = (cpg or "").strip().upper().removeprefix("ANSI").strip()
+    word = (cpg or "").replace("\x00", "").strip().upper().removeprefix("ANSI").strip()
     if not word:
         return None
-    word = f"cp{word}" if word.isdigit() else re.sub(r"^8859[_-]?", "iso8859_", word)
+    return text_encoding(f"cp{word}" if word.isdigit() else re.sub(r"^8859[_-]?", "iso8859_", word))
+
+
+def text_encoding(name: str) -> str | None:
+    """`name` as the importer names the encoding (tcvn3, vni, or Python's codec name), if it is one of text."""
     try:
-        return normalize_encoding_name(word)
-    except LookupError:
+        encoding = normalize_encoding_name(name)
+        if encoding not in LEGACY_ENCODINGS:
+            b"text".decode(encoding)  # a codec of text, not rot13 or zlib
+    except (LookupError, ValueError, TypeError):
         return None
+    return encoding
 
 
 def is_utf8(encoding: str) -> bool:
@@ -501,7 +523,7 @@ def arrow_batches(path: Path, options: ImportOptions):
                     use_pyarrow=True, **options.open_options) as (meta, reader):
         geometry_column = meta["geometry_name"] or "wkb_geometry"
         row = 1
-        for batch in reader:
+        for batch in utf8_batches(reader, path):
             check_text(batch, path, row)
             if decoded_here(options.encoding):  # the names file_info gave
                 batch = batch.rename_columns([n if n == geometry_column else decoded(n, options.encoding) for n in batch.column_names])
@@ -509,9 +531,21 @@ def arrow_batches(path: Path, options: ImportOptions):
             row += batch.num_rows
 
 
+def utf8_batches(reader, path: Path):
+    """The reader's batches; column names that are not UTF-8 (a shapefile read as such) stop it clearly."""
+    try:
+        yield from reader
+    except UnicodeDecodeError:
+        raise ImportFailed(f"{path.name} holds text that is not UTF-8: choose its encoding") from None
+
+
 def check_text(batch: pa.RecordBatch, path: Path, first_row: int) -> None:
     """GDAL hands text over as it found it: bytes that are not UTF-8 would fail later, anywhere."""
-    for column in batch.columns:
+    try:
+        columns = batch.columns  # their names too
+    except UnicodeDecodeError:
+        raise ImportFailed(f"{path.name} holds text that is not UTF-8: choose its encoding") from None
+    for column in columns:
         if pa.types.is_string(column.type):
             try:
                 column.validate(full=True)
@@ -670,7 +704,7 @@ def rows_note(rows: list[int], said: str) -> str:
     return f"{len(rows)} row(s) {said}: rows {', '.join(map(str, rows))}"
 
 
-def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> None:
+def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport, fields: list[str]) -> None:
     index_stage(conn)
     if options.repair:
         repaired = repair_geometries(conn, layer)
@@ -679,6 +713,8 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
     found = reject_bad_geometries(conn)
     if layer.derive_place:  # the district of each shape, for the districts check, the note below and the load
         stage_places(conn)
+    if options.key:  # rows changing nothing are no writes: no check of a write applies to them
+        set_aside_unchanged(conn, layer, options.key, fields)
     if options.districts is not None:  # before the checks across rows: a row that may not go in claims no key or area
         found += reject_outside_districts(conn, layer, options.districts, options.key)
     if layer.overlap == "reject" and not layer.is_point:
@@ -690,7 +726,7 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
     if options.key:
         found += reject_repeated_keys(conn, layer, options.key)
     if options.key == ID_KEY:
-        found += reject_stale_versions(conn, layer)
+        found += reject_by_ids(conn, layer)
     if layer.derive_place:
         rows = rows_in_no_district(conn, ROWS_NOTED + 1)
         if rows:
@@ -712,8 +748,9 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
     source = open_source(path, options, workdir)
     options.file_name = options.file_name or path.name
     info = file_info(source.path, options)
+    hint = legacy_hint(source.path, options, info.get("driver"))
     choice, columns, mapping = plan(layer, info, options)
-    choice.notes += legacy_hint(source.path, options, info.get("driver"))
+    choice.notes += hint
     preview = preview_collection(source.path, options, choice.crs)
     return {
         "count": feature_count(info),

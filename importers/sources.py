@@ -720,7 +720,7 @@ HEADER_ENCODINGS = ("cp1258", "tcvn3", "vni")
 
 def _legacy_header(raw: list[str]) -> tuple[list[str], dict[str, str] | None]:
     """Column names read byte for byte, as the first likely encoding that shows coordinate columns
-    decodes them (Windows-1258 if none does), and those columns."""
+    decodes them, and those columns; the names as read (latin-1) and None if none does."""
     for encoding in HEADER_ENCODINGS:
         try:
             columns = [fix_text(column, encoding) for column in raw]

@@ -219,16 +219,58 @@ def reject_repeated_keys(conn: Connection, layer: Layer, key: str) -> list[dict]
     )
 
 
-def reject_stale_versions(conn: Connection, layer: Layer) -> list[dict]:
-    """Rows of a file keyed by id that name a feature changed since the file was made (its version column
-    is older than the feature's): importing them would lose that change, as a stale edit would. The
-    features are locked until commit, so none changes between this check and the update."""
-    conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {STAGE} AS s ON t.id = s.id FOR UPDATE OF t"))
+def lock_keyed(conn: Connection, layer: Layer, key: str) -> None:
+    """Lock the features the staged rows name by `key` until commit: none changes between the checks and the update."""
+    conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {layer.id} AS t JOIN {STAGE} AS s ON t.{key} = s.{key} "
+                      "FOR UPDATE OF t) AS locked"))
+
+
+SAME = "import_same"  # the staged rows naming by key a feature that already holds what they say
+
+
+def changes(layer: Layer, fields: list[str]) -> str:
+    """SQL: staged row `s` would change feature `t` in `fields` or shape. Shapes count as the same when they
+    differ only by a ring's start or direction, or below 1e-7 degrees (about a centimetre): what a round
+    trip through GeoJSON, KML or a shapefile does to them."""
+    shape = stored_geometry(layer, "s.geom")
+    same_shape = (f"(t.geom = {shape} OR ST_OrderingEquals(ST_Normalize(ST_SnapToGrid(t.geom, 1e-7)), "
+                  f"ST_Normalize(ST_SnapToGrid({shape}, 1e-7))))")
+    values = f"({', '.join(f't.{c}' for c in fields) or 'NULL'}) IS DISTINCT FROM ({', '.join(f's.{c}' for c in fields) or 'NULL'})"
+    return f"({values} OR NOT {same_shape})"
+
+
+def set_aside_unchanged(conn: Connection, layer: Layer, key: str, fields: list[str]) -> None:
+    """Note the accepted rows whose feature already holds what they say (SAME): no check of a write applies
+    to them (a district-limited editor sending back a whole export), and update_rows passes them by."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {SAME}"))
+    conn.execute(text(
+        f"CREATE TEMP TABLE {SAME} ON COMMIT DROP AS SELECT s.row_no FROM {STAGE} AS s JOIN {layer.id} AS t "
+        f"ON t.{key} = s.{key} WHERE NOT s.rejected AND NOT {changes(layer, fields)}"
+    ))
+    conn.execute(text(f"ALTER TABLE {SAME} ADD PRIMARY KEY (row_no)"))
+    conn.execute(text(f"ANALYZE {SAME}"))
+
+
+def writes(alias: str = "s") -> str:
+    """SQL: staged row `alias` would write something (it is not set aside as unchanged)."""
+    return f"NOT EXISTS (SELECT 1 FROM {SAME} AS same WHERE same.row_no = {alias}.row_no)"
+
+
+def reject_by_ids(conn: Connection, layer: Layer) -> list[dict]:
+    """Rows of a file keyed by id (an export sent back) naming no feature of the layer (deleted since, or
+    from another layer), or a feature changed since the file was made (its version column older than the
+    feature's): importing them would bring back a deletion or lose that change. Rows changing nothing pass."""
+    lock_keyed(conn, layer, "id")
     return reject_found(conn, f"""
+        SELECT s.row_no, 'id ' || s.id || ': no feature of {layer.id} has this id (deleted since the file was made?); '
+               || 'leave it empty to add the row as a new feature' AS reason
+          FROM {STAGE} AS s
+         WHERE NOT s.rejected AND s.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {layer.id} AS t WHERE t.id = s.id)
+        UNION ALL
         SELECT s.row_no, 'id ' || s.id || ': the feature was changed since the file was made (version ' || s.version
                || ' in the file, ' || t.version || ' now)' AS reason
           FROM {STAGE} AS s JOIN {layer.id} AS t ON t.id = s.id
-         WHERE NOT s.rejected AND s.version IS NOT NULL AND s.version <> t.version
+         WHERE NOT s.rejected AND s.version IS NOT NULL AND s.version <> t.version AND {writes()}
     """)
 
 
@@ -240,19 +282,19 @@ def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[st
     change by `key` a feature lying outside them: an editor of some districts imports only into those.
     Reads the stage's places (stage_places).
     """
+    writing = f" AND {writes()}" if key else ""  # a row changing nothing writes nowhere
     found = [f"""
         SELECT s.row_no, 'district: {OUTSIDE_DISTRICTS}' AS reason FROM {STAGE} AS s
           LEFT JOIN import_places AS p ON p.row_no = s.row_no AND p.level = 'district'
-         WHERE NOT s.rejected AND {outside_districts("p.code")}
+         WHERE NOT s.rejected AND {outside_districts("p.code")}{writing}
     """]
     if key:
         found.append(f"""
         SELECT DISTINCT s.row_no, 'key ' || s.{key} || ' names a feature {OUTSIDE_DISTRICTS}' AS reason
           FROM {STAGE} AS s JOIN {layer.id} AS t ON t.{key} = s.{key}
-         WHERE NOT s.rejected AND {outside_districts("t.district_code")}
+         WHERE NOT s.rejected AND {outside_districts("t.district_code")}{writing}
         """)
-    if key:  # held until commit: a feature moved out of the districts meanwhile is not updated after this check
-        conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {STAGE} AS s ON t.{key} = s.{key} FOR UPDATE OF t"))
+        lock_keyed(conn, layer, key)  # a feature moved out of the districts meanwhile is not updated after this check
     return reject_found(conn, " UNION ALL ".join(found), {"districts": list(districts)})
 
 
@@ -362,6 +404,7 @@ def build_indexes(conn: Connection, definitions: list[str]) -> None:
 def save_staged(conn: Connection, layer: Layer, key: str | None = None, fields: list[str] | None = None) -> tuple[int, int, bool]:
     """Update the features whose `key` a staged row names, insert the other accepted rows; `fields`
     (the file's mapped ones; all writable by default) are written, a feature's others are left as they are.
+    Keyed, after set_aside_unchanged.
 
     Set-based, with the place (stage_places, run before) and version the row
     triggers would give (they stand aside while vung.bulk is on); area and
@@ -370,7 +413,8 @@ def save_staged(conn: Connection, layer: Layer, key: str | None = None, fields: 
     layer's indexes were built again after the load).
     """
     fields = stage_columns(layer) if fields is None else [f for f in stage_columns(layer) if f in fields]
-    rebuilt = drop_indexes_for_load(conn, layer, staged_count(conn))
+    incoming = staged_count(conn) - (conn.execute(text(f"SELECT count(*) FROM {SAME}")).scalar_one() if key else 0)
+    rebuilt = drop_indexes_for_load(conn, layer, incoming)
     set_local(conn, {"vung.bulk": "on"})  # the row triggers stand aside (migrations 0003, 0006)
     updated = update_rows(conn, layer, key, fields) if key else 0
     inserted = insert_rows(conn, layer, key, fields)
@@ -392,15 +436,13 @@ def derived(layer: Layer, row_no: str = "s.row_no") -> tuple[list[tuple[str, str
 
 def update_rows(conn: Connection, layer: Layer, key: str, fields: list[str]) -> int:
     """Features whose `key` matches a staged row take its `fields`, shape and place, and a new version;
-    those it would not change are left alone (no version that changes nothing)."""
+    those set aside as unchanged (set_aside_unchanged) are left alone: no version that changes nothing."""
     pairs, joins = derived(layer)
-    shape = stored_geometry(layer, "s.geom")
     assignments = [f"{c} = s.{c}" for c in fields] + [f"{c} = {v}" for c, v in pairs]
-    assignments += [f"geom = {shape}", "version = t.version + 1", "updated_at = now()"]
-    changes = f"({', '.join([*(f't.{c}' for c in fields), 't.geom'])}) IS DISTINCT FROM ({', '.join([*(f's.{c}' for c in fields), shape])})"
+    assignments += [f"geom = {stored_geometry(layer, 's.geom')}", "version = t.version + 1", "updated_at = now()"]
     return conn.execute(text(
         f"UPDATE {layer.id} AS t SET {', '.join(assignments)} FROM {STAGE} AS s {joins} "
-        f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key} AND {changes}"
+        f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key} AND {writes()}"
     )).rowcount
 
 
@@ -507,7 +549,8 @@ def undo_writes(conn: Connection, layer: Layer, username: str | None, at, distri
         "ORDER BY w.feature_id"
     ), {"layer": layer.id, "at": at, "user": username})
     conn.execute(text(f"ANALYZE {UNDONE}"))  # without statistics the restoring join was planned for a handful of rows
-    conn.execute(text(f"SELECT 1 FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id AND u.unchanged FOR UPDATE OF t"))
+    conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id "
+                      "AND u.unchanged FOR UPDATE OF t) AS locked"))
     if districts is not None:
         refuse_outside(
             conn, layer, f"SELECT t.district_code FROM {layer.id} AS t JOIN {UNDONE} AS u ON u.feature_id = t.id AND u.unchanged",

@@ -9,6 +9,7 @@ import time
 import zipfile
 
 import geopandas as gpd
+import pyogrio
 import pytest
 from shapely.geometry import box
 from sqlalchemy import text
@@ -663,3 +664,39 @@ def test_imports_undone_newest_first_leave_nothing_behind(editor, engine, cleanu
     assert post(editor, f"/import/log/{one}/undo").json == {"removed": 2, "restored": 0, "changed_since": 0, "unrecorded": 0}
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api chuỗi%'")).scalar_one() == 0
+
+
+def test_an_export_sent_back_through_the_page_is_checked_by_id_and_version(app, make_user, engine, cleanup, tmp_path):
+    """The page sends the columns it leaves out mapped to "": the export's version column is still read, a row
+    of a feature edited since is refused, and an editor of one district sending back a whole export writes
+    only the rows that change something, all inside."""
+    local = signed_in(app, make_user("import_api_roundtrip", "editor", layers=["farming_zones"], districts=[INSIDE]))
+    inside, outside = free_cell(engine, INSIDE), free_cell(engine, OUTSIDE)
+    with engine.begin() as c:
+        ids = [c.execute(text(
+            "INSERT INTO farming_zones (name, crop, geom) VALUES (:n, 'rice', "
+            "ST_Multi(ST_MakeEnvelope(:x, :y, :x + 0.001, :y + 0.001, 4326))) RETURNING id"),
+            {"n": name, "x": x, "y": y}).scalar_one() for name, (x, y) in (("zz-api trong", inside), ("zz-api ngoài", outside))]
+    path = tmp_path / "xuat.gpkg"
+    with app.app_context():
+        assert app.test_cli_runner().invoke(args=["export", "farming_zones", str(path), "--filter", "q=zz-api"]).exit_code == 0
+    frame = pyogrio.read_dataframe(path)
+    frame.loc[frame["id"] == ids[0], "season"] = "Vụ mùa"
+    edited = tmp_path / "sua.gpkg"
+    pyogrio.write_dataframe(frame, edited, layer="farming_zones")
+    upload_id = upload(local, edited.read_bytes(), "sua.gpkg").json["upload"]
+    mapping = {c: (c if c in ("name", "crop", "season") else "") for c in frame.columns if c != "geometry"}
+    body = {"layer": "farming_zones", "mapping": mapping, "key": "id", "dry_run": False}
+    done = post(local, f"/import/{upload_id}/run", json=body).json
+    assert (done.get("committed"), done.get("updated"), done.get("unchanged"), done.get("rejected")) == (True, 1, 1, []), done
+
+    with engine.begin() as c:  # a colleague's edit after a second export
+        c.execute(text("UPDATE farming_zones SET season = 'Vụ đông' WHERE id = :id"), {"id": ids[0]})
+    frame.loc[frame["id"] == ids[0], "season"] = "Vụ xuân"
+    edited = tmp_path / "sua_lan_hai.gpkg"
+    pyogrio.write_dataframe(frame, edited, layer="farming_zones")
+    again = upload(local, edited.read_bytes(), "sua_lan_hai.gpkg").json["upload"]
+    refused = post(local, f"/import/{again}/run?lang=vi", json=body).json
+    assert refused["committed"] is False
+    assert [r["reason"] for r in refused["rejected"]] == [
+        f"mã {ids[0]}: đối tượng đã được sửa sau khi tệp được tạo (phiên bản 1 trong tệp, nay là 3)"]

@@ -598,3 +598,61 @@ def test_a_key_that_is_no_field_is_named_as_such(flask_import, tmp_path):
     path = write(zones([f"{MARK} khoá lạ"], ["Lúa"]), tmp_path / "khoa.geojson")
     result = flask_import("farming_zones", path, "--key", "area_ha")
     assert result.exit_code != 0 and "unknown key field 'area_ha': a field of farming_zones the file fills, or id" in result.output
+
+
+@pytest.mark.parametrize("cpg", [None, "", "garbage", "rot13", "hex", "1258\x00"])
+def test_odd_cpg_files_and_names_not_in_utf8_get_an_answer(flask_import, tmp_path, cpg):
+    """Windows-1258 column names behind no .cpg, or one naming no text encoding: a clear answer (choose
+    the encoding), never a traceback; with a .cpg of 1258 and a NUL after it, read as Windows-1258."""
+    gdf = gpd.GeoDataFrame({"TEN": [f"{MARK} cpg lạ"], "Cây trồng": ["Lúa"]}, geometry=[square(0)], crs=4326)
+    path = write(gdf, tmp_path / "cpg_la.shp", encoding="cp1258")
+    if cpg is None:
+        path.with_suffix(".cpg").unlink(missing_ok=True)
+    else:
+        path.with_suffix(".cpg").write_text(cpg)
+    result = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name")
+    if cpg == "1258\x00":
+        assert result.exit_code == 0 and "Cây trồng -> crop" in result.output, result.output
+    else:
+        assert result.exit_code != 0 and "holds text that is not UTF-8: choose its encoding" in result.output, result.output
+    fixed = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name", "--encoding", "cp1258")
+    assert fixed.exit_code == 0 and "Cây trồng -> crop" in fixed.output, fixed.output
+
+
+def test_an_encoding_that_is_no_text_encoding_is_refused(flask_import, tmp_path):
+    path = write(zones([f"{MARK} mã lạ"], ["Lúa"]), tmp_path / "ma_la.shp", encoding="UTF-8")
+    result = flask_import("farming_zones", path, "--dry-run", "--encoding", "rot13")
+    assert result.exit_code != 0 and "unknown text encoding 'rot13'" in result.output
+
+
+def test_ids_naming_no_feature_or_another_layer_s_are_refused(flask_import, engine, tmp_path, app):
+    """A feature deleted since the export does not come back; a file of another layer's ids is refused whole."""
+    path = exported_villages(engine, app, tmp_path, [("còn", "salt", 1, None), ("đã xoá", "salt", 2, None)])
+    with engine.begin() as c:
+        gone = c.execute(text("DELETE FROM craft_villages WHERE name = :n RETURNING id"), {"n": f"{MARK} đã xoá"}).scalar_one()
+    result = flask_import("craft_villages", path, "--key", "id")
+    assert result.exit_code != 0
+    assert f"id {gone}: no feature of craft_villages has this id (deleted since the file was made?)" in result.output
+    assert sorted(marked(engine, "craft_villages")) == [(f"{MARK} còn",)]
+
+    relics = tmp_path / "relics.gpkg"
+    frame = pyogrio.read_dataframe(path)
+    pyogrio.write_dataframe(frame, relics, layer="relics")  # named as an export of relics is
+    other = flask_import("craft_villages", relics, "--key", "id")
+    assert other.exit_code != 0 and "the file's layer is relics, another layer of this map" in other.output
+
+
+def test_an_export_round_trip_through_geojson_changes_nothing(flask_import, engine, tmp_path, app):
+    """GeoJSON rounds coordinates to 7 decimals and turns rings: sent back as it was, nothing changes."""
+    with engine.begin() as c:
+        c.execute(text(
+            "INSERT INTO farming_zones (name, crop, geom) VALUES (:n, 'rice', ST_Multi(ST_GeomFromText("
+            "'POLYGON((106.2012345678 20.3012345678, 106.2012345678 20.3052345678, 106.2052345678 20.3052345678, "
+            "106.2052345678 20.3012345678, 106.2012345678 20.3012345678))', 4326)))"), {"n": f"{MARK} tròn số"})
+    path = tmp_path / "vung.geojson"
+    with app.app_context():
+        exported = app.test_cli_runner().invoke(args=["export", "farming_zones", str(path), "--filter", f"q={MARK}"])
+    assert exported.exit_code == 0, exported.output
+    result = flask_import("farming_zones", path, "--key", "id")
+    assert result.exit_code == 0 and "inserted 0, updated 0, unchanged 1" in result.output, result.output
+    assert marked(engine, "farming_zones", "version") == [(1,)]

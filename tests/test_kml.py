@@ -54,3 +54,27 @@ def test_a_kml_without_attributes_is_read_as_it_is(tmp_path):
     path.write_text('<kml xmlns="http://www.opengis.net/kml/2.2"><Placemark><name>A</name>'
                     "<Point><coordinates>106.17,20.42</coordinates></Point></Placemark></kml>", encoding="utf-8")
     assert with_placemark_data(path, tmp_path) == (path, [])
+
+
+def test_attributes_named_like_gdal_s_columns_or_the_geopackage_s_are_kept(tmp_path):
+    """"name" and "Description" as attributes (this app's exports write the real description so) win over
+    GDAL's Name and Description; fid and repeated names written otherwise are kept under other names; a
+    placemark without a shape, which GDAL leaves out, is left out here too."""
+    path = tmp_path / "trung_ten.kml"
+    path.write_text(
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        "<Placemark><name>Nhãn</name><description>&lt;table&gt;bảng&lt;/table&gt;</description><ExtendedData>"
+        '<Data name="name"><value>Tên thật</value></Data><Data name="Description"><value>Mô tả thật</value></Data>'
+        '<Data name="fid"><value>7</value></Data><Data name="Area"><value>1</value></Data>'
+        '<Data name="area"><value>2</value></Data><Data name="  "><value>?</value></Data></ExtendedData>'
+        "<Point><coordinates>106.17,20.42</coordinates></Point></Placemark>"
+        "<Placemark><name>Không hình</name><ExtendedData><Data name='name'><value>x</value></Data></ExtendedData></Placemark>"
+        "</Document></kml>", encoding="utf-8")
+    converted, notes = with_placemark_data(path, tmp_path)
+    assert notes == []
+    frame = pyogrio.read_dataframe(converted)
+    row = frame.iloc[0].to_dict()
+    assert len(frame) == 1
+    assert (row["name"], row["Description"], row["Name (KML)"]) == ("Tên thật", "Mô tả thật", "Nhãn")
+    assert row["Description (KML)"] == "<table>bảng</table>"
+    assert (row["fid (ExtendedData)"], row["Area"], row["area (ExtendedData)"]) == ("7", "1", "2")
