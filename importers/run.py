@@ -251,7 +251,13 @@ def typed_raw(f: Field, raw):
         return int(raw) if f.kind == "integer" and "." not in raw else float(raw)
     if f.kind == "number" and isinstance(raw, int):
         return float(raw)
+    if f.kind == "boolean" and (isinstance(raw, str) or isinstance(raw, int) and raw in (0, 1)):
+        # Formats without a boolean type (KML, CSV, a shapefile's DBF) write one as text or a number.
+        return BOOLEAN_TEXT.get(str(raw).strip().lower(), raw)
     return raw
+
+
+BOOLEAN_TEXT = {"1": True, "true": True, "yes": True, "có": True, "0": False, "false": False, "no": False, "không": False}
 
 
 # Arrow types of the staged columns, by field kind (every other kind is a string).

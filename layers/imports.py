@@ -120,16 +120,21 @@ def not_same_feature(key: str | None) -> str:
     return f" AND NOT (s.{key} IS NOT NULL AND t.{key} = s.{key})" if key else ""
 
 
+def writing(key: str | None, alias: str = "s") -> str:
+    """With a key, SQL to add: staged row `alias` writes something (set_aside_unchanged has not set it aside)."""
+    return f" AND {writes(alias)}" if key else ""
+
+
 def overlaps_sql(layer: Layer, key: str | None) -> str:
     """Rows sharing area with a feature of the layer, or with an earlier row of the file (among those touching one)."""
     return f"""
         SELECT s.row_no, 'geometry: overlaps feature(s) ' || string_agg(t.id::text, ', ' ORDER BY t.id) AS reason
           FROM {STAGE} s JOIN {layer.id} t ON {sql.shares_area("t", "s")}
-         WHERE NOT s.rejected{not_same_feature(key)} GROUP BY s.row_no
+         WHERE NOT s.rejected{not_same_feature(key)}{writing(key)} GROUP BY s.row_no
         UNION ALL
         SELECT b.row_no, 'geometry: overlaps row ' || min(a.row_no) || ' of the file'
           FROM {STAGE} a JOIN {STAGE} b ON a.row_no < b.row_no AND {sql.shares_area("a", "b")}
-         WHERE NOT a.rejected AND NOT b.rejected AND b.row_no IN (SELECT row_no FROM {TOUCHING})
+         WHERE NOT a.rejected AND NOT b.rejected AND b.row_no IN (SELECT row_no FROM {TOUCHING}){writing(key, "b")}
          GROUP BY b.row_no
     """
 
@@ -190,7 +195,7 @@ def rows_overlapping(conn: Connection, layer: Layer, key: str | None, first: int
             text(
                 f"""
                 SELECT s.row_no FROM {STAGE} AS s
-                 WHERE NOT s.rejected AND {rows} AND (
+                 WHERE NOT s.rejected AND {rows}{writing(key)} AND (
                    EXISTS (SELECT 1 FROM {layer.id} AS t WHERE {sql.shares_area("t", "s")}{not_same_feature(key)})
                    OR {within_file} AND EXISTS (SELECT 1 FROM {STAGE} AS a
                                WHERE a.row_no < s.row_no AND NOT a.rejected AND {sql.shares_area("a", "s")}))
@@ -233,7 +238,8 @@ def changes(layer: Layer, fields: list[str]) -> str:
     differ only by a ring's start or direction, or below 1e-7 degrees (about a centimetre): what a round
     trip through GeoJSON, KML or a shapefile does to them."""
     shape = stored_geometry(layer, "s.geom")
-    same_shape = (f"(t.geom = {shape} OR ST_OrderingEquals(ST_Normalize(ST_SnapToGrid(t.geom, 1e-7)), "
+    snapped = "ST_SnapToGrid(t.geom, 1e-7)"  # a shape smaller than the grid snaps to nothing: no match then
+    same_shape = (f"(t.geom = {shape} OR NOT ST_IsEmpty({snapped}) AND ST_OrderingEquals(ST_Normalize({snapped}), "
                   f"ST_Normalize(ST_SnapToGrid({shape}, 1e-7))))")
     values = f"({', '.join(f't.{c}' for c in fields) or 'NULL'}) IS DISTINCT FROM ({', '.join(f's.{c}' for c in fields) or 'NULL'})"
     return f"({values} OR NOT {same_shape})"
@@ -241,12 +247,18 @@ def changes(layer: Layer, fields: list[str]) -> str:
 
 def set_aside_unchanged(conn: Connection, layer: Layer, key: str, fields: list[str]) -> None:
     """Note the accepted rows whose feature already holds what they say (SAME): no check of a write applies
-    to them (a district-limited editor sending back a whole export), and update_rows passes them by."""
+    to them (a district-limited editor sending back a whole export), and update_rows passes them by. Only
+    a key written once in the file and naming one feature can be so; the features are locked first, so
+    none changes between this and the update."""
+    lock_keyed(conn, layer, key)
     conn.execute(text(f"DROP TABLE IF EXISTS {SAME}"))
-    conn.execute(text(
-        f"CREATE TEMP TABLE {SAME} ON COMMIT DROP AS SELECT s.row_no FROM {STAGE} AS s JOIN {layer.id} AS t "
-        f"ON t.{key} = s.{key} WHERE NOT s.rejected AND NOT {changes(layer, fields)}"
-    ))
+    conn.execute(text(f"""
+        CREATE TEMP TABLE {SAME} ON COMMIT DROP AS
+        WITH once AS (SELECT {key} FROM {STAGE} WHERE NOT rejected AND {key} IS NOT NULL GROUP BY {key} HAVING count(*) = 1),
+             alone AS (SELECT {key} FROM {layer.id} WHERE {key} IN (SELECT {key} FROM once) GROUP BY {key} HAVING count(*) = 1)
+        SELECT s.row_no FROM {STAGE} AS s JOIN alone USING ({key}) JOIN {layer.id} AS t ON t.{key} = s.{key}
+         WHERE NOT s.rejected AND NOT {changes(layer, fields)}
+    """))
     conn.execute(text(f"ALTER TABLE {SAME} ADD PRIMARY KEY (row_no)"))
     conn.execute(text(f"ANALYZE {SAME}"))
 
@@ -259,8 +271,8 @@ def writes(alias: str = "s") -> str:
 def reject_by_ids(conn: Connection, layer: Layer) -> list[dict]:
     """Rows of a file keyed by id (an export sent back) naming no feature of the layer (deleted since, or
     from another layer), or a feature changed since the file was made (its version column older than the
-    feature's): importing them would bring back a deletion or lose that change. Rows changing nothing pass."""
-    lock_keyed(conn, layer, "id")
+    feature's): importing them would bring back a deletion or lose that change. Rows changing nothing pass.
+    The features were locked by set_aside_unchanged."""
     return reject_found(conn, f"""
         SELECT s.row_no, 'id ' || s.id || ': no feature of {layer.id} has this id (deleted since the file was made?); '
                || 'leave it empty to add the row as a new feature' AS reason
@@ -280,7 +292,7 @@ OUTSIDE_DISTRICTS = "outside the districts you may edit"
 def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[str, ...], key: str | None) -> list[dict]:
     """Rows that would put a feature outside `districts` (codes), where the place trigger would find it, or
     change by `key` a feature lying outside them: an editor of some districts imports only into those.
-    Reads the stage's places (stage_places).
+    Reads the stage's places (stage_places); with a key, the features were locked by set_aside_unchanged.
     """
     writing = f" AND {writes()}" if key else ""  # a row changing nothing writes nowhere
     found = [f"""
@@ -294,7 +306,6 @@ def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[st
           FROM {STAGE} AS s JOIN {layer.id} AS t ON t.{key} = s.{key}
          WHERE NOT s.rejected AND {outside_districts("t.district_code")}{writing}
         """)
-        lock_keyed(conn, layer, key)  # a feature moved out of the districts meanwhile is not updated after this check
     return reject_found(conn, " UNION ALL ".join(found), {"districts": list(districts)})
 
 
@@ -413,7 +424,8 @@ def save_staged(conn: Connection, layer: Layer, key: str | None = None, fields: 
     layer's indexes were built again after the load).
     """
     fields = stage_columns(layer) if fields is None else [f for f in stage_columns(layer) if f in fields]
-    incoming = staged_count(conn) - (conn.execute(text(f"SELECT count(*) FROM {SAME}")).scalar_one() if key else 0)
+    unchanged = f"SELECT count(*) FROM {SAME} JOIN {STAGE} USING (row_no) WHERE NOT rejected"
+    incoming = staged_count(conn) - (conn.execute(text(unchanged)).scalar_one() if key else 0)
     rebuilt = drop_indexes_for_load(conn, layer, incoming)
     set_local(conn, {"vung.bulk": "on"})  # the row triggers stand aside (migrations 0003, 0006)
     updated = update_rows(conn, layer, key, fields) if key else 0

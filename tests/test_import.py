@@ -906,3 +906,27 @@ def test_rows_in_no_district_are_noted(conn, tmp_path, dry_run):
     if not dry_run:
         places = conn.execute(text("SELECT name, district IS NOT NULL FROM craft_villages WHERE name LIKE 'Làng % tỉnh' ORDER BY name"))
         assert [tuple(r) for r in places] == [("Làng ngoài tỉnh", False), ("Làng trong tỉnh", True)]
+
+
+def test_a_key_naming_two_identical_features_is_refused_not_a_crash(conn, tmp_path):
+    """Set aside as unchanged only where the key names one feature: two identical features of one name are
+    the repeated-key check's business."""
+    first = write(zones(["Vùng trùng tên", "Vùng trùng tên"], ["Lúa", "Lúa"]), tmp_path / "hai.geojson")
+    assert do_import(conn, "farming_zones", first).inserted == 2
+    gdf = zones(["Vùng trùng tên"], ["Lúa"])
+    report = do_import(conn, "farming_zones", write(gdf, tmp_path / "mot.geojson"), key="name", dry_run=True)
+    assert reasons(report) == {1: "key Vùng trùng tên matches 2 features; it must name one"}
+
+
+def test_flags_written_as_text_or_numbers_are_read(conn, tmp_path):
+    """KML, CSV and DBF have no boolean type: exports write 1 and 0, people write có and không."""
+    path = tmp_path / "co_khong.csv"
+    x, y = X0, Y0
+    rows = [("Vùng cờ 1", "1"), ("Vùng cờ 2", "không"), ("Vùng cờ 3", "True")]
+    path.write_text("name,crop,illustrative,wkt\n" + "".join(
+        f'{name},Lúa,{flag},"POLYGON(({x + i * 0.01} {y},{x + i * 0.01 + 0.004} {y},{x + i * 0.01 + 0.004} {y + 0.004},'
+        f'{x + i * 0.01} {y}))"\n' for i, (name, flag) in enumerate(rows)), encoding="utf-8")
+    report = do_import(conn, "farming_zones", path)
+    assert report.rejected == [] and report.inserted == 3
+    flags = conn.execute(text("SELECT illustrative FROM farming_zones WHERE name LIKE 'Vùng cờ %' ORDER BY name")).scalars()
+    assert list(flags) == [True, False, True]

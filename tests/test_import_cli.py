@@ -656,3 +656,21 @@ def test_an_export_round_trip_through_geojson_changes_nothing(flask_import, engi
     result = flask_import("farming_zones", path, "--key", "id")
     assert result.exit_code == 0 and "inserted 0, updated 0, unchanged 1" in result.output, result.output
     assert marked(engine, "farming_zones", "version") == [(1,)]
+
+
+def test_an_unchanged_round_trip_of_areas_refusing_overlaps_goes_back_without_refusal(flask_import, engine, tmp_path, app):
+    """GeoJSON rounds shapes to 7 decimals: two aquaculture areas touching along a slanted edge may then seem to
+    overlap by a hair. Rows changing nothing are no writes, so no overlap check refuses them."""
+    with engine.begin() as c:
+        for i, wkt in enumerate([
+            "POLYGON((106.40 20.22, 106.4013333333 20.2213333333, 106.40 20.2213333333, 106.40 20.22))",
+            "POLYGON((106.40 20.22, 106.4013333333 20.22, 106.4013333333 20.2213333333, 106.40 20.22))",
+        ]):
+            c.execute(text("INSERT INTO aquaculture_areas (name, species, water_type, geom) VALUES "
+                           "(:n, 'shrimp', 'brackish', ST_Multi(ST_GeomFromText(:w, 4326)))"), {"n": f"{MARK} ao {i}", "w": wkt})
+    path = tmp_path / "ao.geojson"
+    with app.app_context():
+        exported = app.test_cli_runner().invoke(args=["export", "aquaculture_areas", str(path), "--filter", f"q={MARK}"])
+    assert exported.exit_code == 0, exported.output
+    result = flask_import("aquaculture_areas", path, "--key", "id")
+    assert result.exit_code == 0 and "updated 0, unchanged 2, rejected 0" in result.output, result.output
