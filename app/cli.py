@@ -263,7 +263,9 @@ def print_report(report) -> None:
                    f"rejected {report.rejected_rows}")
     else:
         mode = "dry run: nothing written" if report.dry_run else "nothing loaded"
-        click.echo(f"{mode}; rows read {report.rows_read}, would load {report.would_load}, rejected {report.rejected_rows}")
+        by_key = (f" (add {report.would_insert}, update {report.would_update}, unchanged {report.unchanged})"
+                  if report.would_update or report.unchanged else "")
+        click.echo(f"{mode}; rows read {report.rows_read}, would load {report.would_load}{by_key}, rejected {report.rejected_rows}")
     click.echo("mapping: " + ", ".join(f"{c} -> {f}" for c, f in report.mapping.items()))
     if report.unknown_columns:
         click.echo("columns not imported: " + ", ".join(report.unknown_columns))

@@ -307,6 +307,7 @@ def report_json(report: ImportReport) -> dict:
     return {
         "dry_run": report.dry_run, "committed": report.committed, "rows_read": report.rows_read,
         "would_load": report.would_load, "inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged,
+        "would_update": report.would_update, "would_insert": report.would_insert,
         "rejected": report.rejected[:1000], "rejected_total": len(report.rejected),
         "mapping": report.mapping, "unknown_columns": report.unknown_columns, "notes": report.notes,
         "unmatched": unmatched_json(report.unmatched), "import": report.import_id,

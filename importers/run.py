@@ -68,6 +68,7 @@ from layers.imports import (
     set_aside_unchanged,
     stage_columns,
     stage_places,
+    would_write,
 )
 from layers.validate import check_value
 
@@ -103,6 +104,8 @@ class ImportReport:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0  # accepted rows whose key names a feature that already holds what they say
+    would_update: int = 0  # a run not committed (a dry run): what it would have done with the accepted rows
+    would_insert: int = 0
     rejected: list[dict] = field(default_factory=list)  # {"row", "reason", "location"?}, a row may have several
     mapping: dict[str, str] = field(default_factory=dict)
     unknown_columns: list[str] = field(default_factory=list)
@@ -386,6 +389,8 @@ def run_import(
         fields = [f for f in stage_columns(layer) if f in mapping.columns.values()]  # what the file writes
         check_staged(conn, layer, options, report, fields)
         if report.rejected and not options.skip_invalid or options.dry_run:
+            report.would_update, report.would_insert = would_write(conn, layer, options.key)
+            report.unchanged = report.would_load - report.would_update - report.would_insert
             savepoint.rollback()
             return report
         phase("saving")

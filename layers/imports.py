@@ -358,6 +358,18 @@ def rows_in_no_district(conn: Connection, most: int) -> list[int]:
     ), {"most": most}).scalars().all()
 
 
+def would_write(conn: Connection, layer: Layer, key: str | None) -> tuple[int, int]:
+    """(updates, inserts) the accepted staged rows would make: by `key`, those naming a feature and changing
+    it, and those naming none; what a dry run tells."""
+    if not key:
+        return 0, staged_count(conn)
+    return tuple(conn.execute(text(f"""
+        SELECT count(*) FILTER (WHERE matched AND {writes("x")}), count(*) FILTER (WHERE NOT matched)
+          FROM (SELECT s.row_no, s.{key} IS NOT NULL AND EXISTS (SELECT 1 FROM {layer.id} AS t WHERE t.{key} = s.{key}) AS matched
+                  FROM {STAGE} AS s WHERE NOT s.rejected) AS x
+    """)).one())
+
+
 def staged_count(conn: Connection) -> int:
     return conn.execute(text(f"SELECT count(*) FROM {STAGE} WHERE NOT rejected")).scalar_one()
 

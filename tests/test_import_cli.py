@@ -560,6 +560,8 @@ def test_an_export_edited_elsewhere_comes_back_by_id(flask_import, engine, tmp_p
     frame = gpd.GeoDataFrame(pd.concat([frame, added], ignore_index=True), crs=4326)
     edited = write(frame, tmp_path / "lang_sua.gpkg")
 
+    dry = flask_import("craft_villages", edited, "--key", "id", "--dry-run")
+    assert "rows read 3, would load 3 (add 1, update 1, unchanged 1), rejected 0" in dry.output, dry.output
     result = flask_import("craft_villages", edited, "--key", "id")
     assert result.exit_code == 0, result.output
     assert "inserted 1, updated 1, unchanged 1" in result.output and "columns not imported: id" not in result.output

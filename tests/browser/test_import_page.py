@@ -420,6 +420,10 @@ def test_an_exported_file_sent_back_updates_its_features_by_id(
     page = open_in_import_page(new_page(), live_server, editor, path)
     expect(page.locator("#import-key option[value=id]")).to_have_text("Mã đối tượng (tệp xuất từ bản đồ này)")
     page.select_option("#import-key", "id")
+    page.click("#import-dry-run")
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "dry")
+    assert counts(page) == {"rows_read": "2", "would_load": "2", "would_insert": "0", "would_update": "1", "unchanged": "1",
+                            "rejected": "0"}
     page.click("#import-run")
     expect(page.locator("#import-report")).to_have_attribute("data-state", "committed")
     assert counts(page) == {"rows_read": "2", "inserted": "0", "updated": "1", "unchanged": "1", "rejected": "0"}

@@ -41,6 +41,12 @@ export function createReport(section, { onPlace, onUndo }) {
       if (report.unchanged) summary.append(...count(t("unchanged"), report.unchanged, "unchanged"));
     } else {
       summary.append(...count(t("would_load"), report.would_load, "would_load"));
+      // Keyed by a field or id: how the rows would go in.
+      if (report.would_update || report.unchanged) {
+        summary.append(...count(t("would_insert"), report.would_insert, "would_insert"));
+        summary.append(...count(t("would_update"), report.would_update, "would_update"));
+        summary.append(...count(t("unchanged"), report.unchanged, "unchanged"));
+      }
     }
     // Rows, not reasons: a row may be rejected for several.
     const rows = Number(report.rows_read) - Number(report.would_load);
