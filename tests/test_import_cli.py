@@ -540,9 +540,13 @@ def exported_villages(engine, app, tmp_path, villages: list[tuple]) -> Path:
                 "INSERT INTO craft_villages (name, craft, households, products, geom) "
                 "VALUES (:name, :craft, :households, :products, ST_SetSRID(ST_MakePoint(:x, 20.42), 4326))"),
                 {"name": f"{MARK} {name}", "craft": craft, "households": households, "products": products, "x": 106.17 + i * 0.01})
-    path = tmp_path / "xuat.gpkg"
+    return export_marked(app, "craft_villages", tmp_path / "xuat.gpkg")
+
+
+def export_marked(app, layer_id: str, path: Path) -> Path:
+    """The test's features of a layer, exported by `flask export` to `path` (its format by the extension)."""
     with app.app_context():
-        exported = app.test_cli_runner().invoke(args=["export", "craft_villages", str(path), "--filter", f"q={MARK}"])
+        exported = app.test_cli_runner().invoke(args=["export", layer_id, str(path), "--filter", f"q={MARK}"])
     assert exported.exit_code == 0, exported.output
     return path
 
@@ -652,9 +656,7 @@ def test_an_export_round_trip_through_geojson_changes_nothing(flask_import, engi
             "'POLYGON((106.2012345678 20.3012345678, 106.2012345678 20.3052345678, 106.2052345678 20.3052345678, "
             "106.2052345678 20.3012345678, 106.2012345678 20.3012345678))', 4326)))"), {"n": f"{MARK} tròn số"})
     path = tmp_path / "vung.geojson"
-    with app.app_context():
-        exported = app.test_cli_runner().invoke(args=["export", "farming_zones", str(path), "--filter", f"q={MARK}"])
-    assert exported.exit_code == 0, exported.output
+    export_marked(app, "farming_zones", path)
     result = flask_import("farming_zones", path, "--key", "id")
     assert result.exit_code == 0 and "inserted 0, updated 0, unchanged 1" in result.output, result.output
     assert marked(engine, "farming_zones", "version") == [(1,)]
@@ -671,8 +673,6 @@ def test_an_unchanged_round_trip_of_areas_refusing_overlaps_goes_back_without_re
             c.execute(text("INSERT INTO aquaculture_areas (name, species, water_type, geom) VALUES "
                            "(:n, 'shrimp', 'brackish', ST_Multi(ST_GeomFromText(:w, 4326)))"), {"n": f"{MARK} ao {i}", "w": wkt})
     path = tmp_path / "ao.geojson"
-    with app.app_context():
-        exported = app.test_cli_runner().invoke(args=["export", "aquaculture_areas", str(path), "--filter", f"q={MARK}"])
-    assert exported.exit_code == 0, exported.output
+    export_marked(app, "aquaculture_areas", path)
     result = flask_import("aquaculture_areas", path, "--key", "id")
     assert result.exit_code == 0 and "updated 0, unchanged 2, rejected 0" in result.output, result.output
