@@ -1,4 +1,5 @@
-"""`flask` commands: database set-up and migrations, the sample, synthetic data."""
+"""`flask` commands: database set-up and migrations, the sample, synthetic data, imports (with their log
+and undo), publishing, users and tokens; `flask export` lives in app/exports.py."""
 
 from __future__ import annotations
 
@@ -143,12 +144,12 @@ def sample_synthetic(count: int, seed: float, replace: bool):
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Load the valid rows even if some are rejected.")
 @click.option("--repair", is_flag=True, help="Repair invalid shapes with ST_MakeValid instead of rejecting them.")
-@click.option("--user", "username", default="import", show_default=True, help="Name recorded in the history.")
+@click.option("--user", "username", default="import", show_default=True, help="Name recorded in the history and the import log.")
 @click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write every rejected row (row, reason, longitude, latitude) to this CSV file.")
 def import_command(layer_id, path, source_layer, crs, encoding, mappings, values, key, dry_run, skip_invalid, repair,
                    username, rejected_path):
-    """Import PATH (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ, CSV, XLSX) into LAYER_ID."""
+    """Import PATH (GeoJSON, Shapefile zipped or not, GeoPackage, KML/KMZ, CSV, XLSX) into LAYER_ID."""
     layer = editable_layer(layer_id)
     options = ImportOptions(
         source_layer=source_layer, crs=crs, encoding=encoding, mapping=parse_mappings(mappings),

@@ -1,4 +1,5 @@
-"""The import page: upload a file, inspect it, dry-run it, import it.
+"""The import page: upload a file, inspect it, dry-run it, import it (as a job for large files), download
+its rejected rows; the user's import log and undo (a job too).
 
 Uploads are kept in UPLOAD_DIR, one folder per upload named by a random id
 and tied to the user who sent it; every step unpacks it afresh into a

@@ -219,7 +219,7 @@ def unmatched_json(unmatched: dict[str, Unmatched], most: int = 50) -> dict[str,
 
 def convert_batch(layer: Layer, reading: Reading, batch: pa.RecordBatch, encoding: str | None, unmatched: dict):
     """The batch's writable values column by column, and each offending row's problems (by offset), in field order;
-    enum text no choice matched is counted in `unmatched` (field -> Counter)."""
+    enum text no choice matched is counted in `unmatched` (field -> Unmatched)."""
     values: dict[str, list] = {}
     problems: dict[int, list[str]] = {}
     for column, name in reading.mapping.items():

@@ -1,11 +1,14 @@
-"""Set-based statements of the importer: a staging table, bulk checks, the load.
+"""Set-based statements of the importer: a staging table, bulk checks, the load; the import log and undo.
 
 Rows arrive by one COPY into a temporary table, which judges each as it
-comes; the checks across rows (overlaps, repeated keys) then run on all of
-them at once, and the good rows move into the layer in one INSERT ... SELECT.
-The layer measures their area (a generated column) and its statement
-triggers write their history, as for any write; only place is derived here,
-in one join, while the layer's row trigger for it stands aside (migration 0003).
+comes; the checks across rows (overlaps, repeated keys, districts, ids and
+versions) then run on all of them at once, and the good rows move into the
+layer in one UPDATE (by key) and one INSERT ... SELECT. The layer measures
+their area (a generated column) and its statement triggers write their
+history, as for any write; place and version are set here, in one join,
+while the layer's row triggers stand aside (migrations 0003, 0006). Every
+committed import is logged (table imports, migration 0008), which is how
+undo_import finds and takes it back; import jobs let both run beside a request.
 """
 
 from __future__ import annotations
@@ -153,7 +156,7 @@ def find_touching(conn: Connection) -> None:
 
     Only they can overlap another row: testing every row of a file of
     parcels that never overlap against the rest of the file took 1.3 s of
-    100,000 rows, this 0.3 s.
+    100,000 rows, this about 0.4 s.
     """
     conn.execute(text(f"DROP TABLE IF EXISTS {TOUCHING}"))
     conn.execute(
@@ -495,7 +498,7 @@ def shown_file_name(name: str) -> str:
 
 
 def record_import(conn: Connection, layer: Layer, username: str | None, file_name: str, counts: dict[str, int]) -> tuple[int, datetime]:
-    """Log a committed import in its own transaction: (its id, its time). The time is the transaction's,
+    """Log a committed import in the import's own transaction: (its id, its time). The time is the transaction's,
     so also that of every history row the import wrote, which is how undo_import finds them."""
     row = conn.execute(text(
         "INSERT INTO imports (layer, username, at, file_name, rows_read, inserted, updated, rejected) "
