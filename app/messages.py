@@ -40,6 +40,7 @@ SHAPES = (
     N_("key %(key)s names a feature outside the districts you may edit"),
     N_("id %(id)s: the feature was changed since the file was made (version %(file)s in the file, %(now)s now)"),
     N_("unknown key field %(key)s: a field of %(layer)s the file fills, or id"),
+    N_("%(count)s text value(s) cut at 254 bytes by the shapefile were kept whole, as stored"),
     N_(
         "id %(id)s: no feature of %(layer)s has this id (deleted since the file was made?); leave it empty to add the row "
         "as a new feature"

@@ -34,6 +34,9 @@ class Mapping:
     version_column: str | None = None  # and the versions they were exported at
 
 
+DBF_NAME_LENGTH = 10
+
+
 class MappingError(ValueError):
     pass
 
@@ -56,6 +59,8 @@ def suggest_mapping(layer: Layer, columns: list[str], overrides: dict[str, str] 
         if target and claimed.setdefault(target, column) != column:
             raise MappingError(f"--map maps columns {claimed[target]!r} and {column!r} to the same field {target!r}: choose one")
     by_key = {key: f.name for f in writable.values() for key in field_keys(f)}
+    for f in writable.values():  # a shapefile cuts names at 10 characters ("descriptio"); the first field so cut has it
+        by_key.setdefault(fold(f.name[:DBF_NAME_LENGTH]), f.name)
     mapping = Mapping()
     for column in columns:
         # The user's choice of a field wins over a column matching it by name.

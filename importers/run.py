@@ -55,6 +55,7 @@ from layers.imports import (
     copy_rows,
     create_stage,
     index_stage,
+    keep_cut_text,
     overlapping_rows,
     record_import,
     reject_bad_geometries,
@@ -387,7 +388,7 @@ def run_import(
         stage_file(conn, layer, path, options, reading, report, progress)
         phase("checking")
         fields = [f for f in stage_columns(layer) if f in mapping.columns.values()]  # what the file writes
-        check_staged(conn, layer, options, report, fields)
+        check_staged(conn, layer, options, report, fields, shapefile=info.get("driver") == SHAPEFILE)
         if report.rejected and not options.skip_invalid or options.dry_run:
             report.would_update, report.would_insert = would_write(conn, layer, options.key)
             report.unchanged = report.would_load - report.would_update - report.would_insert
@@ -715,7 +716,8 @@ def rows_note(rows: list[int], said: str) -> str:
     return f"{len(rows)} row(s) {said}: rows {', '.join(map(str, rows))}"
 
 
-def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport, fields: list[str]) -> None:
+def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport, fields: list[str],
+                 shapefile: bool = False) -> None:
     index_stage(conn)
     if options.repair:
         repaired = repair_geometries(conn, layer)
@@ -724,6 +726,10 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
     found = reject_bad_geometries(conn)
     if layer.derive_place:  # the district of each shape, for the districts check, the note below and the load
         stage_places(conn)
+    if options.key and shapefile:
+        kept = keep_cut_text(conn, layer, options.key, fields)
+        if kept:
+            report.notes.append(f"{kept} text value(s) cut at 254 bytes by the shapefile were kept whole, as stored")
     if options.key:  # rows changing nothing are no writes: no check of a write applies to them
         set_aside_unchanged(conn, layer, options.key, fields)
     if options.districts is not None:  # before the checks across rows: a row that may not go in claims no key or area

@@ -248,6 +248,22 @@ def changes(layer: Layer, fields: list[str]) -> str:
     return f"({values} OR NOT {same_shape})"
 
 
+DBF_TEXT_BYTES = 254  # what a shapefile's text field holds; writers cut longer text there
+
+
+def keep_cut_text(conn: Connection, layer: Layer, key: str, fields: list[str]) -> int:
+    """A shapefile sent back by key (an export): text it had to cut at 254 bytes is the stored text, not a
+    change, so the staged value takes the stored one. How many values were so kept."""
+    kept = 0
+    for name in (f.name for f in layer.writable if f.name in fields and f.is_free_text):
+        kept += conn.execute(text(
+            f"UPDATE {STAGE} AS s SET {name} = t.{name} FROM {layer.id} AS t "
+            f"WHERE t.{key} = s.{key} AND NOT s.rejected AND octet_length(s.{name}) >= :cut - 3 "
+            f"AND length(t.{name}) > length(s.{name}) AND left(t.{name}, length(s.{name})) = s.{name}"
+        ), {"cut": DBF_TEXT_BYTES}).rowcount  # - 3: a character cut in two is left out whole
+    return kept
+
+
 def set_aside_unchanged(conn: Connection, layer: Layer, key: str, fields: list[str]) -> None:
     """Note the accepted rows whose feature already holds what they say (SAME): no check of a write applies
     to them (a district-limited editor sending back a whole export), and update_rows passes them by. Only

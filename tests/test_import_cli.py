@@ -676,3 +676,19 @@ def test_an_unchanged_round_trip_of_areas_refusing_overlaps_goes_back_without_re
     export_marked(app, "aquaculture_areas", path)
     result = flask_import("aquaculture_areas", path, "--key", "id")
     assert result.exit_code == 0 and "updated 0, unchanged 2, rejected 0" in result.output, result.output
+
+
+def test_a_shapefile_round_trip_keeps_text_longer_than_a_dbf_holds(flask_import, engine, tmp_path, app):
+    """A shapefile cuts text at 254 bytes: sent back by id, the cut descriptions are the stored ones, not edits."""
+    long_text = "Làng nghề truyền thống " * 30  # about 700 bytes in UTF-8
+    with engine.begin() as c:
+        for i, (name, description) in enumerate([("dài", long_text), ("ngắn", None)]):
+            c.execute(text("INSERT INTO craft_villages (name, craft, description, geom) "
+                           "VALUES (:n, 'salt', :d, ST_SetSRID(ST_MakePoint(:x, 20.42), 4326))"),
+                      {"n": f"{MARK} {name}", "d": description, "x": 106.17 + i * 0.01})
+    shp = export_marked(app, "craft_villages", tmp_path / "lang.zip")
+    result = flask_import("craft_villages", shp, "--key", "id")
+    assert result.exit_code == 0, result.output
+    assert "note: 1 text value(s) cut at 254 bytes by the shapefile were kept whole, as stored" in result.output
+    assert "updated 0, unchanged 2" in result.output, result.output
+    assert marked(engine, "craft_villages", "description, version") == [(long_text, 1), (None, 1)]
