@@ -692,3 +692,23 @@ def test_a_shapefile_round_trip_keeps_text_longer_than_a_dbf_holds(flask_import,
     assert "note: 1 text value(s) cut at 254 bytes by the shapefile were kept whole, as stored" in result.output
     assert "updated 0, unchanged 2" in result.output, result.output
     assert marked(engine, "craft_villages", "description, version") == [(long_text, 1), (None, 1)]
+
+
+ROUND_TRIP_LAYERS = ["farming_zones", "aquaculture_areas", "craft_villages", "relics"]
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".zip", ".kml", ".csv", ".geojson"])
+@pytest.mark.parametrize("layer_id", ROUND_TRIP_LAYERS)
+def test_every_export_sent_back_unchanged_changes_nothing(flask_import, engine, tmp_path, app, layer_id, suffix):
+    """The sample of each layer, exported in each format and sent back by id as it is: every row is read,
+    none refused, and none would change anything."""
+    path = tmp_path / f"{layer_id}{suffix}"
+    with app.app_context():
+        exported = app.test_cli_runner().invoke(args=["export", layer_id, str(path)])
+    assert exported.exit_code == 0, exported.output
+    with engine.connect() as c:
+        count = c.execute(text(f"SELECT count(*) FROM {layer_id}")).scalar_one()
+    result = flask_import(layer_id, path, "--key", "id", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"rows read {count}, would load {count} (add 0, update 0, unchanged {count}), rejected 0" in result.output, \
+        result.output
