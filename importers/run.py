@@ -718,32 +718,11 @@ def rows_note(rows: list[int], said: str) -> str:
 
 def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport, fields: list[str],
                  shapefile: bool = False) -> None:
-    index_stage(conn)
-    if options.repair:
-        repaired = repair_geometries(conn, layer)
-        if repaired:
-            report.notes.append(f"{repaired} invalid shape(s) repaired with ST_MakeValid")
-    found = reject_bad_geometries(conn)
-    if layer.derive_place:  # the district of each shape, for the districts check, the note below and the load
-        stage_places(conn)
-    if options.key and shapefile:
-        kept = keep_cut_text(conn, layer, options.key, fields)
-        if kept:
-            report.notes.append(f"{kept} text value(s) cut at 254 bytes by the shapefile were kept whole, as stored")
-    if options.key:  # rows changing nothing are no writes: no check of a write applies to them
-        set_aside_unchanged(conn, layer, options.key, fields)
-    if options.districts is not None:  # before the checks across rows: a row that may not go in claims no key or area
-        found += reject_outside_districts(conn, layer, options.districts, options.key)
-    if layer.overlap == "reject" and not layer.is_point:
-        found += reject_overlaps(conn, layer, options.key)
-    elif layer.overlap == "warn" and not layer.is_point:
-        rows = overlapping_rows(conn, layer, options.key, ROWS_NOTED + 1)
-        if rows:
-            report.notes.append(rows_note(rows, "overlap other zones, which this layer allows"))
+    """Every check of the staged rows, in bulk; the rejected go in the report, with its notes."""
+    found = judge_shapes(conn, layer, options, report)
     if options.key:
-        found += reject_repeated_keys(conn, layer, options.key)
-    if options.key == ID_KEY:
-        found += reject_by_ids(conn, layer)
+        set_aside_keyed(conn, layer, options.key, report, fields, shapefile)
+    found += checks_across_rows(conn, layer, options, report)
     if layer.derive_place:
         rows = rows_in_no_district(conn, ROWS_NOTED + 1)
         if rows:
@@ -755,6 +734,47 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
             entry["location"] = json.loads(problem["location"])["coordinates"]
         report.rejected.append(entry)
     report.rejected.sort(key=lambda r: r["row"])
+
+
+def judge_shapes(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> list[dict]:
+    """Shapes repaired if asked, the bad ones rejected, the places of the others found."""
+    index_stage(conn)
+    if options.repair:
+        repaired = repair_geometries(conn, layer)
+        if repaired:
+            report.notes.append(f"{repaired} invalid shape(s) repaired with ST_MakeValid")
+    found = reject_bad_geometries(conn)
+    if layer.derive_place:  # the district of each shape, for the districts check, the note and the load
+        stage_places(conn)
+    return found
+
+
+def set_aside_keyed(conn, layer: Layer, key: str, report: ImportReport, fields: list[str], shapefile: bool) -> None:
+    """Rows changing nothing are no writes: no check of a write applies to them (a shapefile's cut text is
+    taken for the stored text first)."""
+    if shapefile:
+        kept = keep_cut_text(conn, layer, key, fields)
+        if kept:
+            report.notes.append(f"{kept} text value(s) cut at 254 bytes by the shapefile were kept whole, as stored")
+    set_aside_unchanged(conn, layer, key, fields)
+
+
+def checks_across_rows(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> list[dict]:
+    """Districts first (a row that may not go in claims no key or area), then overlaps, keys and ids."""
+    found = []
+    if options.districts is not None:
+        found += reject_outside_districts(conn, layer, options.districts, options.key)
+    if layer.overlap == "reject" and not layer.is_point:
+        found += reject_overlaps(conn, layer, options.key)
+    elif layer.overlap == "warn" and not layer.is_point:
+        rows = overlapping_rows(conn, layer, options.key, ROWS_NOTED + 1)
+        if rows:
+            report.notes.append(rows_note(rows, "overlap other zones, which this layer allows"))
+    if options.key:
+        found += reject_repeated_keys(conn, layer, options.key)
+    if options.key == ID_KEY:
+        found += reject_by_ids(conn, layer)
+    return found
 
 
 PREVIEW_FEATURES = 500
