@@ -371,12 +371,7 @@ def run_import(
     choice, columns, mapping = plan(layer, info, options)
     report.notes += choice.notes + hint
     report.mapping, report.unknown_columns = mapping.columns, mapping.unknown
-    if mapping.missing_required:
-        raise ImportFailed(f"required field(s) not found in the file: {', '.join(mapping.missing_required)}; use --map COLUMN=FIELD")
-    if options.key and options.key != ID_KEY and options.key not in {f.name for f in layer.writable}:
-        raise ImportFailed(f"unknown key field {options.key!r}: a field of {layer.id} the file fills, or id")
-    if options.key and options.key != ID_KEY and options.key not in mapping.columns.values():
-        raise ImportFailed(f"the key field {options.key!r} is not mapped from any column")
+    refuse_incomplete(layer, mapping, options.key)
 
     savepoint = conn.begin_nested()
     try:
@@ -395,12 +390,7 @@ def run_import(
             savepoint.rollback()
             return report
         phase("saving")
-        report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key, fields)
-        report.unchanged = report.would_load - report.inserted - report.updated
-        if rebuilt:
-            report.notes.append(INDEXES_REBUILT)
-        report.import_id, report.at = record_import(conn, layer, options.username, options.file_name, {
-            "rows_read": report.rows_read, "inserted": report.inserted, "updated": report.updated, "rejected": report.rejected_rows})
+        save_and_log(conn, layer, options, report, fields)
         savepoint.commit()
         report.committed = True
         return report
@@ -408,6 +398,26 @@ def run_import(
         if savepoint.is_active:
             savepoint.rollback()
         raise
+
+
+def refuse_incomplete(layer: Layer, mapping: Mapping, key: str | None) -> None:
+    """A mapping that leaves a required field empty, or a key the file does not fill, stops the import."""
+    if mapping.missing_required:
+        raise ImportFailed(f"required field(s) not found in the file: {', '.join(mapping.missing_required)}; use --map COLUMN=FIELD")
+    if key and key != ID_KEY and key not in {f.name for f in layer.writable}:
+        raise ImportFailed(f"unknown key field {key!r}: a field of {layer.id} the file fills, or id")
+    if key and key != ID_KEY and key not in mapping.columns.values():
+        raise ImportFailed(f"the key field {key!r} is not mapped from any column")
+
+
+def save_and_log(conn: Connection, layer: Layer, options: ImportOptions, report: ImportReport, fields: list[str]) -> None:
+    """The accepted rows into the layer, and the import into the log; the report says what was done."""
+    report.updated, report.inserted, rebuilt = save_staged(conn, layer, options.key, fields)
+    report.unchanged = report.would_load - report.inserted - report.updated
+    if rebuilt:
+        report.notes.append(INDEXES_REBUILT)
+    report.import_id, report.at = record_import(conn, layer, options.username, options.file_name, {
+        "rows_read": report.rows_read, "inserted": report.inserted, "updated": report.updated, "rejected": report.rejected_rows})
 
 
 def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
