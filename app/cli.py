@@ -170,7 +170,7 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
         except ImportFailed as err:
             raise click.ClickException(str(err)) from None
         print_report(report)
-        if report.committed:
+        if report.import_id:
             click.echo(f"import {report.import_id}; undo with: flask undo-import {report.import_id}")
         if rejected_file:
             rejected_file.writelines(spreadsheet_csv(REJECTED_COLUMNS, rejected_table(report.rejected)))

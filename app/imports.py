@@ -79,7 +79,7 @@ def forget_old_uploads(root: Path) -> None:
 
 def require_importer() -> None:
     if not require_user().may_edit_some_layer():
-        raise Forbidden("Only editors import files.")
+        raise Forbidden(gettext("Only editors import files."))
 
 
 @bp.get("/import")
@@ -101,7 +101,7 @@ def upload():
     require_importer()
     sent = request.files.get("file")  # too large: Werkzeug answers 413 before this
     if sent is None or not sent.filename:
-        raise ApiError("Send the file in the form field 'file'.")
+        raise ApiError(gettext("Send the file in the form field 'file'."))
     # importers.sources judges the file (and says what a lone .shp lacks); names are kept safe for the disk.
     suffix = re.sub(r"[^\w.]+", "_", Path(sent.filename).suffix.lower())[:16]
     root = upload_root()
@@ -130,7 +130,7 @@ def stored_upload(upload_id: str) -> Path:
     folder = upload_root() / upload_id if UPLOAD_ID.match(upload_id) else None
     meta = folder / UPLOAD_META if folder else None
     if meta is None or (read_json(meta) or {}).get("user") != current_user().id:
-        raise NotFound("No such upload (uploads are kept for a day).")
+        raise NotFound(gettext("No such upload (uploads are kept for a day)."))
     return next(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
@@ -175,7 +175,7 @@ def upload_step(upload_id: str):
     body = json_body()
     layer_id = body.get("layer")
     if not isinstance(layer_id, str):
-        raise ValidationFailed("Name the target layer.", errors=[{"field": "layer", "message": "is required"}])
+        raise ValidationFailed(gettext("Name the target layer."), errors=[{"field": "layer", "message": "is required"}])
     layer = find_layer(layer_id)
     require_editor(layer)
     return path, body, layer
@@ -199,7 +199,7 @@ def run(upload_id: str):
     options = options_from(body, with_run_flags=True)
     options.file_name = (read_json(path.parent / UPLOAD_META) or {}).get("filename")
     if options.key and options.key not in {ID_KEY} | {f.name for f in layer.writable}:
-        raise ValidationFailed(f"unknown key field {options.key!r}", errors=[{"field": "key", "message": "unknown field"}])
+        raise ValidationFailed(gettext("unknown key field %(key)s", key=repr(options.key)), errors=[{"field": "key", "message": "unknown field"}])
     if body.get("background") is True and not options.dry_run:
         return start_job("import", layer, lambda progress, on_phase: report_json(run_now(layer, path, options, progress, on_phase)))
     try:
@@ -293,7 +293,7 @@ def rejected_rows(upload_id: str):
     path = stored_upload(upload_id)
     saved = read_json(path.parent / REJECTED_ROWS)
     if saved is None:
-        raise NotFound("The last run of this upload rejected no row.")
+        raise NotFound(gettext("The last run of this upload rejected no row."))
     layer = get_layer(saved["layer"])
     headers = (gettext("row"), gettext("reason"), gettext("longitude"), gettext("latitude"))
     rows = rejected_table(saved["rejected"], reason=lambda text: translate_problems(text, layer))
@@ -378,7 +378,7 @@ def job_status(job_id: str):
     require_importer()
     job = db().read(get_job, job_id, current_user().id) if UPLOAD_ID.match(job_id) else None
     if job is None:
-        raise NotFound("No such import job.")
+        raise NotFound(gettext("No such import job."))
     # Stored as the importer wrote it; shown in the language of whoever looks.
     if job.get("report") and job["kind"] == "import":
         job = {**job, "report": localize_report(job["report"], get_layer(job["layer"]))}

@@ -40,6 +40,7 @@ SHAPES = (
     N_("key %(key)s names a feature outside the districts you may edit"),
     N_("id %(id)s: the feature was changed since the file was made (version %(file)s in the file, %(now)s now)"),
     N_("unknown key field %(key)s: a field of %(layer)s the file fills, or id"),
+    N_("no row changed anything: nothing was written"),
     N_("%(count)s text value(s) cut at 254 bytes by the shapefile were kept whole, as stored"),
     N_(
         "id %(id)s: no feature of %(layer)s has this id (deleted since the file was made?); leave it empty to add the row "
@@ -67,11 +68,11 @@ SHAPES = (
     N_("%(count)s row(s) overlap other zones, which this layer allows: rows %(rows)s"),
     N_("more than %(count)s rows overlap other zones, which this layer allows; the first: rows %(rows)s"),
     N_(
-        "%(count)s row(s) lie in no district of the province (at sea, or beyond its border) and would have no "
+        "%(count)s row(s) lie in no district of the province (at sea, or beyond its border): they get no "
         "district or commune: rows %(rows)s"
     ),
     N_(
-        "more than %(count)s rows lie in no district of the province (at sea, or beyond its border) and would have no "
+        "more than %(count)s rows lie in no district of the province (at sea, or beyond its border): they get no "
         "district or commune; the first: rows %(rows)s"
     ),
     N_("%(count)s invalid shape(s) repaired with ST_MakeValid"),

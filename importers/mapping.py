@@ -37,6 +37,19 @@ class Mapping:
 DBF_NAME_LENGTH = 10
 
 
+def dbf_names(names: list[str]) -> dict[str, str]:
+    """The names GDAL gives these columns in a shapefile: cut at 10 characters, a name already taken ending
+    in _1, _2... instead ("description_en" after "description": "descript_1")."""
+    out: dict[str, str] = {}
+    for name in names:
+        cut, n = name[:DBF_NAME_LENGTH], 1
+        while cut.lower() in {c.lower() for c in out.values()}:
+            suffix = f"_{n}"
+            cut, n = name[:DBF_NAME_LENGTH - len(suffix)] + suffix, n + 1
+        out[name] = cut
+    return out
+
+
 class MappingError(ValueError):
     pass
 
@@ -59,8 +72,9 @@ def suggest_mapping(layer: Layer, columns: list[str], overrides: dict[str, str] 
         if target and claimed.setdefault(target, column) != column:
             raise MappingError(f"--map maps columns {claimed[target]!r} and {column!r} to the same field {target!r}: choose one")
     by_key = {key: f.name for f in writable.values() for key in field_keys(f)}
-    for f in writable.values():  # a shapefile cuts names at 10 characters ("descriptio"); the first field so cut has it
-        by_key.setdefault(fold(f.name[:DBF_NAME_LENGTH]), f.name)
+    for name, cut in dbf_names([f.name for f in layer.fields]).items():  # a shapefile of this app's export
+        if name in writable:
+            by_key.setdefault(fold(cut), name)
     mapping = Mapping()
     for column in columns:
         # The user's choice of a field wins over a column matching it by name.

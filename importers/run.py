@@ -416,6 +416,9 @@ def save_and_log(conn: Connection, layer: Layer, options: ImportOptions, report:
     report.unchanged = report.would_load - report.inserted - report.updated
     if rebuilt:
         report.notes.append(INDEXES_REBUILT)
+    if not (report.inserted or report.updated):
+        report.notes.append(NOTHING_WRITTEN)  # nothing to undo either: not in the log
+        return
     report.import_id, report.at = record_import(conn, layer, options.username, options.file_name, {
         "rows_read": report.rows_read, "inserted": report.inserted, "updated": report.updated, "rejected": report.rejected_rows})
 
@@ -716,6 +719,7 @@ def stage_batch(layer, batch, geometry_column, reading: Reading, options, report
 
 
 ROWS_NOTED = 20  # rows a note lists
+NOTHING_WRITTEN = "no row changed anything: nothing was written"
 INDEXES_REBUILT = "a load this large goes in faster without the layer's indexes: they were built again after it"
 
 
@@ -736,14 +740,25 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
     if layer.derive_place:
         rows = rows_in_no_district(conn, ROWS_NOTED + 1)
         if rows:
-            report.notes.append(rows_note(rows, "lie in no district of the province (at sea, or beyond its border) and would "
-                                                "have no district or commune"))
+            report.notes.append(rows_note(rows, "lie in no district of the province (at sea, or beyond its border): "
+                                                "they get no district or commune"))
     for problem in found:
         entry = {"row": problem["row_no"], "reason": problem["reason"]}
         if problem.get("location"):
             entry["location"] = json.loads(problem["location"])["coordinates"]
         report.rejected.append(entry)
-    report.rejected.sort(key=lambda r: r["row"])
+    report.rejected = one_entry_a_row(report.rejected)
+
+
+def one_entry_a_row(rejected: list[dict]) -> list[dict]:
+    """A row rejected for several reasons (its values, then its shape or key) as one entry, in row order."""
+    rows: dict[int, dict] = {}
+    for entry in sorted(rejected, key=lambda r: r["row"]):
+        kept = rows.setdefault(entry["row"], dict(entry))
+        if kept is not entry and kept["reason"] != entry["reason"]:
+            kept["reason"] += "; " + entry["reason"]
+            kept.setdefault("location", entry.get("location"))
+    return list(rows.values())
 
 
 def judge_shapes(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> list[dict]:
@@ -776,14 +791,14 @@ def checks_across_rows(conn, layer: Layer, options: ImportOptions, report: Impor
         found += reject_outside_districts(conn, layer, options.districts, options.key)
     if layer.overlap == "reject" and not layer.is_point:
         found += reject_overlaps(conn, layer, options.key)
-    elif layer.overlap == "warn" and not layer.is_point:
-        rows = overlapping_rows(conn, layer, options.key, ROWS_NOTED + 1)
-        if rows:
-            report.notes.append(rows_note(rows, "overlap other zones, which this layer allows"))
     if options.key:
         found += reject_repeated_keys(conn, layer, options.key)
     if options.key == ID_KEY:
         found += reject_by_ids(conn, layer)
+    if layer.overlap == "warn" and not layer.is_point:  # a note of the rows that would go in
+        rows = overlapping_rows(conn, layer, options.key, ROWS_NOTED + 1)
+        if rows:
+            report.notes.append(rows_note(rows, "overlap other zones, which this layer allows"))
     return found
 
 

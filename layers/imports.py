@@ -290,7 +290,8 @@ def writes(alias: str = "s") -> str:
 def reject_by_ids(conn: Connection, layer: Layer) -> list[dict]:
     """Rows of a file keyed by id (an export sent back) naming no feature of the layer (deleted since, or
     from another layer), or a feature changed since the file was made (its version column older than the
-    feature's): importing them would bring back a deletion or lose that change. Rows changing nothing pass.
+    feature's, and the feature not holding again what it held then, as after an undo): importing them would
+    bring back a deletion or lose that change. Rows changing nothing pass.
     The features were locked by set_aside_unchanged."""
     return reject_found(conn, f"""
         SELECT s.row_no, 'id ' || s.id || ': no feature of {layer.id} has this id (deleted since the file was made?); '
@@ -302,7 +303,9 @@ def reject_by_ids(conn: Connection, layer: Layer) -> list[dict]:
                || ' in the file, ' || t.version || ' now)' AS reason
           FROM {STAGE} AS s JOIN {layer.id} AS t ON t.id = s.id
          WHERE NOT s.rejected AND s.version IS NOT NULL AND s.version <> t.version AND {writes()}
-    """)
+           AND NOT EXISTS (SELECT 1 FROM feature_history AS h WHERE h.layer = :layer AND h.feature_id = t.id
+                           AND h.version = s.version AND {holds_again("h")})
+    """, {"layer": layer.id})
 
 
 OUTSIDE_DISTRICTS = "outside the districts you may edit"
@@ -548,10 +551,16 @@ BOOKKEEPING = " - 'version' - 'created_at' - 'updated_at'"
 # A feature is as the import left it when it still has that version, or holds the same again: undoing
 # a later import restored it, say. Only then does the undo touch it (`t` the feature, `w` the import's
 # write of it, both of undo_writes).
+
+
+def holds_again(h: str) -> str:
+    """SQL: feature `t` holds what history row `h` recorded (values and shape), whatever its version."""
+    return f"{h}.properties{BOOKKEEPING} = to_jsonb(t) - 'geom' - 'search_text'{BOOKKEEPING} AND ST_OrderingEquals({h}.geom, t.geom)"
+
+
 AS_IMPORTED = f"""CASE WHEN t.id IS NULL THEN false WHEN t.version = w.version THEN true ELSE EXISTS (
     SELECT 1 FROM feature_history AS i WHERE i.layer = :layer AND i.feature_id = w.feature_id AND i.version = w.version
-       AND i.at = :at AND i.properties{BOOKKEEPING} = to_jsonb(t) - 'geom' - 'search_text'{BOOKKEEPING}
-       AND ST_OrderingEquals(i.geom, t.geom)) END"""
+       AND i.at = :at AND {holds_again("i")}) END"""
 
 
 def undo_import(conn: Connection, import_id: int, by: str | None, districts: tuple[str, ...] | None = None) -> dict[str, int]:
@@ -662,8 +671,8 @@ def refuse_overlaps(conn: Connection, layer: Layer, ids: list[int]) -> None:
 def create_job(conn: Connection, job_id: str, user_id: int, layer: Layer, kind: str = "import") -> None:
     """A running job of `kind`: "import" (its report is the importer's) or "undo" (undo_import's counts)."""
     conn.execute(
-        text("INSERT INTO import_jobs (id, user_id, layer, kind, state) VALUES (:id, :user, :layer, :kind, 'running')"),
-        {"id": job_id, "user": user_id, "layer": layer.id, "kind": kind},
+        text("INSERT INTO import_jobs (id, user_id, layer, kind, state, phase) VALUES (:id, :user, :layer, :kind, 'running', :phase)"),
+        {"id": job_id, "user": user_id, "layer": layer.id, "kind": kind, "phase": "reading" if kind == "import" else "undoing"},
     )
 
 

@@ -824,12 +824,14 @@ def test_a_reimport_by_key_writes_only_the_file_s_columns_and_only_what_changes(
     assert history_count(conn) == history_before + 1
 
 
-def test_the_rejected_count_is_of_rows_not_of_reasons(conn, tmp_path):
+def test_a_row_rejected_for_two_reasons_is_one_entry_and_counted_once(conn, tmp_path):
     gdf = zones(["Vùng hai lỗi", "Vùng tốt"], ["Khoai tây", "Lúa"])
     x, y = X0 + 0.05, Y0
     gdf.loc[0, "geometry"] = Polygon([(x, y), (x + SIDE, y + SIDE), (x + SIDE, y), (x, y + SIDE)])  # a bow tie: a second reason
     report = do_import(conn, "farming_zones", write(gdf, tmp_path / "hai_loi.geojson"), skip_invalid=True)
-    assert len(report.rejected) == 2 and report.rejected_rows == 1
+    [entry] = report.rejected  # one entry a row, its reasons together
+    assert entry["reason"] == "crop: unknown value 'Khoai tây'; geometry: invalid: Self-intersection" and "location" in entry
+    assert report.rejected_rows == 1
     assert (report.would_load, report.inserted) == (1, 1)
     logged = conn.execute(text("SELECT rejected FROM imports WHERE id = :id"), {"id": report.import_id}).scalar_one()
     assert logged == 1
@@ -901,7 +903,7 @@ def test_rows_in_no_district_are_noted(conn, tmp_path, dry_run):
                     "POINT(106.3437 20.4486),Làng ngoài tỉnh,Làm muối\n", encoding="utf-8")
     report = do_import(conn, "craft_villages", path, dry_run=dry_run)
     assert report.rejected == [] and report.would_load == 2
-    assert ("1 row(s) lie in no district of the province (at sea, or beyond its border) and would have no district "
+    assert ("1 row(s) lie in no district of the province (at sea, or beyond its border): they get no district "
             "or commune: rows 2") in report.notes
     if not dry_run:
         places = conn.execute(text("SELECT name, district IS NOT NULL FROM craft_villages WHERE name LIKE 'Làng % tỉnh' ORDER BY name"))

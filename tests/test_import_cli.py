@@ -712,3 +712,47 @@ def test_every_export_sent_back_unchanged_changes_nothing(flask_import, engine, 
     assert result.exit_code == 0, result.output
     assert f"rows read {count}, would load {count} (add 0, update 0, unchanged {count}), rejected 0" in result.output, \
         result.output
+
+
+def test_a_shapefile_edit_of_the_english_description_comes_back(flask_import, engine, tmp_path, app):
+    """A shapefile names description_en "descript_1" (after "descriptio"): an edit there is not lost."""
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO craft_villages (name, craft, description, description_en, geom) VALUES "
+                       "(:n, 'salt', 'Làng muối', 'Salt village', ST_SetSRID(ST_MakePoint(106.17, 20.42), 4326))"),
+                  {"n": f"{MARK} hai thứ tiếng"})
+    shp = export_marked(app, "craft_villages", tmp_path / "lang.zip")
+    frame = pyogrio.read_dataframe(f"/vsizip/{shp}")
+    assert {"descriptio", "descript_1"} <= set(frame.columns)
+    frame["descript_1"] = "A salt-making village"
+    edited = write(frame, tmp_path / "craft_villages.shp", encoding="UTF-8")
+    result = flask_import("craft_villages", edited, "--key", "id")
+    assert result.exit_code == 0 and "updated 1" in result.output, result.output
+    assert marked(engine, "craft_villages", "description, description_en") == [("Làng muối", "A salt-making village")]
+
+
+def test_an_import_that_changes_nothing_is_not_logged(flask_import, engine, tmp_path, app):
+    path = exported_villages(engine, app, tmp_path, [("y nguyên", "salt", 1, None)])
+    result = flask_import("craft_villages", path, "--key", "id")
+    assert result.exit_code == 0, result.output
+    assert "note: no row changed anything: nothing was written" in result.output and "undo with" not in result.output
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM imports WHERE file_name = 'xuat.gpkg' AND at > now() - interval '1 minute'"
+                              )).scalar_one() == 0
+
+
+def test_a_file_undone_can_be_sent_again(flask_import, engine, tmp_path, app):
+    """Undo, fix, import again: the features hold again what the file was made from (a restore gave them a new
+    version), so the file is not taken for a stale copy."""
+    path = exported_villages(engine, app, tmp_path, [("làm lại", "salt", 1, None)])
+    frame = pyogrio.read_dataframe(path)
+    frame["households"] = 40
+    edited = write(frame, tmp_path / "sua.gpkg", layer="craft_villages")
+    first = flask_import("craft_villages", edited, "--key", "id")
+    import_id = next(line for line in first.output.splitlines() if "undo with" in line).split()[-1]
+    runner = app.test_cli_runner()
+    with app.app_context():
+        assert runner.invoke(args=["undo-import", import_id]).exit_code == 0
+    assert marked(engine, "craft_villages", "households, version") == [(1, 3)]
+    again = flask_import("craft_villages", edited, "--key", "id")
+    assert again.exit_code == 0 and "updated 1" in again.output, again.output
+    assert marked(engine, "craft_villages", "households") == [(40,)]

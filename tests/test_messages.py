@@ -90,7 +90,7 @@ def test_what_the_importer_writes_is_all_known(app, conn, tmp_path):
 
 
 OVERLAPS = "overlap other zones, which this layer allows"
-NO_DISTRICT = "lie in no district of the province (at sea, or beyond its border) and would have no district or commune"
+NO_DISTRICT = "lie in no district of the province (at sea, or beyond its border): they get no district or commune"
 
 
 @pytest.mark.parametrize("note", [INDEXES_REBUILT, rows_note([3, 4], OVERLAPS), rows_note(list(range(2, 40)), OVERLAPS),

@@ -100,9 +100,11 @@ export function createReport(section, { onPlace, onUndo }) {
         el("a", { class: "edit-button edit-button--primary", id: "import-see-map", href: links.map, text: t("see_on_map") }),
         " ",
         el("a", { class: "edit-button", id: "import-see-editor", href: links.editor, text: t("see_in_editor") }),
-        " ",
-        el("button", { type: "button", class: "edit-button edit-button--danger", id: "import-undo", text: t("undo"), onclick: onUndo }),
       );
+      // Only an import that wrote something is in the log, with something to undo.
+      if (report.import) {
+        result.append(" ", el("button", { type: "button", class: "edit-button edit-button--danger", id: "import-undo", text: t("undo"), onclick: onUndo }));
+      }
     }
     section.hidden = false;
   }
