@@ -83,7 +83,7 @@ SHAPES = (
     N_("the file's VN-2000 definition has no EPSG match: its datum shift may be missing"),
     N_("No .prj: the coordinate system must be given (for example EPSG:9209 for VN-2000)."),
     N_("No .cpg: confirm the text encoding (UTF-8, TCVN3, VNI, Windows-1258)."),
-    N_("The CSV is not UTF-8: Vietnamese text may be garbled; save it as UTF-8."),
+    N_("The CSV is not UTF-8 (Excel on a Vietnamese Windows saves Windows-1258): choose its encoding, or save it as UTF-8."),
     N_("Skipped tables without geometry: %(names)s."),
     N_("Skipped sheets without coordinate columns: %(names)s."),
     N_("Ignored other files in %(name)s: %(names)s."),

@@ -31,7 +31,7 @@ from importers.encodings import fix_text
 # --- formats -----------------------------------------------------------------
 
 GEOJSON, SHAPEFILE, GPKG, KML, CSV, XLSX = "GeoJSON", "ESRI Shapefile", "GPKG", "KML", "CSV", "XLSX"
-CSV_NOT_UTF8 = "The CSV is not UTF-8: Vietnamese text may be garbled; save it as UTF-8."
+CSV_NOT_UTF8 = "The CSV is not UTF-8 (Excel on a Vietnamese Windows saves Windows-1258): choose its encoding, or save it as UTF-8."
 NO_PRJ = "No .prj: the coordinate system must be given (for example EPSG:9209 for VN-2000)."
 NO_CPG = "No .cpg: confirm the text encoding (UTF-8, TCVN3, VNI, Windows-1258)."
 ZIP, KMZ = "zip", "kmz"  # archives: unpacked, then one of the formats above
