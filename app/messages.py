@@ -60,6 +60,7 @@ SHAPES = (
     N_("must be an http(s) address"),
     N_("must be a whole number"),
     N_("must be a whole number between -2147483648 and 2147483647"),
+    N_("%(value)s has a dot between thousands, so it reads as a thousand times more or less: write it without"),
     N_("must be a number"),
     N_("must be a date (YYYY-MM-DD)"),
     N_("must be true or false"),

@@ -205,6 +205,8 @@ class Unmatched:
 
 def convert_value(f: Field, raw, chosen: dict[str, str] | None = None) -> tuple[object, str | None]:
     """A file's value as the field stores it, or the problem; enum text is matched to a choice first."""
+    if f.kind in ("integer", "number") and isinstance(raw, str) and GROUPED_THOUSANDS.fullmatch(raw):
+        return None, f"{raw.strip()[:20]!r} has a dot between thousands, so it reads as a thousand times more or less: write it without"
     if f.kind != "enum" or raw in (None, ""):
         return check_value(f, typed_raw(f, raw))
     choice = map_choice(f, raw, chosen)

@@ -932,3 +932,14 @@ def test_flags_written_as_text_or_numbers_are_read(conn, tmp_path):
     assert report.rejected == [] and report.inserted == 3
     flags = conn.execute(text("SELECT illustrative FROM farming_zones WHERE name LIKE 'Vùng cờ %' ORDER BY name")).scalars()
     assert list(flags) == [True, False, True]
+
+
+def test_a_number_with_a_dot_between_thousands_is_refused_with_its_text(conn, tmp_path):
+    """"1.200" households is 1200 in Vietnamese writing and 1.2 elsewhere: refused, quoted, with what to do."""
+    path = tmp_path / "nghin.csv"
+    path.write_text("wkt,name,craft,households\nPOINT(106.17 20.42),Làng nghìn hộ,Làm muối,1.200\n"
+                    "POINT(106.18 20.42),Làng trăm hộ,Làm muối,120\n", encoding="utf-8")
+    report = do_import(conn, "craft_villages", path, skip_invalid=True)
+    assert reasons(report) == {1: "households: '1.200' has a dot between thousands, so it reads as a thousand times more "
+                                  "or less: write it without"}
+    assert report.inserted == 1
