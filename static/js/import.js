@@ -304,6 +304,11 @@ function startImport(doc) {
       crs: answer.crs || t("crs_unknown"),
     });
     crsInput.placeholder = answer.crs ? t("crs_from_file", { crs: answer.crs }) : t("crs_placeholder");
+    // The file's notes the reading answered (an encoding or a coordinate system given) are gone from it.
+    const still = new Set(answer.notes || []);
+    const fileNotes = byId("import-file-notes");
+    clear(fileNotes);
+    for (const note of upload.notes || []) if (still.has(note)) fileNotes.append(el("li", { text: note }));
     clear(mappingNotes);
     const notes = [...(answer.notes || [])];
     if (known && features.length < Number(answer.count)) {

@@ -228,12 +228,15 @@ def test_metres_without_a_prj_ask_for_the_coordinate_system(new_page, live_serve
     expect(error).to_contain_text("EPSG:9209")
     expect(page.locator("#import-crs")).to_be_focused()
     expect(page.locator("#import-step-mapping")).to_be_hidden()
+    no_prj = page.locator("#import-file-notes li", has_text=".prj")
+    expect(no_prj).to_have_count(1)  # the file says what it lacks
 
     page.fill("#import-crs", "EPSG:9209")
     page.click("#import-inspect")
     expect(page.locator("#import-step-mapping")).to_be_visible()
     settle(page)
     expect(error).to_have_count(0)
+    expect(no_prj).to_have_count(0)  # answered
     expect(page.locator("#import-inspect-summary")).to_contain_text("9209")
     expect(page.locator("#import-map path.leaflet-interactive")).to_have_count(1)
     page.click("#import-dry-run")
