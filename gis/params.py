@@ -93,10 +93,12 @@ def parse_datetime(raw: str) -> Interval:
     return Interval(instant, instant)
 
 
+# How people and files write yes and no: URLs, and imported formats without a boolean type (KML, CSV, DBF).
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "có": True, "false": False, "0": False, "no": False, "không": False}
+
+
 def parse_bool(name: str, raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise ParameterError(name, "must be true or false")
+    value = BOOLEAN_WORDS.get(raw.lower())
+    if value is None:
+        raise ParameterError(name, "must be true or false")
+    return value

@@ -30,6 +30,7 @@ from pyproj import CRS
 from sqlalchemy import Connection
 
 from exporters.write import unmark_formulas
+from gis.params import BOOLEAN_WORDS
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
 from importers.encodings import LEGACY_ENCODINGS, decode_legacy, fix_text, guess_legacy, normalize_encoding_name
 from importers.kml import with_placemark_data
@@ -259,11 +260,8 @@ def typed_raw(f: Field, raw):
         return float(raw)
     if f.kind == "boolean" and (isinstance(raw, str) or isinstance(raw, int) and raw in (0, 1)):
         # Formats without a boolean type (KML, CSV, a shapefile's DBF) write one as text or a number.
-        return BOOLEAN_TEXT.get(str(raw).strip().lower(), raw)
+        return BOOLEAN_WORDS.get(str(raw).strip().lower(), raw)
     return raw
-
-
-BOOLEAN_TEXT = {"1": True, "true": True, "yes": True, "có": True, "0": False, "false": False, "no": False, "không": False}
 
 
 # Arrow types of the staged columns, by field kind (every other kind is a string).
@@ -302,7 +300,7 @@ def file_info(path: Path, options: ImportOptions) -> dict:
     try:
         info = pyogrio.read_info(path, layer=options.source_layer, encoding=read_encoding(options), **options.open_options)
     except UnicodeDecodeError:
-        raise ImportFailed(f"{path.name} holds text that is not UTF-8: choose its encoding") from None
+        raise not_utf8(path) from None
     except Exception as err:  # GDAL's own errors come in many classes
         raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
     info["fields"] = [decoded(str(name), options.encoding) for name in info["fields"]]
@@ -523,10 +521,7 @@ def text_encoding(name: str) -> str | None:
 
 
 def is_utf8(encoding: str) -> bool:
-    try:
-        return normalize_encoding_name(encoding) == "utf-8"
-    except LookupError:
-        return False
+    return text_encoding(encoding) == "utf-8"
 
 
 def import_file(
@@ -563,7 +558,12 @@ def utf8_batches(reader, path: Path):
     try:
         yield from reader
     except UnicodeDecodeError:
-        raise ImportFailed(f"{path.name} holds text that is not UTF-8: choose its encoding") from None
+        raise not_utf8(path) from None
+
+
+def not_utf8(path: Path) -> ImportFailed:
+    """The refusal of a file whose text, or column names, GDAL hands over in another encoding than UTF-8."""
+    return ImportFailed(f"{path.name} holds text that is not UTF-8: choose its encoding")
 
 
 def check_text(batch: pa.RecordBatch, path: Path, first_row: int) -> None:
@@ -571,7 +571,7 @@ def check_text(batch: pa.RecordBatch, path: Path, first_row: int) -> None:
     try:
         columns = batch.columns  # their names too
     except UnicodeDecodeError:
-        raise ImportFailed(f"{path.name} holds text that is not UTF-8: choose its encoding") from None
+        raise not_utf8(path) from None
     for column in columns:
         if pa.types.is_string(column.type):
             try:

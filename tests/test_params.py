@@ -180,12 +180,12 @@ def test_parse_instant_open_end_is_none():
 # --- booleans --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", ["true", "TRUE", "True", "1", "yes", "YES"])
+@pytest.mark.parametrize("raw", ["true", "TRUE", "True", "1", "yes", "YES", "có", "Có"])
 def test_bool_true(raw):
     assert parse_bool("approximate", raw) is True
 
 
-@pytest.mark.parametrize("raw", ["false", "FALSE", "False", "0", "no", "No"])
+@pytest.mark.parametrize("raw", ["false", "FALSE", "False", "0", "no", "No", "không"])
 def test_bool_false(raw):
     assert parse_bool("approximate", raw) is False
 
