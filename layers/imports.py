@@ -382,13 +382,16 @@ def rows_in_no_district(conn: Connection, most: int) -> list[int]:
 
 def would_write(conn: Connection, layer: Layer, key: str | None) -> tuple[int, int]:
     """(updates, inserts) the accepted staged rows would make: by `key`, those naming a feature and changing
-    it, and those naming none; what a dry run tells."""
+    it, and those naming none; what a dry run tells. Joins, not a lookup per row: a key like name has no index."""
     if not key:
         return 0, staged_count(conn)
     return tuple(conn.execute(text(f"""
-        SELECT count(*) FILTER (WHERE matched AND {writes("x")}), count(*) FILTER (WHERE NOT matched)
-          FROM (SELECT s.row_no, s.{key} IS NOT NULL AND EXISTS (SELECT 1 FROM {layer.id} AS t WHERE t.{key} = s.{key}) AS matched
-                  FROM {STAGE} AS s WHERE NOT s.rejected) AS x
+        SELECT count(*) FILTER (WHERE named.{key} IS NOT NULL AND same.row_no IS NULL),
+               count(*) FILTER (WHERE named.{key} IS NULL)
+          FROM {STAGE} AS s
+          LEFT JOIN (SELECT DISTINCT {key} FROM {layer.id} WHERE {key} IS NOT NULL) AS named ON named.{key} = s.{key}
+          LEFT JOIN {SAME} AS same ON same.row_no = s.row_no
+         WHERE NOT s.rejected
     """)).one())
 
 
