@@ -29,6 +29,11 @@ export function append(node, children) {
   return node;
 }
 
+// A narrow select cuts long labels off: its tooltip gives the chosen one whole.
+export function showChoice(select) {
+  select.title = select.selectedOptions[0]?.text || "";
+}
+
 export function clear(node) {
   node.replaceChildren();
   return node;

@@ -3,7 +3,7 @@
 // suggestion. It knows which required fields are still unmapped and which
 // fields are chosen twice.
 
-import { clear, el } from "../dom.js";
+import { clear, el, showChoice } from "../dom.js";
 import { t } from "../i18n.js";
 
 const EXAMPLE_LENGTH = 40;
@@ -92,6 +92,7 @@ export function createMappingTable(body, { onChange }) {
       row.classList.toggle("is-unmapped", !select.value);
       row.classList.toggle("has-error", doubled.has(select.value));
       select.setAttribute("aria-invalid", doubled.has(select.value) ? "true" : "false");
+      showChoice(select);
     }
   }
 

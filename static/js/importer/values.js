@@ -7,7 +7,7 @@
 // they were read from: another reading or another column drops them, while
 // the picks made stay for the words that come again.
 
-import { clear, el } from "../dom.js";
+import { clear, el, showChoice } from "../dom.js";
 import { formatInteger, t } from "../i18n.js";
 import { writableFields } from "./mapping.js";
 
@@ -68,12 +68,14 @@ export function createValuesTable(section, { onChange }) {
         onchange: () => {
           if (select.value) picks.set(word.key, select.value);
           else picks.delete(word.key);
+          showChoice(select);
           onChange();
         },
       });
       select.append(el("option", { value: "", text: t("values_reject") }));
       for (const choice of word.field.choices || []) select.append(el("option", { value: choice.value, text: choice.label }));
       select.value = picks.get(word.key) || "";
+      showChoice(select);
       body.append(
         el("tr", { dataset: { field: word.field.name, value: word.text } }, [
           el("td", { id: `import-value-field-${n}`, text: label }),
