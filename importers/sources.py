@@ -371,8 +371,23 @@ def _inspect_archive(path: Path, limits: _Limits, name: str) -> list[tuple[zipfi
             raise ImportFileError("BadArchive", f"{name} holds {info.filename!r} twice.")
         seen.add(relative)
         members.append((info, relative))
+    _check_layout(seen, name)
     _check_totals([info for info, _ in members], path, limits, name)
     return members
+
+
+NAME_BYTES = 255  # the longest file name most file systems hold
+
+
+def _check_layout(paths: set[PurePosixPath], name: str) -> None:
+    """Paths no folder can hold: a name too long for a file system, or one both a file and a folder."""
+    for relative in paths:
+        if any(len(part.encode()) > NAME_BYTES for part in relative.parts):
+            raise ImportFileError("BadArchive", f"{name} holds a file name longer than {NAME_BYTES} bytes; "
+                                                f"rename it ({str(relative)[:60]}…).")
+        clash = next((parent for parent in relative.parents if parent in paths), None)
+        if clash is not None:
+            raise ImportFileError("BadArchive", f"{name} holds {str(clash)!r} both as a file and as a folder.")
 
 
 def _safe_member_path(member: str, name: str) -> PurePosixPath | None:
@@ -530,6 +545,7 @@ def _prepare_shapefiles(sets: dict[Path, dict[str, Path]], root: Path, files: li
     for parts in sets.values():
         for suffix in (".shp", ".shx"):
             _check_content(parts[suffix], SHAPEFILE, _inner(name, parts[suffix], root))
+    used = {path for parts in sets.values() for path in parts.values()}  # before _gather moves them
     folders = {stem.parent for stem in sets}
     if len(sets) == 1:
         target = next(iter(sets.values()))[".shp"]
@@ -539,7 +555,6 @@ def _prepare_shapefiles(sets: dict[Path, dict[str, Path]], root: Path, files: li
         target = _gather(sets, root, name)
     source = _open_with_gdal(target, SHAPEFILE, name)
     _describe_sidecars(source, sets)
-    used = {path for parts in sets.values() for path in parts.values()}
     ignored = [_rel(p, root) for p in files if p not in used and p.suffix.lower() not in SIDECARS]
     if ignored:
         source.notes.append(f"Ignored other files in {name}: {', '.join(ignored[:20])}.")

@@ -129,9 +129,27 @@ def test_shapefiles_in_different_folders_are_gathered(tmp_path, workdir):
             pyogrio.write_dataframe(frame(geometry), out / f"{name}.shp", encoding="UTF-8")
             for part in out.iterdir():
                 archive.write(part, f"{folder}/{part.name}")
+        archive.writestr("b/zones.dwg", "made by the contractor")
     source = prepare_source(tmp_path / "upload.zip", workdir)
     assert sorted(source.layers) == ["farming", "relics"]
     assert list(read(source, "farming")["name"]) == NAMES
+    # Only the file no shapefile uses is said to be left out.
+    assert [n for n in source.notes if n.startswith("Ignored")] == ["Ignored other files in upload.zip: b/zones.dwg."]
+
+
+def test_a_name_both_file_and_folder_is_refused(tmp_path, workdir, outside):
+    path = tmp_path / "upload.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("d", "hello")
+        archive.writestr("d/zones.geojson", '{"type": "FeatureCollection", "features": []}')
+    assert "'d' both as a file and as a folder" in expect_error("BadArchive", path, workdir).message
+
+
+def test_a_name_too_long_for_the_file_system_is_refused(tmp_path, workdir, outside):
+    path = tmp_path / "upload.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ả" * 200 + ".geojson", '{"type": "FeatureCollection", "features": []}')
+    assert "longer than 255 bytes" in expect_error("BadArchive", path, workdir).message
 
 
 def test_shapefile_on_disk(tmp_path, workdir):
