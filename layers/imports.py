@@ -228,7 +228,9 @@ def reject_repeated_keys(conn: Connection, layer: Layer, key: str) -> list[dict]
 
 
 def lock_keyed(conn: Connection, layer: Layer, key: str) -> None:
-    """Lock the features the staged rows name by `key` until commit: none changes between the checks and the update."""
+    """Lock the features the staged rows name by `key` until commit: none changes between the checks and the update.
+    Keyed imports into a layer also take turns: two at once would each add the new keys, as neither sees the other's."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"vung keyed import {layer.id}"})
     conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {layer.id} AS t JOIN {STAGE} AS s ON t.{key} = s.{key} "
                       "FOR UPDATE OF t) AS locked"))
 

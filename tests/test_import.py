@@ -8,6 +8,7 @@ to see what was committed.
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -664,6 +665,32 @@ def test_a_failure_half_way_leaves_the_database_as_it_was(engine, tmp_path):
     finally:
         remove_marked(engine)
 
+
+
+def test_two_keyed_imports_at_once_add_each_key_once(engine, tmp_path):
+    names = [f"{MARK} lô {i}" for i in range(3)]
+    path = write(zones(names, ["Lúa"] * 3), tmp_path / "hai_lan.geojson")
+    reports = {}
+
+    def second() -> None:
+        with engine.begin() as c:
+            reports["second"] = run_import(c, REGISTRY["farming_zones"], path, ImportOptions(key="name", username="y"))
+
+    try:
+        with engine.connect() as c:
+            first = c.begin()
+            reports["first"] = run_import(c, REGISTRY["farming_zones"], path, ImportOptions(key="name", username="x"))
+            racer = threading.Thread(target=second)
+            racer.start()
+            racer.join(timeout=2)
+            assert racer.is_alive()  # waits for the first import's commit
+            first.commit()
+        racer.join(timeout=30)
+        assert (reports["first"].inserted, reports["second"].inserted, reports["second"].unchanged) == (3, 0, 3)
+        with engine.connect() as c:
+            assert count(c, "farming_zones", "name LIKE :m", {"m": MARK + "%"}) == 3
+    finally:
+        remove_marked(engine)
 
 
 def test_a_database_error_after_updates_undoes_them(conn, tmp_path):
