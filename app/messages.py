@@ -62,6 +62,7 @@ SHAPES = (
     N_("must be a whole number between -2147483648 and 2147483647"),
     N_("%(value)s has a dot between thousands, so it reads as a thousand times more or less: write it without"),
     N_("must be a number"),
+    N_("is a number too large to be read exactly: write it as text (in quotes)"),
     N_("must be a date (YYYY-MM-DD)"),
     N_("must be true or false"),
     N_("is required"),
@@ -76,6 +77,8 @@ SHAPES = (
         "more than %(count)s rows lie in no district of the province (at sea, or beyond its border): they get no "
         "district or commune; the first: rows %(rows)s"
     ),
+    N_("%(count)s row(s) have no %(key)s: each is added as a new feature: rows %(rows)s"),
+    N_("more than %(count)s rows have no %(key)s: each is added as a new feature; the first: rows %(rows)s"),
     N_("%(count)s invalid shape(s) repaired with ST_MakeValid"),
     N_("a load this large goes in faster without the layer's indexes: they were built again after it"),
     N_("coordinate system given: %(crs)s"),
@@ -159,6 +162,8 @@ SHAPES = (
     N_("%(name)s is an empty archive."),
     N_("%(name)s holds %(count)s files; at most %(most)s are accepted."),
     N_("%(name)s holds %(member)s twice."),
+    N_("%(name)s holds %(member)s both as a file and as a folder."),
+    N_("%(name)s holds a file name longer than %(most)s bytes; rename it (%(member)s…)."),
     N_("%(name)s contains an absolute path (%(member)s); refused."),
     N_("%(name)s contains a path leading out of the archive (%(member)s); refused."),
     N_("%(name)s contains a path leading out of the archive; refused."),
@@ -284,6 +289,10 @@ def match_shape(text: str) -> tuple[str, dict[str, str]] | None:
 def translate_sentence(text: str) -> str:
     found = match_shape(text)
     if found is None:
+        # Reasons of one row joined (importers.run.one_entry_a_row), when the second names no field.
+        pieces = text.split("; ")
+        if len(pieces) > 1 and all(match_shape(piece) for piece in pieces):
+            return "; ".join(map(translate_sentence, pieces))
         return text
     shape, values = found
     return gettext(shape, **{k: translate_value(k, v) for k, v in values.items()})

@@ -66,6 +66,7 @@ from layers.imports import (
     reject_repeated_keys,
     repair_geometries,
     rows_in_no_district,
+    rows_without_key,
     save_staged,
     set_aside_unchanged,
     stage_columns,
@@ -208,6 +209,8 @@ def convert_value(f: Field, raw, chosen: dict[str, str] | None = None) -> tuple[
     """A file's value as the field stores it, or the problem; enum text is matched to a choice first."""
     if f.kind in ("integer", "number") and isinstance(raw, str) and GROUPED_THOUSANDS.fullmatch(raw):
         return None, f"{raw.strip()[:20]!r} has a dot between thousands, so it reads as a thousand times more or less: write it without"
+    if f.is_free_text and beyond_reading(raw):
+        return None, "is a number too large to be read exactly: write it as text (in quotes)"
     if f.kind != "enum" or raw in (None, ""):
         return check_value(f, typed_raw(f, raw))
     choice = map_choice(f, raw, chosen)
@@ -248,6 +251,11 @@ def convert_batch(layer: Layer, reading: Reading, batch: pa.RecordBatch, encodin
 NUMBER_TEXT = re.compile(r"\s*[+-]?\d+(\.\d+)?\s*")
 # "1.000" is a thousand in Vietnamese writing and one elsewhere: such text is left as text (refused).
 GROUPED_THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(\.\d{3})+\s*")
+
+
+def beyond_reading(raw) -> bool:
+    """A number the reader could not hold as written: infinite (1e400), or stopped where 64 bits end."""
+    return isinstance(raw, int | float) and not isinstance(raw, bool) and not -(2**63) < raw < 2**63 - 1
 
 
 def typed_raw(f: Field, raw):
@@ -317,8 +325,9 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
     """The file's CRS (checked against its coordinates), its columns, and how they map to fields."""
     try:
         choice = choose_crs(info.get("crs"), options.crs)
-        if info.get("total_bounds") is not None and info["features"]:
-            check_degrees(tuple(info["total_bounds"]), choice.crs)
+        bounds = info.get("total_bounds")
+        if bounds is not None and info["features"] and np.all(np.isfinite(bounds)):  # empty shapes have no bounds
+            check_degrees(tuple(bounds), choice.crs)
         coordinates = set((options.table_geometry or {}).values())
         columns = [str(c) for c in info["fields"] if str(c) not in coordinates]
         repeated = next((c for c in columns if columns.count(c) > 1), None)
@@ -784,6 +793,9 @@ def set_aside_keyed(conn, layer: Layer, key: str, report: ImportReport, fields: 
         if kept:
             report.notes.append(f"{kept} text value(s) cut at 254 bytes by the shapefile were kept whole, as stored")
     set_aside_unchanged(conn, layer, key, fields)
+    rows = rows_without_key(conn, key, ROWS_NOTED + 1)
+    if rows:  # sent again, such rows come in again: say so before they do
+        report.notes.append(rows_note(rows, f"have no {key}: each is added as a new feature"))
 
 
 def checks_across_rows(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> list[dict]:

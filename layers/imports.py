@@ -382,6 +382,13 @@ def rows_in_no_district(conn: Connection, most: int) -> list[int]:
     ), {"most": most}).scalars().all()
 
 
+def rows_without_key(conn: Connection, key: str, most: int) -> list[int]:
+    """The first `most` accepted staged rows whose `key` is empty: they name no feature, so each is a new one."""
+    return conn.execute(text(
+        f"SELECT row_no FROM {STAGE} WHERE NOT rejected AND {key} IS NULL ORDER BY row_no LIMIT :most"
+    ), {"most": most}).scalars().all()
+
+
 def would_write(conn: Connection, layer: Layer, key: str | None) -> tuple[int, int]:
     """(updates, inserts) the accepted staged rows would make: by `key`, those naming a feature and changing
     it, and those naming none; what a dry run tells. Joins, not a lookup per row: a key like name has no index."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -40,7 +41,9 @@ def check_value(f: Field, value) -> tuple[object, str | None]:
     if f.is_free_text or kind == "enum":
         if not isinstance(value, str):
             return None, "must be text"
-        value = value.strip()
+        # One spelling of each letter: text typed on a Mac or pasted from the web may spell "ộ" in three
+        # code points, which no search, filter or import key would match to the usual one.
+        value = unicodedata.normalize("NFC", value.strip())
         if "\x00" in value:
             return None, "must not contain NUL characters"
         if CONTROL_CHARACTERS.search(value):

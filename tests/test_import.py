@@ -7,8 +7,10 @@ to see what was committed.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
@@ -959,6 +961,55 @@ def test_flags_written_as_text_or_numbers_are_read(conn, tmp_path):
     assert report.rejected == [] and report.inserted == 3
     flags = conn.execute(text("SELECT illustrative FROM farming_zones WHERE name LIKE 'Vùng cờ %' ORDER BY name")).scalars()
     assert list(flags) == [True, False, True]
+
+
+def test_text_spelled_in_decomposed_letters_is_stored_composed_and_matches_its_key(conn, tmp_path):
+    """A Mac or a web form may write "ộ" as o + two marks: stored as the usual one letter, so keys match."""
+    name = "Vùng lúa Hải Hậu Độc Lập"
+    do_import(conn, "farming_zones", write(zones([name], ["Lúa"]), tmp_path / "nfc.geojson"))
+    decomposed = unicodedata.normalize("NFD", name)
+    assert decomposed != name
+    report = do_import(conn, "farming_zones", write(zones([decomposed], ["Lúa"]), tmp_path / "nfd.geojson"), key="name")
+    assert (report.inserted, report.updated, report.unchanged) == (0, 0, 1)
+    report = do_import(conn, "farming_zones", write(zones([decomposed], ["Lúa"]), tmp_path / "nfd.geojson"))
+    stored = conn.execute(text("SELECT name FROM farming_zones WHERE id = (SELECT max(id) FROM farming_zones)")).scalar_one()
+    assert stored == name
+
+
+@pytest.mark.parametrize("shape", ['{"type": "GeometryCollection", "geometries": []}', '{"type": "Polygon", "coordinates": []}'])
+def test_a_file_of_only_empty_shapes_says_so_row_by_row(conn, tmp_path, shape):
+    """No bounds to judge: not taken for metres declared as degrees."""
+    path = tmp_path / "rong.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                    f'"properties": {{"name": "Vùng rỗng", "crop": "rice"}}, "geometry": {shape}}}]}}', encoding="utf-8")
+    report = do_import(conn, "farming_zones", path, dry_run=True)
+    assert reasons(report) == {1: "geometry: is empty"}
+
+
+def test_rows_without_a_key_are_noted_as_new_features(conn, tmp_path):
+    path = write(zones(["Vùng có chủ", "Vùng không chủ", "Vùng chủ rỗng"], ["Lúa"] * 3, owner=["HTX A", None, ""]),
+                 tmp_path / "chu.geojson")
+    for _ in range(2):
+        report = do_import(conn, "farming_zones", path, key="owner")
+        assert "2 row(s) have no owner: each is added as a new feature: rows 2, 3" in report.notes
+    assert (report.inserted, report.unchanged) == (2, 1)
+
+
+def test_a_number_too_large_to_read_is_refused_where_text_belongs(conn, tmp_path):
+    """GDAL reads 1e400 as infinity and stops a 30-digit whole number at 2**63 - 1: either would be stored
+    as some other text than the file's."""
+    path = tmp_path / "lon.geojson"
+    ring = [list(c) for c in square(0).exterior.coords]
+    features = [
+        f'{{"type": "Feature", "properties": {props}, "geometry": {{"type": "Polygon", "coordinates": [{json.dumps(ring)}]}}}}'
+        for props in ('{"name": 1e400, "crop": "rice"}', '{"name": 5, "crop": "rice", "owner": 123456789012345678901234567890}',
+                      '{"name": 42, "crop": "rice", "owner": 7}')
+    ]
+    path.write_text('{"type": "FeatureCollection", "features": [' + ", ".join(features) + "]}", encoding="utf-8")
+    report = do_import(conn, "farming_zones", path, skip_invalid=True)
+    too_large = "is a number too large to be read exactly: write it as text (in quotes)"
+    assert reasons(report) == {1: f"name: {too_large}", 2: f"owner: {too_large}"}
+    assert report.inserted == 1
 
 
 def test_a_number_with_a_dot_between_thousands_is_refused_with_its_text(conn, tmp_path):

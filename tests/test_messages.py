@@ -58,6 +58,15 @@ def test_several_problems_of_a_row_are_each_translated(app):
     assert text == "crop: giá trị không hợp lệ 'ngô'; name: bắt buộc phải có; geometry: không hợp lệ: tự cắt nhau"
 
 
+def test_a_second_reason_naming_no_field_is_translated_too(app):
+    """A row outside the editor's districts and keyed to a feature outside them: both reasons, in one entry."""
+    with app.test_request_context("/?lang=vi"):
+        text = translate_problems("district: outside the districts you may edit; "
+                                  "key 4 names a feature outside the districts you may edit")
+    assert text == ("district: nằm ngoài các huyện bạn được sửa; "
+                    "khoá 4 chỉ một đối tượng nằm ngoài các huyện bạn được sửa")
+
+
 @pytest.mark.parametrize(
     ("lang", "expected"),
     [
