@@ -78,7 +78,7 @@ def with_placemark_data(path: Path, workdir: Path) -> tuple[Path, list[str]]:
     try:
         for name, frame, marks in zip(layers, frames, data, strict=True):
             pyogrio.write_dataframe(with_attributes(frame, marks), target, layer=name, driver="GPKG",
-                                    geometry_type="Unknown", append=target.exists())
+                                    geometry_type="Unknown", promote_to_multi=False, append=target.exists())
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as err:
         target.unlink(missing_ok=True)
         return path, [f"{DATA_NOT_MATCHED} ({str(err).splitlines()[0][:160]})"]

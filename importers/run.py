@@ -698,6 +698,17 @@ def read_shapes(wkb, file_name: str, first_row: int) -> np.ndarray:
     return geometries
 
 
+def single_points(geometries: np.ndarray) -> np.ndarray:
+    """Multipoints of one point as that point: QGIS makes point layers multipoint, KML wraps points in
+    MultiGeometry. A multipoint of several points stays one (and is refused by a point layer)."""
+    one = (shapely.get_type_id(geometries) == shapely.GeometryType.MULTIPOINT) & (shapely.get_num_geometries(geometries) == 1)
+    if not one.any():
+        return geometries
+    geometries = geometries.copy()
+    geometries[one] = shapely.get_geometry(geometries[one], 0)
+    return geometries
+
+
 def readable_shape(wkb) -> bool:
     try:
         shapely.from_wkb(wkb, on_invalid="ignore")
@@ -720,6 +731,8 @@ def stage_batch(layer, batch, geometry_column, reading: Reading, options, report
             except CrsError as err:  # metres found in a later batch than the file's bounds said
                 raise ImportFailed(str(err)) from None
     geometries = to_wgs84(geometries, crs)
+    if layer.is_point:
+        geometries = single_points(geometries)
     if reading.formula_marks:
         batch = unmark_formulas(batch, reading.mapping)
     values, problems = convert_batch(layer, reading, batch, options.encoding, report.unmatched)

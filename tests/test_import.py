@@ -18,7 +18,7 @@ import pandas as pd
 import pyogrio
 import pytest
 from pyproj import Geod
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -984,6 +984,36 @@ def test_a_file_of_only_empty_shapes_says_so_row_by_row(conn, tmp_path, shape):
                     f'"properties": {{"name": "Vùng rỗng", "crop": "rice"}}, "geometry": {shape}}}]}}', encoding="utf-8")
     report = do_import(conn, "farming_zones", path, dry_run=True)
     assert reasons(report) == {1: "geometry: is empty"}
+
+
+def test_multipoints_of_one_point_go_into_a_point_layer(conn, tmp_path):
+    """QGIS writes point layers as MultiPoint; a multipoint of two points is still no point."""
+    gdf = gpd.GeoDataFrame({"name": ["Đền một", "Đền hai"], "kind": ["temple", "temple"], "rank": ["provincial"] * 2},
+                           geometry=[MultiPoint([point(0)]), MultiPoint([point(1), point(2)])], crs=4326)
+    report = do_import(conn, "relics", write(gdf, tmp_path / "qgis.gpkg", layer="Di tích"), skip_invalid=True)
+    assert report.inserted == 1 and list(reasons(report)) == [2]
+    assert "expected Point" in reasons(report)[2]
+    kind = conn.execute(text("SELECT GeometryType(geom) FROM relics WHERE name = 'Đền một'")).scalar_one()
+    assert kind == "POINT"
+
+
+def test_a_kml_point_stays_a_point_beside_a_multigeometry(conn, tmp_path):
+    """GDAL would make every shape of the layer Multi when it meets one MultiGeometry: not so."""
+    path = tmp_path / "google_earth.kml"
+    path.write_text(
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Folder><name>Di tích</name>'
+        '<Placemark><name>Đền Đơn</name><ExtendedData><Data name="kind"><value>temple</value></Data>'
+        '<Data name="rank"><value>provincial</value></Data></ExtendedData>'
+        "<Point><coordinates>106.17,20.42</coordinates></Point></Placemark>"
+        '<Placemark><name>Đền Đôi</name><ExtendedData><Data name="kind"><value>temple</value></Data>'
+        '<Data name="rank"><value>provincial</value></Data></ExtendedData>'
+        "<MultiGeometry><Point><coordinates>106.171,20.42</coordinates></Point>"
+        "<Point><coordinates>106.172,20.42</coordinates></Point></MultiGeometry></Placemark>"
+        "</Folder></Document></kml>", encoding="utf-8")
+    from importers.run import import_file
+
+    report = import_file(conn, REGISTRY["relics"], path, ImportOptions(skip_invalid=True, username="tester"), tmp_path)
+    assert report.inserted == 1 and list(reasons(report)) == [2]
 
 
 def test_rows_without_a_key_are_noted_as_new_features(conn, tmp_path):

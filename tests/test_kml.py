@@ -78,3 +78,19 @@ def test_attributes_named_like_gdal_s_columns_or_the_geopackage_s_are_kept(tmp_p
     assert (row["name"], row["Description"], row["Name (KML)"]) == ("Tên thật", "Mô tả thật", "Nhãn")
     assert row["Description (KML)"] == "<table>bảng</table>"
     assert (row["fid (ExtendedData)"], row["Area"], row["area (ExtendedData)"]) == ("7", "1", "2")
+
+
+def test_shapes_keep_their_type_beside_a_multigeometry(tmp_path):
+    """GDAL's writer would make every point of the layer a multipoint once it meets one MultiGeometry."""
+    path = tmp_path / "hon_hop.kml"
+    path.write_text(
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        '<Placemark><name>A</name><ExtendedData><Data name="k"><value>1</value></Data></ExtendedData>'
+        "<Point><coordinates>106.17,20.42</coordinates></Point></Placemark>"
+        '<Placemark><name>B</name><ExtendedData><Data name="k"><value>2</value></Data></ExtendedData>'
+        "<MultiGeometry><Point><coordinates>106.171,20.42</coordinates></Point>"
+        "<Point><coordinates>106.172,20.42</coordinates></Point></MultiGeometry></Placemark></Document></kml>",
+        encoding="utf-8")
+    converted, notes = with_placemark_data(path, tmp_path)
+    assert notes == []
+    assert list(pyogrio.read_dataframe(converted).geometry.geom_type) == ["Point", "MultiPoint"]
