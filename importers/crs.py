@@ -103,21 +103,26 @@ def choose_crs(file_crs: str | None, user_crs: str | None) -> CrsChoice:
                 [f"the file's VN-2000 projection has no datum shift: read as {code} ({CRS.from_user_input(code).name})"],
             )
         return CrsChoice(crs, ["the file's VN-2000 definition has no EPSG match: its datum shift may be missing"])
-    return CrsChoice(crs, vn2000_lookalike(crs))
+    refuse_vn2000_lookalike(crs)
+    return CrsChoice(crs, [])
 
 
-def vn2000_lookalike(crs: CRS) -> list[str]:
-    """A note when a projection is VN-2000's provincial TM-3 on another datum, as a .prj that leaves the
-    datum out reads: the same numbers in VN-2000 lie about 200 m away."""
+def refuse_vn2000_lookalike(crs: CRS) -> None:
+    """A projection that is VN-2000's provincial TM-3 on another datum is what a .prj reads like when the
+    tool that wrote it left VN-2000's datum out; the data are then nearly always VN-2000, and read as the
+    .prj says they would land about 200 m off, often in the next commune. The user says which it is."""
     if not crs.is_projected or VN2000_NAME.search(crs.datum.name if crs.datum else ""):
-        return []
+        return
     params = {p.name.lower(): p.value for p in crs.coordinate_operation.params} if crs.coordinate_operation else {}
     meridian = central_meridian(crs)
     code = vn2000_by_meridian().get(round(meridian, 4)) if meridian is not None else None
     if not code or params.get("scale factor at natural origin") != TM3_SCALE:
-        return []
-    return [f"the file's projection is that of {code} ({CRS.from_user_input(code).name}) but on the datum {crs.datum.name}: "
-            f"if the data are in VN-2000, give --crs {code} (they would lie about 200 m away)"]
+        return
+    raise CrsError(
+        f"the file's projection is that of {code} ({CRS.from_user_input(code).name}) but on the datum {crs.datum.name}, "
+        f"as files read when their VN-2000 datum was left out: give --crs {code} if the data are in VN-2000, or "
+        f"--crs '{crs.to_proj4()}' to read them as the file says (the two lie about 200 m apart)"
+    )
 
 
 def check_degrees(bounds: tuple[float, float, float, float], crs: CRS) -> None:

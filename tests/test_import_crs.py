@@ -253,15 +253,27 @@ def test_vn2000_polygons_get_area_and_place(conn, tmp_path):
     assert district == "Nam Trực"
 
 
-def test_a_vn2000_projection_on_the_wgs84_datum_is_noted(conn, tmp_path):
-    """A .prj naming TM 105°30' on WGS 84 (a tool that left the datum out): read as it says, with a note,
-    since the same numbers in VN-2000 lie about 200 m away."""
+def test_a_vn2000_projection_on_another_datum_asks_which_it_is(conn, tmp_path):
+    """A .prj naming TM 105°30' on WGS 84 (a tool that left VN-2000's datum out): read as it says, the points
+    would land about 200 m off, often in the next commune; the user is asked, and either answer reads it."""
     path = vn2000_shapefile(tmp_path)
     lookalike = CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=105.5 +k=0.9999 +x_0=500000 +y_0=0 +datum=WGS84 +units=m")
     path.with_suffix(".prj").write_text(lookalike.to_wkt("WKT1_ESRI"))
-    report = do_import(conn, "relics", path, mapping=MAPPING, dry_run=True)
-    assert any(note.startswith("the file's projection is that of EPSG:9209 (VN-2000 / TM-3 105-30) but on the datum")
-               and "give --crs EPSG:9209" in note for note in report.notes), report.notes
+    before = snapshot(conn)
+    with pytest.raises(ImportFailed) as refused:
+        do_import(conn, "relics", path, mapping=MAPPING)
+    assert snapshot(conn) == before
+    message = str(refused.value)
+    assert message.startswith("the file's projection is that of EPSG:9209 (VN-2000 / TM-3 105-30) but on the datum")
+    assert "give --crs EPSG:9209 if the data are in VN-2000" in message
+    as_file_says = re.search(r"--crs '([^']+)' to read them as the file says", message)[1]
+    shifted = {}
+    for crs in ("EPSG:9209", as_file_says):
+        do_import(conn, "relics", path, mapping=MAPPING, crs=crs)
+        shifted[crs] = conn.execute(text(
+            "SELECT ST_X(geom), ST_Y(geom) FROM relics WHERE id = (SELECT max(id) FROM relics)")).one()
+    apart = metres_apart(*shifted["EPSG:9209"], *shifted[as_file_says])
+    assert 150 < apart < 300
 
 
 def test_utm_on_wgs84_is_not_taken_for_vn2000(conn, tmp_path):
