@@ -53,6 +53,8 @@ SHAPES = (
     N_("must not contain NUL characters"),
     N_("is not %(encoding)s text"),
     N_("the text looks like %(name)s, a Vietnamese encoding older than Unicode: choose it (--encoding %(encoding)s)"),
+    N_("the .cpg names %(encoding)s, but the text is UTF-8: read as UTF-8"),
+    N_("the .cpg names %(encoding)s, which no .dbf is written in: choose the text's encoding"),
     N_("must not contain control characters"),
     N_("at most %(count)s characters"),
     N_("unknown value %(value)s; expected one of %(choices)s"),

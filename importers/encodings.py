@@ -417,6 +417,27 @@ def _score(samples: list[str], encoding: str) -> float | None:
     return good / total if total else None
 
 
+ASCII, UTF8, OTHER = "ascii", "utf-8", "other"
+
+
+def byte_text_kind(samples: list[str]) -> str:
+    """What latin-1-decoded ``samples`` hold: only ASCII, text beyond it that is all valid UTF-8 (text in
+    a code page or in TCVN3/VNI almost never is), or other bytes."""
+    try:
+        raw = [_to_bytes(s) for s in samples if isinstance(s, str) and s]
+    except ValueError:  # letters beyond one byte: text decoded already, not bytes
+        return UTF8
+    high = [r for r in raw if any(b >= 0x80 for b in r)]
+    if not high:
+        return ASCII
+    try:
+        for r in high:
+            r.decode("utf-8")
+    except UnicodeDecodeError:
+        return OTHER
+    return UTF8
+
+
 def guess_legacy(samples: list[str]) -> str | None:
     """Say whether latin-1-decoded ``samples`` look like TCVN3 or VNI.
 
@@ -427,19 +448,7 @@ def guess_legacy(samples: list[str]) -> str | None:
     Text that is valid UTF-8 or plain ASCII gives None.
     """
     texts = [s for s in samples if isinstance(s, str) and s]
-    try:
-        raw = [_to_bytes(s) for s in texts]
-    except ValueError:
-        return None
-    high = [r for r in raw if any(b >= 0x80 for b in r)]
-    if not high:
-        return None
-    try:
-        for r in high:
-            r.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    if byte_text_kind(texts) != OTHER:
         return None
     scores = {enc: _score(texts, enc) or 0.0 for enc in LEGACY_ENCODINGS}
     best = max(scores, key=scores.__getitem__)

@@ -32,7 +32,16 @@ from sqlalchemy import Connection
 from exporters.write import unmark_formulas
 from gis.params import BOOLEAN_WORDS
 from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
-from importers.encodings import LEGACY_ENCODINGS, decode_legacy, fix_text, guess_legacy, normalize_encoding_name
+from importers.encodings import (
+    LEGACY_ENCODINGS,
+    OTHER,
+    UTF8,
+    byte_text_kind,
+    decode_legacy,
+    fix_text,
+    guess_legacy,
+    normalize_encoding_name,
+)
 from importers.kml import with_placemark_data
 from importers.mapping import Mapping, MappingError, chosen_values, fold, map_choice, suggest_mapping
 from importers.sources import (
@@ -99,6 +108,7 @@ class ImportOptions:
     working_area: tuple[float, float, float, float] = (105.85, 19.85, 106.65, 20.6)
     max_vertices: int = 10_000
     file_name: str | None = None  # what the import log calls the file: the page's upload keeps the user's own name
+    encoding_from_file: bool = False  # the encoding is the .cpg's word, not the user's
 
 
 @dataclass
@@ -373,10 +383,10 @@ def run_import(
 ) -> ImportReport:
     phase = on_phase or (lambda name, total=None: None)
     options.file_name = options.file_name or path.name
+    hint = encoding_hint(path, options)  # before the names are read, which a wrong encoding garbles
     info = file_info(path, options)
     phase("reading", feature_count(info))
     report = ImportReport(dry_run=options.dry_run)
-    hint = legacy_hint(path, options, info.get("driver"))  # before the mapping, which bad names would confuse
     choice, columns, mapping = plan(layer, info, options)
     report.notes += choice.notes + hint
     report.mapping, report.unknown_columns = mapping.columns, mapping.unknown
@@ -448,6 +458,7 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
     if source.format == SHAPEFILE and not options.encoding:
         # Read as the .cpg says, decoded here (decoded_here) rather than by GDAL.
         options.encoding = cpg_encoding(source.cpg)
+        options.encoding_from_file = options.encoding is not None
     if options.encoding and is_utf8(options.encoding):
         # However it was spelt; a shapefile's .dbf needs telling, any other format is UTF-8 anyway.
         options.encoding = "utf-8" if source.format == SHAPEFILE else None
@@ -494,20 +505,48 @@ HINT_ROWS = 500
 LEGACY_NAMES = {"tcvn3": "TCVN3 (ABC)", "vni": "VNI"}
 
 
-def legacy_hint(path: Path, options: ImportOptions, driver: str | None) -> list[str]:
-    """A note when a shapefile's text, read as its .cpg or the user says, looks like TCVN3 or VNI: old
-    files often carry a .cpg naming a Windows code page, or none."""
-    if driver != SHAPEFILE or options.encoding in LEGACY_ENCODINGS:
+def encoding_hint(path: Path, options: ImportOptions) -> list[str]:
+    """What a shapefile's first rows, read byte for byte, say of the encoding chosen for its text. A .cpg
+    naming a code page before UTF-8 text (a tool that wrote its own default) gives way to UTF-8, with a
+    note. Text that plainly is TCVN3 or VNI stops the import, naming the encoding, unless the user chose
+    another one (a note then): old files carry a .cpg naming a Windows code page, one of UTF-8, or none."""
+    if options.encoding in LEGACY_ENCODINGS or file_driver(path, options) != SHAPEFILE:  # TCVN3, VNI: no codec
         return []
-    try:  # text that is not even what it claims stops the import here, as it would when staged
-        _, batch = next(arrow_batches(path, replace(options, batch_size=HINT_ROWS)))
-    except StopIteration:
-        return []
-    texts = [v for column in batch.columns if pa.types.is_string(column.type) for v in column.to_pylist() if v]
+    texts = text_as_bytes(path, options)
+    kind = byte_text_kind(texts)
+    if options.encoding_from_file and not is_utf8(options.encoding):
+        if kind == UTF8:
+            said = f"the .cpg names {options.encoding}, but the text is UTF-8: read as UTF-8"
+            options.encoding = "utf-8"
+            return [said]
+        if "TEN".encode(options.encoding) != b"TEN":  # UTF-16, EBCDIC: a .dbf, whose header is ASCII, is in neither
+            raise ImportFailed(f"the .cpg names {options.encoding}, which no .dbf is written in: choose the text's encoding")
     guess = guess_legacy(texts)
     if guess is None:
+        if kind == OTHER and not decoded_here(options.encoding):  # to be read as UTF-8, which it is not
+            raise not_utf8(path)
         return []
-    return [f"the text looks like {LEGACY_NAMES[guess]}, a Vietnamese encoding older than Unicode: choose it (--encoding {guess})"]
+    said = f"the text looks like {LEGACY_NAMES[guess]}, a Vietnamese encoding older than Unicode: choose it (--encoding {guess})"
+    if options.encoding_from_file or not decoded_here(options.encoding):  # a .cpg's word, or UTF-8 it cannot be
+        raise ImportFailed(said)
+    return [said]
+
+
+def file_driver(path: Path, options: ImportOptions) -> str | None:
+    try:
+        return pyogrio.read_info(path, layer=options.source_layer, encoding="latin1", **options.open_options)["driver"]
+    except Exception:  # noqa: BLE001 - file_info, next, says what is wrong with the file
+        return None
+
+
+def text_as_bytes(path: Path, options: ImportOptions) -> list[str]:
+    """The column names and the text of the first HINT_ROWS rows, each byte a character (latin-1)."""
+    try:
+        _, batch = next(arrow_batches(path, replace(options, encoding="latin1", batch_size=HINT_ROWS)))
+    except StopIteration:
+        return []
+    values = [v for column in batch.columns if pa.types.is_string(column.type) for v in column.to_pylist() if v]
+    return [*batch.schema.names, *values]
 
 
 def cpg_encoding(cpg: str | None) -> str | None:
@@ -836,8 +875,8 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
     """What an import would see: columns, suggested mapping, CRS, and a preview in EPSG:4326."""
     source = open_source(path, options, workdir)
     options.file_name = options.file_name or path.name
+    hint = encoding_hint(source.path, options)
     info = file_info(source.path, options)
-    hint = legacy_hint(source.path, options, info.get("driver"))
     choice, columns, mapping = plan(layer, info, options)
     choice.notes += hint
     preview = preview_collection(source.path, options, choice.crs)

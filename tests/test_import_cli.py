@@ -502,12 +502,33 @@ def test_tcvn3_text_behind_a_wrong_cpg_is_pointed_out(flask_import, engine, tmp_
          "CHU_SO_HUU": [TCVN3["Hợp tác xã Hải Hậu"].decode("latin-1")]},
         geometry=[square(0)], crs=4326)
     path = write(gdf, tmp_path / "sai_cpg.shp", encoding="latin1")
-    path.with_suffix(".cpg").write_text("1252")  # what an old tool wrote, wrongly
-    result = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name")
-    assert "note: the text looks like TCVN3 (ABC), a Vietnamese encoding older than Unicode: choose it (--encoding tcvn3)" \
-        in result.output, result.output
+    said = "the text looks like TCVN3 (ABC), a Vietnamese encoding older than Unicode: choose it (--encoding tcvn3)"
+    for cpg in ("1252", "UTF-8", None):  # what old tools wrote, wrongly, or nothing
+        if cpg:
+            path.with_suffix(".cpg").write_text(cpg)
+        else:
+            path.with_suffix(".cpg").unlink()
+        result = flask_import("farming_zones", path, "--map", "TEN=name")
+        assert result.exit_code != 0 and said in result.output, (cpg, result.output)
+    assert marked(engine, "farming_zones", "name") == []
+    chosen = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name", "--encoding", "cp1252")
+    assert chosen.exit_code == 0 and f"note: {said}" in chosen.output, chosen.output  # the user's choice, questioned
     right = flask_import("farming_zones", path, "--dry-run", "--map", "TEN=name", "--encoding", "tcvn3")
     assert "looks like" not in right.output and "rejected 0" in right.output
+
+
+@pytest.mark.parametrize("cpg", ["1252", "1258", "UTF-16", "IBM037"])
+def test_utf8_text_behind_a_cpg_naming_another_encoding_is_read_as_utf8(flask_import, engine, tmp_path, cpg):
+    """A tool writing its own code page in the .cpg before UTF-8 text: read as UTF-8, not as mojibake;
+    a .cpg naming an encoding no .dbf can be in (its header is ASCII) is not taken at its word."""
+    gdf = gpd.GeoDataFrame({"TEN": [f"{MARK} Vùng lúa Hải Hậu"], "Cây": ["Lúa"]}, geometry=[square(0)], crs=4326)
+    path = write(gdf, tmp_path / "cpg_sai.shp", encoding="UTF-8")
+    path.with_suffix(".cpg").write_text(cpg)
+    result = flask_import("farming_zones", path, "--map", "TEN=name", "--map", "Cây=crop")
+    assert result.exit_code == 0, result.output
+    assert marked(engine, "farming_zones", "name") == [(f"{MARK} Vùng lúa Hải Hậu",)]
+    if cpg.isdigit():
+        assert f"note: the .cpg names cp{cpg}, but the text is UTF-8: read as UTF-8" in result.output
 
 
 def test_words_of_a_label_listing_several_are_read_each(flask_import, engine, tmp_path):
