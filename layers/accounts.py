@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
@@ -11,6 +13,7 @@ from sqlalchemy import Connection, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from layers import REGISTRY, editable_layers
+from layers.query import in_force, list_districts
 
 ROLES = ("admin", "editor", "viewer")
 TOKEN_PREFIX = "vung_"
@@ -78,6 +81,28 @@ def check_scope(role: str, layers: list[str] | None, districts: list[str] | None
         raise AccountError("district codes must not be empty")
 
 
+DISTRICT_WORD = re.compile(r"^\s*(huyện|huyen|thành phố|thanh pho|thị xã|thi xa|tp\.?)\s+", re.IGNORECASE)
+
+
+def district_codes(conn: Connection, given: list[str] | None) -> list[str] | None:
+    """The codes of the districts `given` names, each by its code or its name ("366", "Hải Hậu", "huyện hai
+    hau"); an AccountError for one naming no district, since a scope naming nothing would refuse every edit."""
+    if given is None:
+        return None
+    codes = []
+    for district in given:
+        code = conn.execute(text(
+            "SELECT code FROM admin_units WHERE level = 'district' AND "
+            f"{in_force(REGISTRY['admin_units'])} AND (code = :code OR vung_fold(name) = vung_fold(:name)) "
+            "ORDER BY code LIMIT 1"
+        ), {"code": district.strip(), "name": DISTRICT_WORD.sub("", unicodedata.normalize("NFC", district))}).scalar()
+        if code is None:
+            known = ", ".join(f"{d['code']} {d['name']}" for d in list_districts(conn))
+            raise AccountError(f"no district {district.strip()[:80]!r}; give a code or a name: {known or 'none loaded'}")
+        codes.append(code)
+    return codes
+
+
 def check_password(password: str) -> None:
     if len(password) < 8:
         raise AccountError("a password has at least 8 characters")
@@ -88,6 +113,7 @@ def create_user(
     layers: list[str] | None = None, districts: list[str] | None = None,
 ) -> User:
     check_scope(role, layers, districts)
+    districts = district_codes(conn, districts)
     username = username.strip()  # stored stripped, so compared stripped too
     if not username or len(username) > 80:
         raise AccountError("a username has 1 to 80 characters")
@@ -136,6 +162,7 @@ def authenticate(conn: Connection, username: str, password: str) -> User | None:
 
 def set_role(conn: Connection, username: str, role: str, layers: list[str] | None, districts: list[str] | None) -> None:
     check_scope(role, layers, districts)
+    districts = district_codes(conn, districts)
     result = conn.execute(
         text("UPDATE users SET role = :r, layers = :l, districts = :d WHERE lower(username) = lower(:u)"),
         {"u": username, "r": role, "l": layers, "d": districts},

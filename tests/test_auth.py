@@ -311,6 +311,9 @@ def test_cli_users_create_list_set_role_and_password(cli, app):
     assert users_listed(cli)["cli-first-admin"].split("\t")[1] == "admin"
     assert session_login(app, "cli-first-admin", "prompted pw").username == "cli-first-admin"
 
+    # Districts by name too, as officers call them; stored as codes, which the checks compare.
+    run(cli, "users", "set-role", "cli-lan", "--role", "editor", "--districts", "Huyện Hải Hậu,giao thuy,362")
+    assert users_listed(cli)["cli-lan"] == "cli-lan\teditor\tlayers=all districts=366,365,362"
     run(cli, "users", "set-role", "cli-lan", "--role", "viewer")
     assert users_listed(cli)["cli-lan"] == "cli-lan\tviewer\tlayers=all districts=all"
     run(cli, "users", "password", "cli-lan", "--password", "another long one")
@@ -325,6 +328,8 @@ def test_cli_users_create_list_set_role_and_password(cli, app):
     (["users", "create", "cli-x", "--role", "editor", "--password", "short"], "at least 8 characters"),
     (["users", "create", "cli-x", "--role", "editor", "--password", "long enough", "--layers", "bogus"], "unknown layer 'bogus'"),
     (["users", "create", "cli-x", "--role", "editor"], "Error"),  # the prompt's two entries differ, then input ends
+    (["users", "create", "cli-x", "--role", "editor", "--password", "long enough", "--districts", "Hà Nội"],
+     "no district 'Hà Nội'; give a code or a name: "),
     (["users", "set-role", "cli-nobody", "--role", "viewer"], "no user 'cli-nobody'"),
     (["users", "set-role", "cli-nobody", "--role", "owner"], "Invalid value for '--role'"),
     (["users", "password", "cli-nobody", "--password", "long enough"], "no user 'cli-nobody'"),
