@@ -165,6 +165,10 @@ SHAPES = (
     N_("%(name)s is an empty archive."),
     N_("%(name)s holds %(count)s files; at most %(most)s are accepted."),
     N_("%(name)s holds %(member)s twice."),
+    N_(
+        "%(name)s holds NUL characters (\\u0000) in its text, which GDAL would cut the text off at: remove them, "
+        "then upload it again."
+    ),
     N_("%(name)s holds %(member)s both as a file and as a folder."),
     N_("%(name)s holds a file name longer than %(most)s bytes; rename it (%(member)s…)."),
     N_("%(name)s contains an absolute path (%(member)s); refused."),
@@ -253,6 +257,7 @@ FILE_ERRORS = {
     "ZipBomb": N_("The archive was refused: it would unpack to far more than it weighs (a zip bomb)."),
     "TooLarge": N_("The file is too large once unpacked."),
     "BadArchive": N_("The archive is damaged or cannot be opened."),
+    "CutText": N_("The file holds characters that would cut its text off."),
     "LayerRequired": N_("The file holds several layers: choose one."),
     "UnknownLayer": N_("The file has no layer of that name."),
 }

@@ -14,6 +14,7 @@ later (.prj and .cpg text, coordinate columns of tables, notes).
 
 from __future__ import annotations
 
+import mmap
 import re
 import shutil
 import stat
@@ -327,10 +328,23 @@ def _check_content(path: Path, kind: str, name: str) -> None:
         raise _mismatch(name, "an Excel .xlsx workbook", head)
     if kind == GEOJSON and not text.startswith(("{", "\x1e")):
         raise _mismatch(name, "GeoJSON", head)
+    if kind == GEOJSON and _has_nul_escape(path):
+        raise ImportFileError("CutText", f"{name} holds NUL characters (\\u0000) in its text, which GDAL would cut "
+                                         "the text off at: remove them, then upload it again.")
     if kind == KML and not (text.startswith("<") and "<kml" in text.lower()):
         raise _mismatch(name, "KML", head)
     if kind == CSV:
         _check_csv_text(head, name)
+
+
+NUL_ESCAPE = re.compile(rb"(?<!\\)\\u0000")  # JSON's escape for NUL; an escaped backslash before "u0000" is none
+
+
+def _has_nul_escape(path: Path) -> bool:
+    if path.stat().st_size == 0:
+        return False
+    with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return NUL_ESCAPE.search(data) is not None
 
 
 def _check_csv_text(head: bytes, name: str) -> None:

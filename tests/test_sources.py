@@ -483,3 +483,13 @@ def test_a_layer_of_any_geometry_with_heights_is_refused_with_what_to_do(tmp_pat
     assert err.value.code == "NotGeodata"
     assert err.value.message.startswith("bat_ky.gpkg has a layer declared as any geometry with heights or measures")
     assert "-nlt PROMOTE_TO_MULTI -dim XY" in err.value.message
+
+
+def test_geojson_text_with_nul_characters_is_refused_before_gdal_cuts_it(tmp_path, workdir):
+    """GDAL ends a text at a NUL: "HTX\\u0000 Bí mật" would load as "HTX". An escaped backslash is no NUL."""
+    path = tmp_path / "nul.geojson"
+    feature = '{"type": "Feature", "properties": {"owner": %s}, "geometry": {"type": "Point", "coordinates": [106.17, 20.42]}}'
+    path.write_text('{"type": "FeatureCollection", "features": [%s]}' % (feature % '"HTX\\u0000 Bí mật"'), encoding="utf-8")
+    assert "NUL characters" in expect_error("CutText", path, workdir).message
+    path.write_text('{"type": "FeatureCollection", "features": [%s]}' % (feature % '"C:\\\\u0000"'), encoding="utf-8")
+    assert prepare_source(path, workdir).format == "GeoJSON"
