@@ -27,6 +27,7 @@ def N_(message: str) -> str:
 # Written by gis.sql.geometry_verdict, layers.imports, layers.validate and importers.run.
 SHAPES = (
     N_("is empty"),
+    N_("is missing: no coordinates, or ones that are no numbers"),
     N_("type %(type)s not accepted here; expected %(expected)s"),
     N_("has %(count)s vertices; at most %(most)s"),
     N_("invalid: %(reason)s"),
@@ -107,6 +108,7 @@ SHAPES = (
     N_("--value gives %(field)s two values for %(text)s written alike: %(first)s and %(second)s"),
     N_("cannot read row %(row)s of %(name)s: %(detail)s"),
     N_("cannot read %(name)s: %(detail)s"),
+    N_("%(name)s holds no features"),
     N_("%(name)s holds text that is not UTF-8 (rows %(first)s to %(last)s): choose its encoding"),
     N_("%(name)s holds text that is not UTF-8: choose its encoding"),
     N_("unknown text encoding %(encoding)s: for example utf-8, cp1258, tcvn3 or vni"),

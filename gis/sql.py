@@ -71,7 +71,8 @@ def geometry_verdict(geom: str) -> str:
     """
     area = "ST_MakeEnvelope(:wa_minx, :wa_miny, :wa_maxx, :wa_maxy, 4326)"
     return f"""CASE
-      WHEN {geom} IS NULL OR ST_IsEmpty({geom}) THEN 'is empty'
+      WHEN {geom} IS NULL THEN 'is missing: no coordinates, or ones that are no numbers'  -- a table's row, a null feature
+      WHEN ST_IsEmpty({geom}) THEN 'is empty'
       WHEN GeometryType({geom}) <> ALL(:accepted)  -- named as GeoJSON does (ST_GeometryType less 'ST_'), as single writes name it
         THEN 'type ' || substr(ST_GeometryType({geom}), 4) || ' not accepted here; expected ' || :accepted_text
       WHEN ST_NPoints({geom}) > :max_vertices

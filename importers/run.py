@@ -333,6 +333,8 @@ def feature_count(info: dict) -> int | None:
 
 def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, list[str], Mapping]:
     """The file's CRS (checked against its coordinates), its columns, and how they map to fields."""
+    if info["features"] == 0:  # not "required fields not found": a file without rows has no columns either
+        raise ImportFailed(f"{options.file_name} holds no features")
     try:
         choice = choose_crs(info.get("crs"), options.crs)
         bounds = info.get("total_bounds")

@@ -185,6 +185,30 @@ def test_csv_with_longitude_and_latitude_columns(conn, tmp_path):
     assert coords(conn, "relics", "Chùa Cổ Lễ") == pytest.approx([point(0).x, point(0).y], abs=1e-9)
 
 
+def test_csv_rows_with_unreadable_coordinates_say_the_shape_is_missing(conn, tmp_path):
+    """Degrees written as 106°10'56"E, a missing latitude, "NaN": the row has no shape, and is told why."""
+    path = tmp_path / "dms.csv"
+    path.write_text(
+        "ten,loai_hinh,xep_hang,lon,lat\n"
+        f"Chùa Một,Chùa,Quốc gia,{point(0).x},{point(0).y}\n"
+        "Chùa Hai,Chùa,Quốc gia,\"106°10'56\"\"E\",\"20°26'12\"\"N\"\n"
+        f"Chùa Ba,Chùa,Quốc gia,{point(2).x},\n"
+        "Chùa Bốn,Chùa,Quốc gia,NaN,NaN\n",
+        encoding="utf-8",
+    )
+    report = do_import(conn, "relics", path, mapping={"ten": "name", "loai_hinh": "kind", "xep_hang": "rank"},
+                       open_options={"X_POSSIBLE_NAMES": "lon", "Y_POSSIBLE_NAMES": "lat"}, dry_run=True)
+    missing = "geometry: is missing: no coordinates, or ones that are no numbers"
+    assert reasons(report) == {2: missing, 3: missing, 4: missing}
+
+
+def test_a_file_without_features_says_so(conn, tmp_path):
+    path = tmp_path / "rong.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    with pytest.raises(ImportFailed, match="rong.geojson holds no features"):
+        do_import(conn, "farming_zones", path)
+
+
 def test_csv_with_a_wkt_column(conn, tmp_path):
     path = tmp_path / "vung.csv"
     path.write_text(
