@@ -769,6 +769,8 @@ def detect_geometry_columns(columns: list[str]) -> dict[str, str] | None:
     folded = {}
     for column in columns:
         folded.setdefault(_fold(column), column)
+    for column in columns:  # "Kinh độ (E)", "Longitude [WGS84]", "X (m)": a unit or a system after the name
+        folded.setdefault(re.sub(r"_?[(\[][^()\[\]]*[)\]]$", "", _fold(column)), column)
     wkt = next((folded[n] for n in WKT_NAMES if n in folded), None)
     if wkt:
         return {"wkt": wkt}

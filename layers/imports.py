@@ -519,12 +519,13 @@ def insert_rows(conn: Connection, layer: Layer, key: str | None, columns: list[s
 LOG_COLUMNS = "id, layer, username, at, file_name, rows_read, inserted, updated, rejected, undone_at, undone_by, undo"
 
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters, and the marks that turn text right to left (a name could then read "gpj.exe" as "exe.jpg").
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def shown_file_name(name: str) -> str:
-    """A file's name as the log keeps it: no control characters (a NUL cannot be stored, and escapes
-    would reach the terminal of whoever lists the log), at most 200 characters."""
+    """A file's name as the log keeps it: no control or direction characters (a NUL cannot be stored,
+    escapes would reach the terminal of whoever lists the log), at most 200 characters."""
     return CONTROL_CHARACTERS.sub("", name)[:200]
 
 

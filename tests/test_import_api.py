@@ -596,8 +596,9 @@ def test_the_page_lists_one_s_own_imports_for_undo(app, make_user, editor, engin
 
 
 def test_the_log_keeps_a_file_name_without_control_characters(editor, engine, cleanup):
-    """A NUL cannot be stored and an escape would reach the terminal of whoever lists the log: both go."""
-    sent = upload(editor, district_zones([(106.30, 20.20)], ["zz-api tên lạ"]), "a\x00b\x1b[31mc.geojson")
+    """A NUL cannot be stored, an escape would reach the terminal of whoever lists the log, a right-to-left
+    mark would show "c\u202enosjoeg.exe" as "cexe.geojson": all go."""
+    sent = upload(editor, district_zones([(106.30, 20.20)], ["zz-api tên lạ"]), "a\x00b\x1b[31mc\u202e\u2066.geojson")
     assert sent.status_code == 201 and sent.json["filename"] == "ab[31mc.geojson"
     body = {"layer": "farming_zones", "mapping": {"name": "name", "crop": "crop"}, "dry_run": False}
     done = post(editor, f"/import/{sent.json['upload']}/run", json=body).json

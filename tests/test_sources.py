@@ -297,6 +297,10 @@ def test_column_detection_ignores_case_and_diacritics():
     assert detect_geometry_columns(["X", "Y"]) == {"x": "X", "y": "Y"}
     assert detect_geometry_columns(["lon", "lat", "the_geom"]) == {"wkt": "the_geom"}
     assert detect_geometry_columns(["lon", "name"]) is None
+    assert detect_geometry_columns(["Tên", "Kinh độ (E)", "Vĩ độ (N)"]) == {"x": "Kinh độ (E)", "y": "Vĩ độ (N)"}
+    assert detect_geometry_columns(["Longitude [WGS84]", "Latitude [WGS84]"]) == {"x": "Longitude [WGS84]",
+                                                                               "y": "Latitude [WGS84]"}
+    assert detect_geometry_columns(["X (m)", "Y (m)", "x"]) == {"x": "x", "y": "Y (m)"}  # the plain name first
 
 
 # --- archives that attack ------------------------------------------------------------
