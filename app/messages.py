@@ -163,6 +163,7 @@ SHAPES = (
     N_("%(name)s holds only blank space."),
     N_("%(name)s is not %(expected_kind)s: it looks like %(actual_kind)s."),
     N_("%(name)s is not %(kind)s: GDAL reads it as %(driver)s."),
+    N_("%(name)s starts as UTF-16 text but is not: %(detail)s."),
     N_("%(name)s is a damaged zip archive (%(detail)s)."),
     N_("%(name)s is an empty archive."),
     N_("%(name)s holds %(count)s files; at most %(most)s are accepted."),

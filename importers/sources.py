@@ -173,7 +173,24 @@ def prepare_source(
         # An .xlsx is a zip that GDAL decompresses itself: same limits, no unpacking.
         _check_content(path, XLSX, path.name)
         _inspect_archive(path, limits, path.name)
+    if kind == CSV and _head(path).startswith(UTF16_MARKS):
+        path = _utf8_copy_of_utf16(path, Path(workdir))
     return _prepare_file(path, kind, path.name)
+
+
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # Excel's "Unicode text" is UTF-16, which GDAL's CSV reader is not
+
+
+def _utf8_copy_of_utf16(path: Path, workdir: Path) -> Path:
+    """A UTF-16 CSV as UTF-8, in a folder of its own in `workdir`, under the same name."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix="utf8-", dir=workdir)) / path.name
+    try:
+        with path.open(encoding="utf-16", newline="") as source, target.open("w", encoding="utf-8", newline="") as out:
+            shutil.copyfileobj(source, out, CHUNK)
+    except UnicodeError as exc:
+        raise ImportFileError("FormatMismatch", f"{path.name} starts as UTF-16 text but is not: {_short(exc, path)}.") from exc
+    return target
 
 
 def open_layer(source: Source, layer: str | None) -> str:

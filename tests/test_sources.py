@@ -497,3 +497,15 @@ def test_geojson_text_with_nul_characters_is_refused_before_gdal_cuts_it(tmp_pat
     assert "NUL characters" in expect_error("CutText", path, workdir).message
     path.write_text('{"type": "FeatureCollection", "features": [%s]}' % (feature % '"C:\\\\u0000"'), encoding="utf-8")
     assert prepare_source(path, workdir).format == "GeoJSON"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_csv_saved_as_unicode_text_is_read(tmp_path, workdir, encoding):
+    """Excel's "Unicode text" is UTF-16 (tab-separated): read as the same text in UTF-8."""
+    path = tmp_path / "di_tich.csv"
+    rows = "Tên\tKinh độ\tVĩ độ\r\nĐền Trần\t106.1805\t20.4352\r\n"
+    path.write_bytes((b"\xfe\xff" if encoding.endswith("be") else b"") + rows.encode(encoding))
+    source = prepare_source(path, workdir)
+    assert source.csv_geometry == {"x": "Kinh độ", "y": "Vĩ độ"}
+    assert list(pyogrio.read_dataframe(source.path, read_geometry=False)["Tên"]) == ["Đền Trần"]
+    assert path.read_bytes().endswith(rows.encode(encoding))  # the upload itself is left as it came
