@@ -85,6 +85,10 @@ SHAPES = (
     N_("%(count)s invalid shape(s) repaired with ST_MakeValid"),
     N_("a load this large goes in faster without the layer's indexes: they were built again after it"),
     N_("coordinate system given: %(crs)s"),
+    N_(
+        "X and Y were read the other way round, as Vietnamese survey tables write them (X the northing): only so do "
+        "the shapes lie in the province"
+    ),
     N_("the file names no coordinate system: assuming WGS 84 longitude/latitude"),
     N_("the file's VN-2000 projection has no datum shift: read as %(code)s (%(name)s)"),
     N_("the file's VN-2000 definition has no EPSG match: its datum shift may be missing"),

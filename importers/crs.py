@@ -36,6 +36,7 @@ class CrsError(ValueError):
 class CrsChoice:
     crs: CRS
     notes: list[str] = field(default_factory=list)
+    exchanged: bool = False  # X and Y read the other way round (axes_exchanged)
 
 
 def parse_crs(text: str) -> CRS:
@@ -133,14 +134,35 @@ def check_degrees(bounds: tuple[float, float, float, float], crs: CRS) -> None:
         raise CrsError(METRES_HINT)
 
 
+AXES_EXCHANGED = ("X and Y were read the other way round, as Vietnamese survey tables write them (X the northing): "
+                  "only so do the shapes lie in the province")
+
+
+def axes_exchanged(bounds: tuple[float, float, float, float], crs: CRS, area: tuple[float, float, float, float]) -> bool:
+    """Whether projected coordinates land in the working area only with X and Y exchanged: a surveyor's
+    table names the northing X, which a reader takes for the easting."""
+    if not crs.is_projected:
+        return False
+    transformer = transformer_to_wgs84(crs.to_wkt())
+
+    def inside(x: float, y: float) -> bool:
+        lon, lat = transformer.transform(x, y)
+        return area[0] <= lon <= area[2] and area[1] <= lat <= area[3]
+
+    x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    return not inside(x, y) and inside(y, x)
+
+
 @cache
 def transformer_to_wgs84(crs_wkt: str) -> Transformer:
     # Building a transformer costs milliseconds: once per CRS, not per batch.
     return Transformer.from_crs(CRS.from_wkt(crs_wkt), WGS84, always_xy=True)
 
 
-def to_wgs84(geometries: np.ndarray, crs: CRS) -> np.ndarray:
-    """Shapely geometries reprojected to EPSG:4326 (lon, lat) by PROJ."""
+def to_wgs84(geometries: np.ndarray, crs: CRS, exchanged: bool = False) -> np.ndarray:
+    """Shapely geometries reprojected to EPSG:4326 (lon, lat) by PROJ; their X and Y exchanged first if asked."""
+    if exchanged:
+        geometries = shapely.transform(geometries, lambda coords: coords[:, ::-1])
     if crs.equals(WGS84, ignore_axis_order=True):
         return geometries
     transformer = transformer_to_wgs84(crs.to_wkt())

@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 
 from exporters.write import unmark_formulas
 from gis.params import BOOLEAN_WORDS
-from importers.crs import CrsChoice, CrsError, check_degrees, choose_crs, to_wgs84
+from importers.crs import AXES_EXCHANGED, CrsChoice, CrsError, axes_exchanged, check_degrees, choose_crs, to_wgs84
 from importers.encodings import (
     LEGACY_ENCODINGS,
     OTHER,
@@ -322,6 +322,10 @@ def file_info(path: Path, options: ImportOptions) -> dict:
     except Exception as err:  # GDAL's own errors come in many classes
         raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
     info["fields"] = [decoded(str(name), options.encoding) for name in info["fields"]]
+    if info.get("total_bounds") is None and info.get("driver") == "CSV" and info["features"]:
+        # The extent that tells metres from degrees and finds exchanged axes: a CSV keeps none, so read it.
+        info["total_bounds"] = pyogrio.read_info(path, layer=options.source_layer, encoding=read_encoding(options),
+                                                 force_total_bounds=True, **options.open_options)["total_bounds"]
     return info
 
 
@@ -340,6 +344,9 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
         bounds = info.get("total_bounds")
         if bounds is not None and info["features"] and np.all(np.isfinite(bounds)):  # empty shapes have no bounds
             check_degrees(tuple(bounds), choice.crs)
+            if axes_exchanged(tuple(bounds), choice.crs, options.working_area):
+                choice.exchanged = True
+                choice.notes.append(AXES_EXCHANGED)
         coordinates = set((options.table_geometry or {}).values())
         columns = [str(c) for c in info["fields"] if str(c) not in coordinates]
         repeated = next((c for c in columns if columns.count(c) > 1), None)
@@ -400,7 +407,7 @@ def run_import(
         create_stage(conn, layer, geometry_rules(layer, WorkingArea(*options.working_area, options.max_vertices)))
         # Only CSV has no cell types: there the exports mark text that is not a formula (exporters.write).
         reading = Reading(choice.crs, mapping.columns, formula_marks=info.get("driver") == "CSV", values=mapping.values,
-                          id_column=mapping.id_column, version_column=mapping.version_column)
+                          id_column=mapping.id_column, version_column=mapping.version_column, exchanged=choice.exchanged)
         stage_file(conn, layer, path, options, reading, report, progress)
         phase("checking")
         fields = [f for f in stage_columns(layer) if f in mapping.columns.values()]  # what the file writes
@@ -662,6 +669,7 @@ class Reading:
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # the user's reading of enum text (Mapping.values)
     id_column: str | None = None  # the file's column of feature ids, when keyed by id
     version_column: str | None = None  # and of the versions they were exported at, where it has one
+    exchanged: bool = False  # X and Y to be read the other way round (importers.crs.axes_exchanged)
 
 
 def stage_file(conn, layer, path, options, reading: Reading, report, progress) -> None:
@@ -771,7 +779,7 @@ def stage_batch(layer, batch, geometry_column, reading: Reading, options, report
                 check_degrees(tuple(bounds), crs)
             except CrsError as err:  # metres found in a later batch than the file's bounds said
                 raise ImportFailed(str(err)) from None
-    geometries = to_wgs84(geometries, crs)
+    geometries = to_wgs84(geometries, crs, reading.exchanged)
     if layer.is_point:
         geometries = single_points(geometries)
     if reading.formula_marks:
@@ -881,7 +889,7 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
     info = file_info(source.path, options)
     choice, columns, mapping = plan(layer, info, options)
     choice.notes += hint
-    preview = preview_collection(source.path, options, choice.crs)
+    preview = preview_collection(source.path, options, choice)
     return {
         "count": feature_count(info),
         "format": source.format, "layers": source.layers, "source_layer": options.source_layer,
@@ -903,12 +911,13 @@ def preview_unmatched(layer: Layer, mapping: Mapping, preview: dict) -> dict[str
     return unmatched_json(unmatched)
 
 
-def preview_collection(path: Path, options: ImportOptions, crs) -> dict:
+def preview_collection(path: Path, options: ImportOptions, choice: CrsChoice) -> dict:
     """The first features with their raw properties, as GeoJSON in EPSG:4326."""
     features = []
     for geometry_column, batch in arrow_batches(path, replace(options, batch_size=PREVIEW_FEATURES)):
         records = batch.drop_columns([geometry_column]).to_pylist()
-        geometries = to_wgs84(read_shapes(batch.column(geometry_column).to_pylist(), options.file_name, 1), crs)
+        shapes = read_shapes(batch.column(geometry_column).to_pylist(), options.file_name, 1)
+        geometries = to_wgs84(shapes, choice.crs, choice.exchanged)
         for number, (record, geom) in enumerate(zip(records, geometries, strict=True), start=1):
             properties = {k: preview_value(v, options) for k, v in record.items()}
             geometry = shapely.geometry.mapping(geom) if geom is not None and not geom.is_empty else None

@@ -281,3 +281,26 @@ def test_utm_on_wgs84_is_not_taken_for_vn2000(conn, tmp_path):
     path.with_suffix(".prj").write_text(CRS.from_epsg(32648).to_wkt("WKT1_ESRI"))  # WGS 84 / UTM 48N, meridian 105
     report = do_import(conn, "relics", path, mapping=MAPPING, dry_run=True)
     assert not any("VN-2000" in note for note in report.notes), report.notes
+
+
+def test_a_survey_table_writing_x_for_the_northing_is_read_the_other_way_round(conn, tmp_path):
+    """Vietnamese surveys write X for the northing and Y for the easting: taken as they are named, the points
+    would lie far outside the province; exchanged, they land where PROJ puts them, with a note."""
+    easting, northing = Transformer.from_crs(4326, 9209, always_xy=True).transform(point(0).x, point(0).y)
+    path = tmp_path / "toa_do.csv"
+    path.write_text(f"TEN,LOAI,XEP_HANG,X,Y\nĐền Khảo Sát,Đền,Cấp tỉnh,{northing:.3f},{easting:.3f}\n", encoding="utf-8")
+    report = do_import(conn, "relics", path, mapping=MAPPING, crs="EPSG:9209",
+                       open_options={"X_POSSIBLE_NAMES": "X", "Y_POSSIBLE_NAMES": "Y"})
+    assert report.inserted == 1 and report.rejected == []
+    assert any(note.startswith("X and Y were read the other way round") for note in report.notes), report.notes
+    lon, lat = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM relics WHERE name = 'Đền Khảo Sát'")).one()
+    assert metres_apart(lon, lat, point(0).x, point(0).y) < 1.0
+
+
+def test_coordinates_in_the_province_are_not_exchanged(conn, tmp_path):
+    easting, northing = Transformer.from_crs(4326, 9209, always_xy=True).transform(point(0).x, point(0).y)
+    path = tmp_path / "toa_do.csv"
+    path.write_text(f"TEN,LOAI,XEP_HANG,X,Y\nĐền Đúng,Đền,Cấp tỉnh,{easting:.3f},{northing:.3f}\n", encoding="utf-8")
+    report = do_import(conn, "relics", path, mapping=MAPPING, crs="EPSG:9209",
+                       open_options={"X_POSSIBLE_NAMES": "X", "Y_POSSIBLE_NAMES": "Y"})
+    assert report.inserted == 1 and not any("other way round" in note for note in report.notes)
