@@ -215,7 +215,7 @@ def read_options(source: Source, layer: str | None = None) -> dict[str, str]:
     from the attributes. XLSX: GDAL's XLSX driver has no geometry support, so
     the options only force a header row and typed columns; the frame comes
     back without geometry and the caller builds it with ``attach_geometry``
-    from ``source.layer_geometry[layer]``. Other formats need no options.
+    from ``source.layer_geometry[layer]``. GeoJSON: lists read as text. Other formats need no options.
     """
     if source.format == CSV:
         columns = source.layer_geometry.get(layer or "", source.csv_geometry) or {}
@@ -230,6 +230,9 @@ def read_options(source: Source, layer: str | None = None) -> dict[str, str]:
         return options
     if source.format == XLSX:
         return {"HEADERS": "FORCE", "FIELD_TYPES": "AUTO"}
+    if source.format == GEOJSON:
+        # A list value as its JSON text: GDAL's list types would drop the whole column from the file's columns.
+        return {"ARRAY_AS_STRING": "YES"}
     return {}
 
 

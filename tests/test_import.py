@@ -202,6 +202,20 @@ def test_csv_rows_with_unreadable_coordinates_say_the_shape_is_missing(conn, tmp
     assert reasons(report) == {2: missing, 3: missing, 4: missing}
 
 
+def test_a_list_where_a_value_belongs_is_refused_quoting_it(conn, tmp_path):
+    """GeoJSON lists: the column is the file's like any other, and a list is no crop."""
+    from importers.run import import_file
+
+    path = tmp_path / "danh_sach.geojson"
+    ring = json.dumps([list(c) for c in square(0).exterior.coords])
+    path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+                    '{"name": "Vùng danh sách", "crop": ["rice"], "tags": ["a", "b"]}, '
+                    f'"geometry": {{"type": "Polygon", "coordinates": [{ring}]}}}}]}}', encoding="utf-8")
+    report = import_file(conn, REGISTRY["farming_zones"], path, ImportOptions(dry_run=True, username="tester"), tmp_path)
+    assert reasons(report) == {1: "crop: unknown value '[ \"rice\" ]'"}
+    assert report.unknown_columns == ["tags"]
+
+
 def test_a_file_without_features_says_so(conn, tmp_path):
     path = tmp_path / "rong.geojson"
     path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
