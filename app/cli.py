@@ -169,7 +169,7 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
                 report = import_file(conn, layer, path, options, Path(workdir), progress=bar.update if bar else None)
         except ImportFailed as err:
             raise click.ClickException(str(err)) from None
-        print_report(report)
+        print_report(report, keyed=bool(key))
         if report.import_id:
             click.echo(f"import {report.import_id}; undo with: flask undo-import {report.import_id}")
         if rejected_file:
@@ -257,7 +257,7 @@ def parse_values(triples: tuple[str, ...]) -> dict[str, dict[str, str]]:
     return out
 
 
-def print_report(report) -> None:
+def print_report(report, keyed: bool = False) -> None:
     if report.committed:
         unchanged = f", unchanged {report.unchanged}" if report.unchanged else ""
         click.echo(f"loaded; rows read {report.rows_read}, inserted {report.inserted}, updated {report.updated}{unchanged}, "
@@ -265,7 +265,7 @@ def print_report(report) -> None:
     else:
         mode = "dry run: nothing written" if report.dry_run else "nothing loaded"
         by_key = (f" (add {report.would_insert}, update {report.would_update}, unchanged {report.unchanged})"
-                  if report.would_update or report.unchanged else "")
+                  if keyed else "")
         click.echo(f"{mode}; rows read {report.rows_read}, would load {report.would_load}{by_key}, rejected {report.rejected_rows}")
     click.echo("mapping: " + ", ".join(f"{c} -> {f}" for c, f in report.mapping.items()))
     if report.unknown_columns:

@@ -105,6 +105,7 @@ SHAPES = (
     # Why a whole run stopped (importers.run, importers.crs, importers.mapping, app.imports).
     N_("required field(s) not found in the file: %(fields)s; use --map COLUMN=FIELD"),
     N_("the key field %(key)s is not mapped from any column"),
+    N_("--map %(column)s=id names the column of feature ids, which only --key id reads"),
     N_("--map names column %(column)s, which the file does not have (%(columns)s)"),
     N_("--map names field %(field)s, which %(layer)s does not have or computes itself"),
     N_("--value names field %(field)s, which is not a field of %(layer)s with a list of values"),

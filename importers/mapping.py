@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 
 from layers.base import Field, Layer
 
-SEPARATORS = re.compile(r"[\s_\-./]+")
+SEPARATORS = re.compile(r"[\s_\-./,]+")  # "Hoa, cây cảnh" written "hoa cay canh" is the same
 
 
 @lru_cache(maxsize=65_536)  # files repeat the same few values in every row

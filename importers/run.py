@@ -352,6 +352,9 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
         repeated = next((c for c in columns if columns.count(c) > 1), None)
         if repeated:  # a file's column is known by its name
             raise MappingError(f"the file has more than one column named {repeated!r}: rename them so that each name is used once")
+        to_ids = next((c for c, t in options.mapping.items() if t == ID_KEY), None)
+        if to_ids is not None and options.key != ID_KEY:  # else the column would be quietly left out
+            raise MappingError(f"--map {to_ids}=id names the column of feature ids, which only --key id reads")
         given = {c: t for c, t in options.mapping.items() if t != ID_KEY}  # the id is no field
         mapping = suggest_mapping(layer, columns, given)
         mapping.values = chosen_values(layer, options.values)

@@ -345,13 +345,14 @@ def test_map_overrides_the_suggestion(conn, tmp_path):
 
 
 def test_enum_values_by_value_and_label(conn, tmp_path):
-    crops = ["Lúa", "lua", "rice", "LÚA", "Rice", "Lúa giống", "rice_seed", "rice seed", "Cây ăn quả", "cay an qua"]
+    crops = ["Lúa", "lua", "rice", "LÚA", "Rice", "Lúa giống", "rice_seed", "rice seed", "Cây ăn quả", "cay an qua",
+             "hoa cay canh", "Hoa cây cảnh"]
     names = [f"Vùng {i}" for i in range(len(crops))]
     gdf = gpd.GeoDataFrame({"name": names, "crop": crops}, geometry=[square(i % 5, i // 5) for i in range(len(crops))], crs=4326)
     report = do_import(conn, "farming_zones", write(gdf, tmp_path / "enum.geojson"))
     assert report.rejected == []
     got = dict(rows(conn, "farming_zones", names, "name, crop"))
-    assert [got[n] for n in names] == ["rice"] * 5 + ["rice_seed"] * 3 + ["fruit"] * 2
+    assert [got[n] for n in names] == ["rice"] * 5 + ["rice_seed"] * 3 + ["fruit"] * 2 + ["ornamental"] * 2
 
 
 def test_unknown_enum_value_rejects_the_row_naming_field_and_value(conn, tmp_path):

@@ -621,6 +621,18 @@ def test_an_export_sent_back_loses_no_edit_made_since(flask_import, engine, tmp_
     assert sorted(marked(engine, "craft_villages", "name, households")) == [(f"{MARK} A", 11), (f"{MARK} B", 120)]
 
 
+def test_a_keyed_dry_run_of_new_rows_says_how_many_it_would_add(flask_import, tmp_path):
+    path = write(zones([f"{MARK} mới 1", f"{MARK} mới 2"], ["Lúa", "Lúa"]), tmp_path / "moi.geojson")
+    result = flask_import("farming_zones", path, "--key", "name", "--dry-run")
+    assert "would load 2 (add 2, update 0, unchanged 0), rejected 0" in result.output, result.output
+
+
+def test_a_column_mapped_to_the_ids_without_key_id_is_refused(flask_import, tmp_path):
+    path = write(zones([f"{MARK} mã"], ["Lúa"]), tmp_path / "ma.geojson")
+    result = flask_import("farming_zones", path, "--map", "name=id", "--dry-run")
+    assert result.exit_code != 0 and "--map name=id names the column of feature ids, which only --key id reads" in result.output
+
+
 def test_a_key_that_is_no_field_is_named_as_such(flask_import, tmp_path):
     path = write(zones([f"{MARK} khoá lạ"], ["Lúa"]), tmp_path / "khoa.geojson")
     result = flask_import("farming_zones", path, "--key", "area_ha")
