@@ -80,6 +80,14 @@ SHAPES = (
         "more than %(count)s rows lie in no district of the province (at sea, or beyond its border): they get no "
         "district or commune; the first: rows %(rows)s"
     ),
+    N_(
+        "%(count)s row(s) lie where a feature of the same name already is: to update those instead of adding copies, "
+        "import with --key name: rows %(rows)s"
+    ),
+    N_(
+        "more than %(count)s rows lie where a feature of the same name already is: to update those instead of adding "
+        "copies, import with --key name; the first: rows %(rows)s"
+    ),
     N_("%(count)s row(s) have no %(key)s: each is added as a new feature: rows %(rows)s"),
     N_("more than %(count)s rows have no %(key)s: each is added as a new feature; the first: rows %(rows)s"),
     N_("%(count)s invalid shape(s) repaired with ST_MakeValid"),

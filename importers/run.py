@@ -74,6 +74,7 @@ from layers.imports import (
     reject_overlaps,
     reject_repeated_keys,
     repair_geometries,
+    rows_already_there,
     rows_in_no_district,
     rows_without_key,
     save_staged,
@@ -878,6 +879,11 @@ def checks_across_rows(conn, layer: Layer, options: ImportOptions, report: Impor
         rows = overlapping_rows(conn, layer, options.key, ROWS_NOTED + 1)
         if rows:
             report.notes.append(rows_note(rows, "overlap other zones, which this layer allows"))
+    if layer.is_point and not options.key:  # points never overlap: a file sent twice would double silently
+        rows = rows_already_there(conn, layer, ROWS_NOTED + 1)
+        if rows:
+            report.notes.append(rows_note(rows, "lie where a feature of the same name already is: to update those "
+                                                "instead of adding copies, import with --key name"))
     return found
 
 

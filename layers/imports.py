@@ -382,6 +382,18 @@ def rows_in_no_district(conn: Connection, most: int) -> list[int]:
     ), {"most": most}).scalars().all()
 
 
+SAME_PLACE = 1e-5  # degrees, about a metre: a point sent twice lands exactly where it did
+
+
+def rows_already_there(conn: Connection, layer: Layer, most: int) -> list[int]:
+    """The first `most` accepted staged points lying where a feature of the same name already lies: most
+    likely the same file imported again."""
+    return conn.execute(text(
+        f"SELECT s.row_no FROM {STAGE} AS s WHERE NOT s.rejected AND EXISTS (SELECT 1 FROM {layer.id} AS t "
+        "WHERE t.name = s.name AND ST_DWithin(t.geom, s.geom, :near)) ORDER BY s.row_no LIMIT :most"
+    ), {"most": most, "near": SAME_PLACE}).scalars().all()
+
+
 def rows_without_key(conn: Connection, key: str, most: int) -> list[int]:
     """The first `most` accepted staged rows whose `key` is empty: they name no feature, so each is a new one."""
     return conn.execute(text(

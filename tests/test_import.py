@@ -1055,6 +1055,21 @@ def test_a_kml_point_stays_a_point_beside_a_multigeometry(conn, tmp_path):
     assert report.inserted == 1 and list(reasons(report)) == [2]
 
 
+def test_points_sent_again_are_noted_as_already_there(conn, tmp_path):
+    path = tmp_path / "di_tich.csv"
+    path.write_text("ten,loai_hinh,xep_hang,lon,lat\n"
+                    f"Chùa Hai Lần,Chùa,Quốc gia,{point(0).x},{point(0).y}\n"
+                    f"Chùa Khác,Chùa,Quốc gia,{point(1).x},{point(1).y}\n", encoding="utf-8")
+    options = {"mapping": {"ten": "name", "loai_hinh": "kind", "xep_hang": "rank"},
+               "open_options": {"X_POSSIBLE_NAMES": "lon", "Y_POSSIBLE_NAMES": "lat"}}
+    first = do_import(conn, "relics", path, **options)
+    assert not any("already is" in note for note in first.notes)
+    conn.execute(text("UPDATE relics SET name = 'Chùa Đổi Tên' WHERE name = 'Chùa Khác'"))
+    again = do_import(conn, "relics", path, dry_run=True, **options)
+    assert ("1 row(s) lie where a feature of the same name already is: to update those instead of adding copies, "
+            "import with --key name: rows 1") in again.notes
+
+
 def test_rows_without_a_key_are_noted_as_new_features(conn, tmp_path):
     path = write(zones(["Vùng có chủ", "Vùng không chủ", "Vùng chủ rỗng"], ["Lúa"] * 3, owner=["HTX A", None, ""]),
                  tmp_path / "chu.geojson")
