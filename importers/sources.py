@@ -252,21 +252,39 @@ def attach_geometry(frame, columns: dict[str, str], crs=None):
         geometry = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="ignore")
         used = [columns["wkt"]]
     else:
-        x = pandas.to_numeric(_decimal_points(frame[columns["x"]]), errors="coerce")
-        y = pandas.to_numeric(_decimal_points(frame[columns["y"]]), errors="coerce")
+        x = pandas.to_numeric(_degrees(frame[columns["x"]]), errors="coerce")
+        y = pandas.to_numeric(_degrees(frame[columns["y"]]), errors="coerce")
         geometry = shapely.points(x.to_numpy(dtype=float), y.to_numpy(dtype=float))
         geometry[(x.isna() | y.isna()).to_numpy()] = None
         used = [columns["x"], columns["y"]]
     return geopandas.GeoDataFrame(frame.drop(columns=used), geometry=geometry, crs=crs)
 
 
-def _decimal_points(series):
-    """Vietnamese spreadsheets often hold "105,83" as text: read the comma as a decimal point."""
+# 106°10'56.5"E, 20° 26′ 12″ N, 106°10.5': degrees, minutes and seconds as surveys write them.
+DMS = re.compile(r"""\s*(\d+(?:[.,]\d+)?)\s*°\s*(?:(\d+(?:[.,]\d+)?)\s*['′’]\s*)?"""
+                 r"""(?:(\d+(?:[.,]\d+)?)\s*(?:"|″|”|''|′′)\s*)?([NSEWnsew]?)\s*""")
+
+
+def _degrees(series):
+    """Coordinates as numbers: Vietnamese spreadsheets often hold "105,83" as text (the comma a decimal
+    point), or degrees, minutes and seconds; what is neither stays text, which reads as no number."""
     from pandas.api.types import is_numeric_dtype
 
     if is_numeric_dtype(series.dtype):
         return series
-    return series.astype("string").str.strip().str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)
+    text = series.astype("string").str.strip().str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)
+    return text.map(_dms_value, na_action="ignore")
+
+
+def _dms_value(text: str):
+    match = DMS.fullmatch(text)
+    if not match:
+        return text
+    degrees, minutes, seconds = (float((part or "0").replace(",", ".")) for part in match.group(1, 2, 3))
+    if minutes >= 60 or seconds >= 60:
+        return text
+    value = degrees + minutes / 60 + seconds / 3600
+    return -value if match[4].upper() in ("S", "W") else value
 
 
 # --- format and content checks ------------------------------------------------------

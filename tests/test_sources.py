@@ -292,6 +292,17 @@ def test_attach_geometry_reports_bad_rows_as_null():
     assert wkt.geometry.iloc[0].equals_exact(Point(1, 2), 0) and wkt.geometry.iloc[1] is None
 
 
+def test_degrees_minutes_and_seconds_are_read_in_a_sheet():
+    frame = pd.DataFrame({"ten": ["a", "b", "c", "d", "e"],
+                          "kinh_do": ["106°10'56\"E", "106° 10′ 30″ E", "106,5", "106°75'E", "phía đông"],
+                          "vi_do": ["20°26'12\"N", "20°26.5'", "20.25", "20°N", "20"]})
+    points = attach_geometry(frame, {"x": "kinh_do", "y": "vi_do"}).geometry
+    assert (points.iloc[0].x, points.iloc[0].y) == pytest.approx((106 + 10 / 60 + 56 / 3600, 20 + 26 / 60 + 12 / 3600))
+    assert (points.iloc[1].x, points.iloc[1].y) == pytest.approx((106 + 10.5 / 60, 20 + 26.5 / 60))
+    assert (points.iloc[2].x, points.iloc[2].y) == pytest.approx((106.5, 20.25))
+    assert points.iloc[3] is None and points.iloc[4] is None  # 75 minutes, and words: no coordinates
+
+
 def test_column_detection_ignores_case_and_diacritics():
     assert detect_geometry_columns(["ten", "KINH ĐỘ", "vĩ độ"]) == {"x": "KINH ĐỘ", "y": "vĩ độ"}
     assert detect_geometry_columns(["X", "Y"]) == {"x": "X", "y": "Y"}
