@@ -834,7 +834,8 @@ def one_entry_a_row(rejected: list[dict]) -> list[dict]:
         kept = rows.setdefault(entry["row"], dict(entry))
         if kept is not entry and kept["reason"] != entry["reason"]:
             kept["reason"] += "; " + entry["reason"]
-            kept.setdefault("location", entry.get("location"))
+            if entry.get("location") and not kept.get("location"):
+                kept["location"] = entry["location"]
     return list(rows.values())
 
 

@@ -905,6 +905,15 @@ def test_a_row_rejected_for_two_reasons_is_one_entry_and_counted_once(conn, tmp_
     assert logged == 1
 
 
+def test_two_reasons_without_a_place_give_no_empty_location():
+    from importers.run import one_entry_a_row
+
+    merged = one_entry_a_row([{"row": 4, "reason": "district: outside the districts you may edit"},
+                              {"row": 4, "reason": "key 4 names a feature outside the districts you may edit"}])
+    assert merged == [{"row": 4, "reason": "district: outside the districts you may edit; "
+                                           "key 4 names a feature outside the districts you may edit"}]
+
+
 def zones_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
     """A CSV of rice zones: (name, WKT) each."""
     path.write_text("name,crop,wkt\n" + "".join(f'{name},Lúa,"{wkt}"\n' for name, wkt in rows), encoding="utf-8")
