@@ -139,6 +139,8 @@ def sample_synthetic(count: int, seed: float, replace: bool):
 @click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD", help="Map a column to a field (FIELD empty: ignore it).")
 @click.option("--value", "values", multiple=True, metavar="FIELD:TEXT=VALUE",
               help="Read TEXT in FIELD's column as VALUE, for words no label matches (e.g. crop:Lúa nếp=rice).")
+@click.option("--set", "constants", multiple=True, metavar="FIELD=VALUE",
+              help="Give every row this value of a field no column fills (e.g. rank=unranked).")
 @click.option("--key", help="Field matching existing features: they are updated instead of duplicated; "
                             "`id` for a file exported from this app (its id column).")
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
@@ -147,13 +149,13 @@ def sample_synthetic(count: int, seed: float, replace: bool):
 @click.option("--user", "username", default="import", show_default=True, help="Name recorded in the history and the import log.")
 @click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write every rejected row (row, reason, longitude, latitude) to this CSV file.")
-def import_command(layer_id, path, source_layer, crs, encoding, mappings, values, key, dry_run, skip_invalid, repair,
-                   username, rejected_path):
+def import_command(layer_id, path, source_layer, crs, encoding, mappings, values, constants, key, dry_run, skip_invalid,
+                   repair, username, rejected_path):
     """Import PATH (GeoJSON, Shapefile zipped or not, GeoPackage, KML/KMZ, CSV, XLSX) into LAYER_ID."""
     layer = editable_layer(layer_id)
     options = ImportOptions(
         source_layer=source_layer, crs=crs, encoding=encoding, mapping=parse_mappings(mappings),
-        values=parse_values(values), key=key,
+        values=parse_values(values), constants=parse_pairs(constants, "FIELD=VALUE", "--set"), key=key,
         dry_run=dry_run, skip_invalid=skip_invalid, repair=repair, username=username,
         working_area=current_app.config["WORKING_AREA"], max_vertices=current_app.config["MAX_VERTICES"],
     )
@@ -236,12 +238,17 @@ def open_for_rejected(path: Path):
 
 
 def parse_mappings(pairs: tuple[str, ...]) -> dict[str, str]:
+    return parse_pairs(pairs, "COLUMN=FIELD", "--map")
+
+
+def parse_pairs(pairs: tuple[str, ...], shape: str, option: str) -> dict[str, str]:
+    """`NAME=TEXT` options as a dict (the text may hold '=')."""
     out = {}
     for pair in pairs:
-        column, sep, field_name = pair.partition("=")
+        name, sep, value = pair.partition("=")
         if not sep:
-            raise click.BadParameter(f"{pair!r}: expected COLUMN=FIELD", param_hint="--map")
-        out[column] = field_name
+            raise click.BadParameter(f"{pair!r}: expected {shape}", param_hint=option)
+        out[name] = value
     return out
 
 
@@ -268,6 +275,8 @@ def print_report(report, keyed: bool = False) -> None:
                   if keyed else "")
         click.echo(f"{mode}; rows read {report.rows_read}, would load {report.would_load}{by_key}, rejected {report.rejected_rows}")
     click.echo("mapping: " + ", ".join(f"{c} -> {f}" for c, f in report.mapping.items()))
+    if report.constants:
+        click.echo("every row: " + ", ".join(f"{f} = {v}" for f, v in report.constants.items()))
     if report.unknown_columns:
         click.echo("columns not imported: " + ", ".join(report.unknown_columns))
     for note in report.notes:

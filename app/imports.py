@@ -151,12 +151,17 @@ def options_from(body: dict, with_run_flags: bool) -> ImportOptions:
     ):
         raise ValidationFailed("values must map field names to {file text: value} objects",
                                errors=[{"field": "values", "message": "must be an object of objects of strings"}])
+    constants = body.get("set") or {}
+    if not isinstance(constants, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in constants.items()):
+        raise ValidationFailed("set must map field names to the text every row gets",
+                               errors=[{"field": "set", "message": "must be an object of strings"}])
     encoding = text_or_none("encoding")
     if encoding and encoding not in {v for v, _ in ENCODINGS} | set(LEGACY_ENCODINGS):
         raise ValidationFailed(f"unknown encoding {encoding!r}", errors=[{"field": "encoding", "message": "unknown encoding"}])
     cfg = current_app.config
     options = ImportOptions(
         source_layer=text_or_none("source_layer"), crs=text_or_none("crs"), encoding=encoding, mapping=mapping, values=values,
+        constants=constants,
         username=current_user().username, working_area=cfg["WORKING_AREA"], max_vertices=cfg["MAX_VERTICES"],
         districts=current_user().district_scope,
     )
@@ -310,7 +315,7 @@ def report_json(report: ImportReport) -> dict:
         "would_load": report.would_load, "inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged,
         "would_update": report.would_update, "would_insert": report.would_insert,
         "rejected": report.rejected[:1000], "rejected_total": len(report.rejected),
-        "mapping": report.mapping, "unknown_columns": report.unknown_columns, "notes": report.notes,
+        "mapping": report.mapping, "set": report.constants, "unknown_columns": report.unknown_columns, "notes": report.notes,
         "unmatched": unmatched_json(report.unmatched), "import": report.import_id,
     }
 

@@ -32,6 +32,7 @@ class Mapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # the user's: field -> folded file text -> choice
     id_column: str | None = None  # the file's feature ids, when keyed by id
     version_column: str | None = None  # and the versions they were exported at
+    constants: dict[str, object] = field(default_factory=dict)  # field -> the value every row gets (--set)
 
 
 DBF_NAME_LENGTH = 10

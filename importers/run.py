@@ -109,6 +109,7 @@ class ImportOptions:
     working_area: tuple[float, float, float, float] = (105.85, 19.85, 106.65, 20.6)
     max_vertices: int = 10_000
     file_name: str | None = None  # what the import log calls the file: the page's upload keeps the user's own name
+    constants: dict[str, str] = field(default_factory=dict)  # field -> text every row gets, for a field no column fills
     encoding_from_file: bool = False  # the encoding is the .cpg's word, not the user's
 
 
@@ -122,6 +123,7 @@ class ImportReport:
     would_insert: int = 0
     rejected: list[dict] = field(default_factory=list)  # {"row", "reason", "location"?}, a row may have several
     mapping: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, object] = field(default_factory=dict)  # field -> the value every row was given (--set)
     unknown_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unmatched: dict[str, Unmatched] = field(default_factory=dict)  # enum field -> its text no choice matched
@@ -246,6 +248,8 @@ def convert_batch(layer: Layer, reading: Reading, batch: pa.RecordBatch, encodin
         values[name], errors = convert_column(f, batch.column(column).to_pylist(), encoding, reading.values.get(name), counts)
         for offset, error in errors.items():
             problems.setdefault(offset, []).append(f"{name}: {error}")
+    for name, value in reading.constants.items():
+        values[name] = [value] * batch.num_rows
     for column, f in ((reading.id_column, ID_FIELD), (reading.version_column, VERSION_FIELD)):
         if column:
             values[f.name], errors = convert_column(f, batch.column(column).to_pylist(), None)
@@ -359,6 +363,7 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
         given = {c: t for c, t in options.mapping.items() if t != ID_KEY}  # the id is no field
         mapping = suggest_mapping(layer, columns, given)
         mapping.values = chosen_values(layer, options.values)
+        set_constants(layer, mapping, options.constants)
         if options.key == ID_KEY:
             if options.source_layer in REGISTRY and options.source_layer != layer.id:  # ids are each layer's own
                 raise MappingError(f"the file's layer is {options.source_layer}, another layer of this map: "
@@ -370,6 +375,22 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
         return choice, columns, mapping
     except (CrsError, MappingError) as err:
         raise ImportFailed(str(err)) from None
+
+
+def set_constants(layer: Layer, mapping: Mapping, given: dict[str, str]) -> None:
+    """The user's values for every row (--set FIELD=VALUE), read as a column's would be, into the mapping:
+    a KML from a phone has no column for a relic's rank, which every row of it may share."""
+    for name, raw in given.items():
+        f = next((f for f in layer.writable if f.name == name), None)
+        if f is None:
+            raise MappingError(f"--set names field {name!r}, which {layer.id} does not have or computes itself")
+        if name in mapping.columns.values():
+            raise MappingError(f"--set gives {name} a value, which a column of the file fills too: choose one")
+        value, problem = convert_value(f, raw, mapping.values.get(name))
+        if problem or value is None:
+            raise MappingError(f"--set {name}={str(raw)[:40]!r}: {problem or 'is empty'}")
+        mapping.constants[name] = value
+    mapping.missing_required = [name for name in mapping.missing_required if name not in mapping.constants]
 
 
 ID_KEY = "id"  # --key id: rows name their features by id, as an export from this app does
@@ -402,7 +423,7 @@ def run_import(
     report = ImportReport(dry_run=options.dry_run)
     choice, columns, mapping = plan(layer, info, options)
     report.notes += choice.notes + hint
-    report.mapping, report.unknown_columns = mapping.columns, mapping.unknown
+    report.mapping, report.unknown_columns, report.constants = mapping.columns, mapping.unknown, mapping.constants
     refuse_incomplete(layer, mapping, options.key)
 
     savepoint = conn.begin_nested()
@@ -411,10 +432,12 @@ def run_import(
         create_stage(conn, layer, geometry_rules(layer, WorkingArea(*options.working_area, options.max_vertices)))
         # Only CSV has no cell types: there the exports mark text that is not a formula (exporters.write).
         reading = Reading(choice.crs, mapping.columns, formula_marks=info.get("driver") == "CSV", values=mapping.values,
-                          id_column=mapping.id_column, version_column=mapping.version_column, exchanged=choice.exchanged)
+                          id_column=mapping.id_column, version_column=mapping.version_column, exchanged=choice.exchanged,
+                          constants=mapping.constants)
         stage_file(conn, layer, path, options, reading, report, progress)
         phase("checking")
-        fields = [f for f in stage_columns(layer) if f in mapping.columns.values()]  # what the file writes
+        written = {*mapping.columns.values(), *mapping.constants}
+        fields = [f for f in stage_columns(layer) if f in written]  # what the file writes
         check_staged(conn, layer, options, report, fields, shapefile=info.get("driver") == SHAPEFILE)
         if report.rejected and not options.skip_invalid or options.dry_run:
             report.would_update, report.would_insert = would_write(conn, layer, options.key)
@@ -674,6 +697,7 @@ class Reading:
     id_column: str | None = None  # the file's column of feature ids, when keyed by id
     version_column: str | None = None  # and of the versions they were exported at, where it has one
     exchanged: bool = False  # X and Y to be read the other way round (importers.crs.axes_exchanged)
+    constants: dict[str, object] = field(default_factory=dict)  # field -> the value every row gets (Mapping.constants)
 
 
 def stage_file(conn, layer, path, options, reading: Reading, report, progress) -> None:

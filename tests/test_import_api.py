@@ -396,6 +396,22 @@ def test_values_that_cannot_be_read_are_refused_and_write_nothing(editor, zones_
         assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 0
 
 
+@pytest.mark.parametrize(("constants", "says"), [
+    ({"crop": "rice"}, "--set gán giá trị cho crop, trường mà một cột của tệp cũng điền"),
+    ({"status": "ngủ đông"}, "--set status='ngủ đông' không dùng được: giá trị không hợp lệ 'ngủ đông'"),
+    ({"status": 1}, None),
+    (["status"], None),
+])
+def test_values_for_every_row_that_cannot_be_are_refused_and_write_nothing(editor, zones_zip, engine, constants, says):
+    upload_id = upload(editor, zones_zip, "a.zip").json["upload"]
+    body = {"layer": "farming_zones", "mapping": {"TEN": "name", "LOAI_CAY": "crop"}, "set": constants, "dry_run": False}
+    answer = post(editor, f"/import/{upload_id}/run?lang=vi", json=body)
+    assert answer.status_code in (400, 422) and answer.json["code"], answer.json
+    assert says is None or says in answer.json["description"], answer.json
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM farming_zones WHERE name LIKE 'zz-api%'")).scalar_one() == 0
+
+
 def district_zones(points: list[tuple[float, float]], names: list[str]) -> bytes:
     return gpd.GeoDataFrame(
         {"name": names, "crop": ["Lúa"] * len(names)},

@@ -621,6 +621,33 @@ def test_an_export_sent_back_loses_no_edit_made_since(flask_import, engine, tmp_
     assert sorted(marked(engine, "craft_villages", "name, households")) == [(f"{MARK} A", 11), (f"{MARK} B", 120)]
 
 
+def test_a_value_for_every_row_fills_a_field_no_column_has(flask_import, engine, tmp_path):
+    """A phone's KML of relics has names and places, no rank: the officer gives every row the same one."""
+    path = tmp_path / "di_tich.csv"
+    path.write_text(f"ten,loai_hinh,lon,lat\n{MARK} Đền Chung,Đền,{point(0).x},{point(0).y}\n"
+                    f"{MARK} Chùa Chung,Chùa,{point(1).x},{point(1).y}\n", encoding="utf-8")
+    refused = flask_import("relics", path, "--map", "ten=name")
+    assert refused.exit_code != 0 and "required field(s) not found in the file: rank" in refused.output
+    done = flask_import("relics", path, "--map", "ten=name", "--set", "rank=Chưa xếp hạng")
+    assert done.exit_code == 0 and "every row: rank = unranked" in done.output, done.output
+    assert marked(engine, "relics", "name, kind, rank") == [(f"{MARK} Chùa Chung", "pagoda", "unranked"),
+                                                           (f"{MARK} Đền Chung", "temple", "unranked")]
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("rank=hạng nhất", "--set rank='hạng nhất': unknown value 'hạng nhất'"),
+    ("kind=temple", "--set gives kind a value, which a column of the file fills too: choose one"),
+    ("area_ha=3", "--set names field 'area_ha', which relics does not have or computes itself"),
+    ("rank", "expected FIELD=VALUE"),
+])
+def test_a_value_for_every_row_that_cannot_be_is_refused(flask_import, engine, tmp_path, given, said):
+    path = tmp_path / "di_tich.csv"
+    path.write_text(f"ten,loai_hinh,lon,lat\n{MARK} Đền Lạ,Đền,{point(0).x},{point(0).y}\n", encoding="utf-8")
+    result = flask_import("relics", path, "--map", "ten=name", "--set", given)
+    assert result.exit_code != 0 and said in result.output, result.output
+    assert marked(engine, "relics") == []
+
+
 def test_a_keyed_dry_run_of_new_rows_says_how_many_it_would_add(flask_import, tmp_path):
     path = write(zones([f"{MARK} mới 1", f"{MARK} mới 2"], ["Lúa", "Lúa"]), tmp_path / "moi.geojson")
     result = flask_import("farming_zones", path, "--key", "name", "--dry-run")

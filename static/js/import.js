@@ -8,6 +8,7 @@ import { formatDecimal, formatInteger, initI18n, t } from "./i18n.js";
 import { createImportApi } from "./importer/api.js";
 import { createMappingTable } from "./importer/mapping.js";
 import { createRecentImports } from "./importer/recent.js";
+import { createConstants } from "./importer/constants.js";
 import { createValuesTable } from "./importer/values.js";
 import { createPreview } from "./importer/preview.js";
 import { createReport } from "./importer/report.js";
@@ -66,6 +67,7 @@ function startImport(doc) {
   const dryRunButton = byId("import-dry-run");
   const runButton = byId("import-run");
   const table = createMappingTable(byId("import-mapping-body"), { onChange: mappingChanged });
+  const constants = createConstants(byId("import-constants"), { onChange: constantsChanged });
   const values = createValuesTable(byId("import-values"), {
     onChange: () => {
       invalidateReport();
@@ -156,9 +158,16 @@ function startImport(doc) {
     statusElement.textContent = text;
   }
 
+  // Required fields neither a column nor a value for every row fills, and fields two columns fill.
+  function problems() {
+    const { missing, twice } = table.problems();
+    const given = constants.chosen();
+    return { missing: missing.filter((f) => !(f.name in given)), twice };
+  }
+
   function refreshButtons() {
     const ready = Boolean(inspected) && !done;
-    const { missing, twice } = table.problems();
+    const { missing, twice } = problems();
     const blocked = !ready || missing.length > 0 || twice.length > 0;
     dryRunButton.disabled = busy || blocked;
     runButton.disabled = busy || blocked;
@@ -168,7 +177,7 @@ function startImport(doc) {
   }
 
   function showProblems() {
-    const { missing, twice } = table.problems();
+    const { missing, twice } = problems();
     const lines = [];
     if (missing.length) lines.push(t("missing_required", { fields: missing.map(table.label).join(", ") }));
     if (twice.length) lines.push(t("mapped_twice", { fields: twice.map(table.label).join(", ") }));
@@ -199,8 +208,15 @@ function startImport(doc) {
 
   function mappingChanged() {
     values.follow(table.mapping());
+    constants.show(table.problems().missing, table.label);
     showProblems();
     buildKeyPicker();
+    invalidateReport();
+    refreshButtons();
+  }
+
+  function constantsChanged() {
+    showProblems();
     invalidateReport();
     refreshButtons();
   }
@@ -320,6 +336,7 @@ function startImport(doc) {
     if (valuesLayer !== layer()?.id) values.reset(layer());
     valuesLayer = layer()?.id;
     values.replace(answer.unmatched, table.mapping());
+    constants.show(table.problems().missing, table.label);
     showProblems();
     buildKeyPicker();
     mappingSection.hidden = false;
@@ -329,7 +346,7 @@ function startImport(doc) {
 
   async function run(dryRun) {
     if (!inspected || busy || done) return;
-    const { missing, twice } = table.problems();
+    const { missing, twice } = problems();
     if (missing.length || twice.length) {
       showProblems();
       return;
@@ -340,6 +357,7 @@ function startImport(doc) {
       ...inspected.options,
       mapping: table.mapping(),
       values: values.chosen(),
+      set: constants.chosen(),
       dry_run: dryRun,
       skip_invalid: skipInvalid.checked,
       repair: repair.checked,

@@ -321,6 +321,31 @@ def test_a_file_that_is_not_geodata_is_refused_clearly(new_page, live_server, ed
     assert page_errors == []
 
 
+def test_a_field_no_column_fills_gets_one_value_for_every_row(new_page, live_server, engine, editor, spot, cleanup,
+                                                                tmp_path, page_errors):
+    """A file of zones without a crop column: the page offers the crop for every row; chosen, the run is
+    allowed and every zone gets it."""
+    x, y = spot["lon"], spot["lat"]
+    gdf = gpd.GeoDataFrame({"name": NAMES[:2]}, crs=4326,
+                           geometry=[box(x + 2 * i * SIDE, y, x + (2 * i + 1) * SIDE, y + SIDE) for i in range(2)])
+    path = tmp_path / "khong_cay.geojson"
+    pyogrio.write_dataframe(gdf, path)
+    page = open_in_import_page(new_page(), live_server, editor, path)
+
+    section = page.locator("#import-constants")
+    expect(section).to_be_visible()
+    expect(page.locator("#import-missing")).to_contain_text("crop")
+    expect(page.locator("#import-dry-run")).to_be_disabled()
+    section.locator('select[data-field="crop"]').select_option("rice")
+    expect(page.locator("#import-missing")).to_be_hidden()
+    page.click("#import-run")
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "committed")
+    assert counts(page) == {"rows_read": "2", "inserted": "2", "rejected": "0"}
+    assert [(name, crop) for name, crop, _ in imported(engine)] == sorted((n, "rice") for n in NAMES[:2])
+    expect(section.locator("select")).to_be_disabled()  # imported: nothing on the page changes it any more
+    assert page_errors == []
+
+
 def test_a_local_word_for_a_crop_is_read_as_the_value_the_editor_picks(
     new_page, live_server, engine, editor, spot, cleanup, tmp_path, page_errors
 ):
