@@ -8,11 +8,9 @@ the database as it was.
 from __future__ import annotations
 
 import binascii
-import glob
 import io
 import json
 import re
-import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -54,6 +52,7 @@ from importers.sources import (
     ImportFileError,
     Source,
     attach_geometry,
+    copy_with_sidecars,
     open_layer,
     prepare_source,
     read_options,
@@ -521,12 +520,7 @@ def utf8_copy(source: Source, encoding: str, workdir: Path) -> Path:
     definition."""
     if source.format != CSV:
         raise ImportFailed(f"an encoding can be chosen only for shapefiles and CSV files; {source.format} files hold UTF-8 text")
-    folder = workdir / "utf-8"
-    folder.mkdir(parents=True, exist_ok=True)
-    for sibling in source.path.parent.glob(f"{glob.escape(source.path.stem)}.*"):  # .prj, .csvt beside it
-        if sibling != source.path:
-            shutil.copy(sibling, folder / sibling.name)
-    target = folder / source.path.name  # the same name: GDAL names the layer after it
+    target = copy_with_sidecars(source.path, workdir / "utf-8")
     # Line by line, so memory does not grow with the file: no legacy character spans a line break.
     try:
         with source.path.open("rb") as lines, target.open("w", encoding="utf-8", newline="") as out:

@@ -173,23 +173,31 @@ def prepare_source(
         # An .xlsx is a zip that GDAL decompresses itself: same limits, no unpacking.
         _check_content(path, XLSX, path.name)
         _inspect_archive(path, limits, path.name)
-    if kind == CSV and _head(path).startswith(UTF16_MARKS):
-        path = _utf8_copy_of_utf16(path, Path(workdir))
-    return _prepare_file(path, kind, path.name)
+    return _prepare_file(path, kind, path.name, Path(workdir))
 
 
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # Excel's "Unicode text" is UTF-16, which GDAL's CSV reader is not
 
 
-def _utf8_copy_of_utf16(path: Path, workdir: Path) -> Path:
-    """A UTF-16 CSV as UTF-8, in a folder of its own in `workdir`, under the same name."""
+def copy_with_sidecars(path: Path, folder: Path) -> Path:
+    """Where a converted copy of `path` goes in `folder`, under the same name (GDAL names the layer after
+    it), with the files beside it (.prj, .csvt) copied there too."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for sibling in path.parent.glob(f"{glob_escape(path.stem)}.*"):
+        if sibling != path and sibling.is_file():
+            shutil.copy(sibling, folder / sibling.name)
+    return folder / path.name
+
+
+def _utf8_copy_of_utf16(path: Path, workdir: Path, name: str) -> Path:
+    """A UTF-16 CSV as UTF-8, with its sidecars, in a folder of its own in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
-    target = Path(tempfile.mkdtemp(prefix="utf8-", dir=workdir)) / path.name
+    target = copy_with_sidecars(path, Path(tempfile.mkdtemp(prefix="utf8-", dir=workdir)))
     try:
         with path.open(encoding="utf-16", newline="") as source, target.open("w", encoding="utf-8", newline="") as out:
             shutil.copyfileobj(source, out, CHUNK)
     except UnicodeError as exc:
-        raise ImportFileError("FormatMismatch", f"{path.name} starts as UTF-16 text but is not: {_short(exc, path)}.") from exc
+        raise ImportFileError("FormatMismatch", f"{name} starts as UTF-16 text but is not: {_short(exc, path)}.") from exc
     return target
 
 
@@ -386,7 +394,7 @@ def _has_nul_escape(path: Path) -> bool:
 
 
 def _check_csv_text(head: bytes, name: str) -> None:
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if b"\x00" in head and not head.startswith(UTF16_MARKS):
         raise _mismatch(name, "a CSV text file", head)
     if _text_start(head).startswith("<") or any(head.startswith(magic) for magic, _ in SIGNATURES):
         raise _mismatch(name, "a CSV text file", head)
@@ -544,7 +552,7 @@ def _prepare_unpacked(root: Path, kind: str, name: str) -> Source:
     nested = [p for p in data if p.suffix.lower() in ARCHIVES]
     usable = [p for p in data if EXTENSIONS.get(p.suffix.lower()) in DRIVERS and p.suffix.lower() != ".shp"]
     if len(usable) == 1:
-        source = _prepare_file(usable[0], EXTENSIONS[usable[0].suffix.lower()], _inner(name, usable[0], root))
+        source = _prepare_file(usable[0], EXTENSIONS[usable[0].suffix.lower()], _inner(name, usable[0], root), root)
         if usable[0].suffix.lower() == ".xlsx":
             source.notes.append("The workbook was taken from the zip archive as is.")
         return source
@@ -568,7 +576,7 @@ def _prepare_kmz(root: Path, files: list[Path], name: str) -> Source:
     # KMZ convention: the main document is doc.kml, else the first .kml at the top level.
     top = [p for p in kmls if p.parent == root]
     main = next((p for p in top if p.name.lower() == "doc.kml"), (top or kmls)[0])
-    source = _prepare_file(main, KML, _inner(name, main, root))
+    source = _prepare_file(main, KML, _inner(name, main, root), root)
     if len(kmls) > 1:
         source.notes.append(f"{name} holds {len(kmls)} KML documents; read {_rel(main, root)}.")
     return source
@@ -669,8 +677,11 @@ def _inner(name: str, path: Path, root: Path) -> str:
 # --- plain files and GDAL -------------------------------------------------------
 
 
-def _prepare_file(path: Path, kind: str, name: str) -> Source:
+def _prepare_file(path: Path, kind: str, name: str, workdir: Path) -> Source:
+    """A file of one format; `workdir` takes what reading it needs written (a UTF-16 CSV's UTF-8 copy)."""
     _check_not_empty(path, name)
+    if kind == CSV and _head(path).startswith(UTF16_MARKS):
+        path = _utf8_copy_of_utf16(path, workdir, name)
     if kind == SHAPEFILE:
         return _prepare_loose_shapefile(path, name)
     _check_content(path, kind, name)

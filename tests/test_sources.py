@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
+from pyproj import CRS
 from shapely.geometry import Point, Polygon
 
 from importers.sources import (
@@ -510,13 +511,25 @@ def test_geojson_text_with_nul_characters_is_refused_before_gdal_cuts_it(tmp_pat
     assert prepare_source(path, workdir).format == "GeoJSON"
 
 
+CRS_9209_WKT = CRS.from_epsg(9209).to_wkt("WKT1_ESRI")
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
 def test_a_csv_saved_as_unicode_text_is_read(tmp_path, workdir, encoding):
     """Excel's "Unicode text" is UTF-16 (tab-separated): read as the same text in UTF-8."""
     path = tmp_path / "di_tich.csv"
     rows = "Tên\tKinh độ\tVĩ độ\r\nĐền Trần\t106.1805\t20.4352\r\n"
     path.write_bytes((b"\xfe\xff" if encoding.endswith("be") else b"") + rows.encode(encoding))
+    path.with_suffix(".prj").write_text(CRS_9209_WKT)
     source = prepare_source(path, workdir)
     assert source.csv_geometry == {"x": "Kinh độ", "y": "Vĩ độ"}
     assert list(pyogrio.read_dataframe(source.path, read_geometry=False)["Tên"]) == ["Đền Trần"]
     assert path.read_bytes().endswith(rows.encode(encoding))  # the upload itself is left as it came
+    assert "VN-2000 / TM-3 105-30" in pyogrio.read_info(source.path, **read_options(source))["crs"]  # its .prj went along
+    archive = tmp_path / "di_tich.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(path, "bang/di_tich.csv")
+        zipped.write(path.with_suffix(".prj"), "bang/di_tich.prj")
+    zipped_source = prepare_source(archive, workdir)
+    assert zipped_source.csv_geometry == {"x": "Kinh độ", "y": "Vĩ độ"}
+    assert "VN-2000 / TM-3 105-30" in pyogrio.read_info(zipped_source.path, **read_options(zipped_source))["crs"]
