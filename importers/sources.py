@@ -383,7 +383,7 @@ def _check_content(path: Path, kind: str, name: str) -> None:
         _check_csv_text(head, name)
 
 
-NUL_ESCAPE = re.compile(rb"(?<!\\)\\u0000")  # JSON's escape for NUL; an escaped backslash before "u0000" is none
+NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # JSON's NUL, after any escaped backslashes ("\\\\" is one)
 
 
 def _has_nul_escape(path: Path) -> bool:

@@ -502,13 +502,17 @@ def test_a_layer_of_any_geometry_with_heights_is_refused_with_what_to_do(tmp_pat
 
 
 def test_geojson_text_with_nul_characters_is_refused_before_gdal_cuts_it(tmp_path, workdir):
-    """GDAL ends a text at a NUL: "HTX\\u0000 Bí mật" would load as "HTX". An escaped backslash is no NUL."""
+    """GDAL ends a text at a NUL: "HTX\\u0000 Bí mật" would load as "HTX". An escaped backslash before
+    "u0000" makes no NUL; one before a NUL still leaves a NUL."""
     path = tmp_path / "nul.geojson"
-    feature = '{"type": "Feature", "properties": {"owner": %s}, "geometry": {"type": "Point", "coordinates": [106.17, 20.42]}}'
-    path.write_text('{"type": "FeatureCollection", "features": [%s]}' % (feature % '"HTX\\u0000 Bí mật"'), encoding="utf-8")
-    assert "NUL characters" in expect_error("CutText", path, workdir).message
-    path.write_text('{"type": "FeatureCollection", "features": [%s]}' % (feature % '"C:\\\\u0000"'), encoding="utf-8")
-    assert prepare_source(path, workdir).format == "GeoJSON"
+    feature = '{"type": "Feature", "properties": {"owner": "%s"}, "geometry": {"type": "Point", "coordinates": [106.17, 20.42]}}'
+    for owner, refused in ((r"HTX\u0000 Bí mật", True), (r"C:\\u0000", False), (r"C:\\\u0000 Bí mật", True)):
+        path.write_text('{"type": "FeatureCollection", "features": [%s]}' % (feature % owner), encoding="utf-8")
+        if refused:
+            assert "NUL characters" in expect_error("CutText", path, workdir).message
+        else:
+            assert prepare_source(path, workdir).format == "GeoJSON"
+
 
 
 CRS_9209_WKT = CRS.from_epsg(9209).to_wkt("WKT1_ESRI")
