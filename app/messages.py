@@ -133,7 +133,7 @@ SHAPES = (
     N_("%(crs)s is not a coordinate system of longitude/latitude or of a map projection"),
     N_(
         "the file's projection is that of %(code)s (%(name)s) but on the datum %(datum)s, as files read when their "
-        "VN-2000 datum was left out: give --crs %(code2)s if the data are in VN-2000, or --crs %(proj)s to read them "
+        "VN-2000 datum was left out: give --crs %(code2)s if the data are in VN-2000, or --crs '%(proj)s' to read them "
         "as the file says (the two lie about 200 m apart)"
     ),
     N_("%(crs)s cannot be converted to WGS 84: %(detail)s"),

@@ -38,10 +38,22 @@ class CrsChoice:
     notes: list[str] = field(default_factory=list)
     exchanged: bool = False  # X and Y read the other way round (axes_exchanged)
 
+    @property
+    def label(self) -> str:
+        """The system as its code or PROJ string, and its name where it has one (a PROJ string's has not)."""
+        code = self.crs.to_string()[:200]
+        return code if self.crs.name == "unknown" else f"{code} — {self.crs.name}"
+
+
+COMMAND_LINE_WORDING = re.compile(r"""^--crs[\s=]*|^(["'])(.*)\1$""")
+
 
 def parse_crs(text: str) -> CRS:
-    """An EPSG code ("9209", "EPSG:9209"), a PROJ string or WKT."""
+    """An EPSG code ("9209", "EPSG:9209"), a PROJ string or WKT; also as the command line's wording of it
+    (--crs 'EPSG:9209'), which a message may have shown."""
     value = text.strip()
+    for _ in range(2):  # the option first, then the quotes it may have had
+        value = COMMAND_LINE_WORDING.sub(lambda m: m[2] or "", value).strip()
     if value.isdigit():
         value = f"EPSG:{value}"
     try:

@@ -923,7 +923,7 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
         "format": source.format, "layers": source.layers, "source_layer": options.source_layer,
         "columns": columns, "mapping": mapping.columns, "unknown": mapping.unknown,
         "missing_required": mapping.missing_required,
-        "crs": f"{choice.crs.to_string()} — {choice.crs.name}", "notes": source.notes + choice.notes,
+        "crs": choice.label, "notes": source.notes + choice.notes,
         "preview": preview, "unmatched": preview_unmatched(layer, mapping, preview),
     }
 

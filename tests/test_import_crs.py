@@ -268,11 +268,12 @@ def test_a_vn2000_projection_on_another_datum_asks_which_it_is(conn, tmp_path):
     assert "give --crs EPSG:9209 if the data are in VN-2000" in message
     as_file_says = re.search(r"--crs '([^']+)' to read them as the file says", message)[1]
     shifted = {}
-    for crs in ("EPSG:9209", as_file_says):
+    # Typed as the message words it, the command line's option and quotes included, it is understood.
+    for crs in ("--crs EPSG:9209", f"--crs '{as_file_says}'"):
         do_import(conn, "relics", path, mapping=MAPPING, crs=crs)
         shifted[crs] = conn.execute(text(
             "SELECT ST_X(geom), ST_Y(geom) FROM relics WHERE id = (SELECT max(id) FROM relics)")).one()
-    apart = metres_apart(*shifted["EPSG:9209"], *shifted[as_file_says])
+    apart = metres_apart(*shifted["--crs EPSG:9209"], *shifted[f"--crs '{as_file_says}'"])
     assert 150 < apart < 300
 
 
@@ -304,3 +305,11 @@ def test_coordinates_in_the_province_are_not_exchanged(conn, tmp_path):
     report = do_import(conn, "relics", path, mapping=MAPPING, crs="EPSG:9209",
                        open_options={"X_POSSIBLE_NAMES": "X", "Y_POSSIBLE_NAMES": "Y"})
     assert report.inserted == 1 and not any("other way round" in note for note in report.notes)
+
+
+def test_a_system_given_as_a_proj_string_is_shown_as_that_string():
+    from importers.crs import CrsChoice, parse_crs
+
+    proj = "+proj=tmerc +lon_0=105.5 +k=0.9999 +x_0=500000 +datum=WGS84 +units=m +type=crs"
+    assert CrsChoice(parse_crs(proj)).label == proj  # not "... — unknown"
+    assert CrsChoice(parse_crs("9209")).label == "EPSG:9209 — VN-2000 / TM-3 105-30"
