@@ -302,8 +302,11 @@ function startImport(doc) {
       inspected = { options, answer: await api.inspect(upload.upload, options) };
     } catch (error) {
       showError(error, "inspect");
-      // A wrong or missing coordinate system is the usual cause: go there.
-      if (/crs|epsg|coordinate|degree|toạ độ|tọa độ/i.test(error.message)) crsInput.focus();
+      // A wrong or missing coordinate system or text encoding is the usual cause: go there, with the
+      // reason kept in sight (on a phone, focusing the box alone scrolled it away).
+      if (/crs|epsg|coordinate|degree|toạ độ|tọa độ/i.test(error.message)) crsInput.focus({ preventScroll: true });
+      else if (/encoding|bảng mã|utf-8/i.test(error.message)) encodingPicker.focus({ preventScroll: true });
+      byId("import-messages").scrollIntoView({ block: "nearest" });
       return;
     } finally {
       setBusy(false);

@@ -15,10 +15,11 @@ import geopandas as gpd
 import pyogrio
 import pytest
 from playwright.sync_api import Page, expect
+from pyproj import CRS
 from shapely.geometry import Polygon, box
 from sqlalchemy import text
 
-from tests.browser.conftest import PASSWORD, empty_spot, log_in_through
+from tests.browser.conftest import PASSWORD, PHONE, empty_spot, log_in_through
 
 MARK = "zz-importui"
 SIDE = 0.002  # about 200 m
@@ -262,6 +263,44 @@ def drop_file(page: Page, path: Path) -> None:
     )
     page.dispatch_event("#import-drop", "dragenter", {"dataTransfer": transfer})
     page.dispatch_event("#import-drop", "drop", {"dataTransfer": transfer})
+
+
+def test_on_a_phone_the_datum_question_stays_in_sight_and_its_answer_lands_right(new_page, live_server, editor, spot,
+                                                                                 engine, cleanup, tmp_path, page_errors):
+    """A contractor's VN-2000 shapefile whose .prj gives the projection on WGS 84: the page asks which it is,
+    the question visible beside the box it names, and EPSG:9209 puts the zone where it belongs."""
+    x, y = spot["lon"], spot["lat"]
+    zone = gpd.GeoDataFrame({"name": [f"{MARK} Vùng nhà thầu"], "crop": ["Lúa"]},
+                            geometry=[box(x, y, x + SIDE, y + SIDE)], crs=4326).to_crs(9209)
+    shp = tmp_path / "nha_thau.shp"
+    pyogrio.write_dataframe(zone, shp, encoding="UTF-8")
+    lookalike = "+proj=tmerc +lat_0=0 +lon_0=105.5 +k=0.9999 +x_0=500000 +y_0=0 +datum=WGS84 +units=m"
+    (tmp_path / "nha_thau.prj").write_text(CRS.from_proj4(lookalike).to_wkt("WKT1_ESRI"))
+    archive = tmp_path / "nha_thau.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for part in sorted(tmp_path.glob("nha_thau.*")):
+            if part.suffix != ".zip":
+                out.write(part, part.name)
+
+    page = new_page(PHONE)
+    log_in(page, live_server, editor)
+    page.set_input_files("#import-file", str(archive))
+    error = page.locator('#import-messages [data-message="inspect"]')
+    expect(error).to_contain_text("hãy nhập EPSG:9209 vào ô Hệ tọa độ")
+    expect(error).not_to_contain_text("--crs")
+    expect(error).to_be_in_viewport()
+    expect(page.locator("#import-crs")).to_be_focused()
+
+    page.fill("#import-crs", "EPSG:9209")
+    page.click("#import-inspect")
+    expect(page.locator("#import-step-mapping")).to_be_visible()
+    page.click("#import-run")
+    expect(page.locator("#import-report")).to_have_attribute("data-state", "committed")
+    with engine.connect() as c:
+        lon, lat = c.execute(text("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM farming_zones "
+                                  "WHERE name = :n"), {"n": f"{MARK} Vùng nhà thầu"}).one()
+    assert (round(lon, 6), round(lat, 6)) == (round(x + SIDE / 2, 6), round(y + SIDE / 2, 6))
+    assert page_errors == []
 
 
 def test_a_geopackage_dropped_on_the_page_asks_which_layer(new_page, live_server, editor, spot, tmp_path, page_errors):

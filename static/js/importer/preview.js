@@ -56,7 +56,9 @@ export function createPreview(map, { covered = () => 0 } = {}) {
 
   function fit() {
     const b = bounds();
-    if (b) map.fitBounds(b, { paddingTopLeft: [24, 24], paddingBottomRight: [24, 24 + covered()], maxZoom: PLACE_ZOOM });
+    // The attribution sits over the bottom of the map: no shape is drawn under it.
+    const attribution = map.attributionControl?.getContainer()?.offsetHeight || 0;
+    if (b) map.fitBounds(b, { paddingTopLeft: [24, 24], paddingBottomRight: [24, 24 + covered() + attribution], maxZoom: PLACE_ZOOM });
     return b;
   }
 
