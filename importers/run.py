@@ -540,7 +540,7 @@ def encoding_hint(path: Path, options: ImportOptions) -> list[str]:
     naming a code page before UTF-8 text (a tool that wrote its own default) gives way to UTF-8, with a
     note. Text that plainly is TCVN3 or VNI stops the import, naming the encoding, unless the user chose
     another one (a note then): old files carry a .cpg naming a Windows code page, one of UTF-8, or none."""
-    if options.encoding in LEGACY_ENCODINGS or file_driver(path, options) != SHAPEFILE:  # TCVN3, VNI: no codec
+    if options.encoding in LEGACY_ENCODINGS or not is_shapefile(path):  # TCVN3, VNI: no codec
         return []
     texts = text_as_bytes(path, options)
     kind = byte_text_kind(texts)
@@ -554,7 +554,7 @@ def encoding_hint(path: Path, options: ImportOptions) -> list[str]:
     guess = guess_legacy(texts)
     if guess is None:
         if kind == OTHER and not decoded_here(options.encoding):  # to be read as UTF-8, which it is not
-            raise not_utf8(path)
+            raise not_utf8(Path(options.file_name or path.name))
         return []
     said = f"the text looks like {LEGACY_NAMES[guess]}, a Vietnamese encoding older than Unicode: choose it (--encoding {guess})"
     if options.encoding_from_file or not decoded_here(options.encoding):  # a .cpg's word, or UTF-8 it cannot be
@@ -562,11 +562,10 @@ def encoding_hint(path: Path, options: ImportOptions) -> list[str]:
     return [said]
 
 
-def file_driver(path: Path, options: ImportOptions) -> str | None:
-    try:
-        return pyogrio.read_info(path, layer=options.source_layer, encoding="latin1", **options.open_options)["driver"]
-    except Exception:  # noqa: BLE001 - file_info, next, says what is wrong with the file
-        return None
+def is_shapefile(path: Path) -> bool:
+    """A .shp, or a folder of them (sources gathers several shapefiles so): known without opening it, which
+    for a GeoJSON would mean parsing it whole."""
+    return path.suffix.lower() == ".shp" or path.is_dir() and any(path.glob("*.[sS][hH][pP]"))
 
 
 def text_as_bytes(path: Path, options: ImportOptions) -> list[str]:
