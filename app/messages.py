@@ -90,6 +90,10 @@ SHAPES = (
     ),
     N_("%(count)s row(s) have no %(key)s: each is added as a new feature: rows %(rows)s"),
     N_("more than %(count)s rows have no %(key)s: each is added as a new feature; the first: rows %(rows)s"),
+    N_(
+        "the file gives a point for each area (an export with longitude and latitude): the features its rows name keep "
+        "their shapes and take its other values; a row naming none has no shape to add"
+    ),
     N_("%(count)s invalid shape(s) repaired with ST_MakeValid"),
     N_("a load this large goes in faster without the layer's indexes: they were built again after it"),
     N_("coordinate system given: %(crs)s"),

@@ -65,6 +65,7 @@ from layers.imports import (
     create_stage,
     index_stage,
     keep_cut_text,
+    keep_stored_shapes,
     overlapping_rows,
     record_import,
     reject_bad_geometries,
@@ -434,6 +435,9 @@ def run_import(
                           id_column=mapping.id_column, version_column=mapping.version_column, exchanged=choice.exchanged,
                           constants=mapping.constants)
         stage_file(conn, layer, path, options, reading, report, progress)
+        if options.key and not layer.is_point and info.get("geometry_type") == "Point":
+            keep_stored_shapes(conn, layer, options.key)
+            report.notes.append(SHAPES_KEPT)
         phase("checking")
         written = {*mapping.columns.values(), *mapping.constants}
         fields = [f for f in stage_columns(layer) if f in written]  # what the file writes
@@ -812,6 +816,8 @@ def stage_batch(layer, batch, geometry_column, reading: Reading, options, report
     return batch_csv(layer, first_row, values, geometries, problems)
 
 
+SHAPES_KEPT = ("the file gives a point for each area (an export with longitude and latitude): the features its rows "
+               "name keep their shapes and take its other values; a row naming none has no shape to add")
 ROWS_NOTED = 20  # rows a note lists
 NOTHING_WRITTEN = "no row changed anything: nothing was written"
 INDEXES_REBUILT = "a load this large goes in faster without the layer's indexes: they were built again after it"

@@ -382,6 +382,12 @@ def rows_in_no_district(conn: Connection, most: int) -> list[int]:
     ), {"most": most}).scalars().all()
 
 
+def keep_stored_shapes(conn: Connection, layer: Layer, key: str) -> None:
+    """Staged rows naming a feature by `key` take its stored shape: the file gave only a point in each
+    area (an export with longitude and latitude columns), which is no shape to store."""
+    conn.execute(text(f"UPDATE {STAGE} AS s SET geom = t.geom FROM {layer.id} AS t WHERE s.{key} = t.{key}"))
+
+
 SAME_PLACE = 1e-5  # degrees, about a metre: a point sent twice lands exactly where it did
 
 

@@ -774,6 +774,29 @@ def test_every_export_sent_back_unchanged_changes_nothing(flask_import, engine, 
         result.output
 
 
+def test_a_longitude_latitude_export_edited_and_sent_back_keeps_the_shapes(flask_import, engine, tmp_path, app):
+    """A planner's CSV with a point for each zone, edited in a spreadsheet: the values come back, the zones
+    keep their shapes; a row added without an id has no shape to add."""
+    path = tmp_path / "vung.csv"
+    with app.app_context():
+        exported = app.test_cli_runner().invoke(args=["export", "farming_zones", str(path), "--geometry", "lonlat"])
+    assert exported.exit_code == 0, exported.output
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[0, "season"] = "Vụ đông xuân"
+    extra = frame.iloc[[0]].assign(id="", name=f"{MARK} mới")
+    pd.concat([frame, extra]).to_csv(path, index=False)
+    with engine.connect() as c:
+        shapes = dict(c.execute(text("SELECT id, ST_AsEWKB(geom) FROM farming_zones")).all())
+    result = flask_import("farming_zones", path, "--key", "id", "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert f"inserted 0, updated 1, unchanged {len(frame) - 1}, rejected 1" in result.output, result.output
+    assert "the features its rows name keep their shapes" in result.output
+    with engine.connect() as c:
+        assert dict(c.execute(text("SELECT id, ST_AsEWKB(geom) FROM farming_zones")).all()) == shapes
+        season = c.execute(text("SELECT season FROM farming_zones WHERE id = :id"), {"id": int(frame.loc[0, "id"])}).scalar_one()
+    assert season == "Vụ đông xuân"
+
+
 def test_a_shapefile_edit_of_the_english_description_comes_back(flask_import, engine, tmp_path, app):
     """A shapefile names description_en "descript_1" (after "descriptio"): an edit there is not lost."""
     with engine.begin() as c:
