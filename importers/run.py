@@ -327,11 +327,22 @@ def file_info(path: Path, options: ImportOptions) -> dict:
     except Exception as err:  # GDAL's own errors come in many classes
         raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
     info["fields"] = [decoded(str(name), options.encoding) for name in info["fields"]]
-    if info.get("total_bounds") is None and info.get("driver") == "CSV" and info["features"]:
-        # The extent that tells metres from degrees and finds exchanged axes: a CSV keeps none, so read it.
-        info["total_bounds"] = pyogrio.read_info(path, layer=options.source_layer, encoding=read_encoding(options),
-                                                 force_total_bounds=True, **options.open_options)["total_bounds"]
+    if info.get("total_bounds") is None and info["features"] and (options.table_geometry or info.get("driver") == "CSV"):
+        info["total_bounds"] = table_extent(path, options)
     return info
+
+
+def table_extent(path: Path, options: ImportOptions):
+    """The extent of a CSV's or a sheet's shapes, which the file keeps nowhere: read from the rows, as it tells
+    metres from degrees and finds exchanged axes before any row is staged."""
+    if not options.table_geometry:
+        return pyogrio.read_info(path, layer=options.source_layer, encoding=read_encoding(options),
+                                 force_total_bounds=True, **options.open_options)["total_bounds"]
+    parts = np.array([shapely.total_bounds(shapely.from_wkb(batch.column(column).to_numpy(zero_copy_only=False)))
+                      for column, batch in table_batches(path, options)])
+    if not len(parts) or np.isnan(parts).all():
+        return None
+    return (*np.nanmin(parts[:, :2], axis=0), *np.nanmax(parts[:, 2:], axis=0))
 
 
 def feature_count(info: dict) -> int | None:

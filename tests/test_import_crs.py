@@ -313,3 +313,22 @@ def test_a_system_given_as_a_proj_string_is_shown_as_that_string():
     proj = "+proj=tmerc +lon_0=105.5 +k=0.9999 +x_0=500000 +datum=WGS84 +units=m +type=crs"
     assert CrsChoice(parse_crs(proj)).label == proj  # not "... — unknown"
     assert CrsChoice(parse_crs("9209")).label == "EPSG:9209 — VN-2000 / TM-3 105-30"
+
+
+def test_a_survey_sheet_writing_x_for_the_northing_is_read_the_other_way_round(conn, tmp_path):
+    import openpyxl
+
+    from importers.run import ImportOptions, import_file
+    from layers import REGISTRY
+
+    easting, northing = Transformer.from_crs(4326, 9209, always_xy=True).transform(point(1).x, point(1).y)
+    book = openpyxl.Workbook()
+    book.active.append(["TEN", "LOAI", "XEP_HANG", "X", "Y"])
+    book.active.append(["Đền Bảng Tính", "Đền", "Cấp tỉnh", round(northing, 3), round(easting, 3)])
+    path = tmp_path / "toa_do.xlsx"
+    book.save(path)
+    report = import_file(conn, REGISTRY["relics"], path, ImportOptions(mapping=MAPPING, crs="EPSG:9209", username="t"),
+                         tmp_path / "w")
+    assert report.inserted == 1 and any(note.startswith("X and Y were read the other way round") for note in report.notes)
+    lon, lat = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM relics WHERE name = 'Đền Bảng Tính'")).one()
+    assert metres_apart(lon, lat, point(1).x, point(1).y) < 1.0
