@@ -348,7 +348,7 @@ def account_command(fn, *args):
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--layers", help="Comma-separated layers an editor may edit (default: all).")
-@click.option("--districts", help="Comma-separated district codes an editor may edit (default: all).")
+@click.option("--districts", help="Comma-separated districts an editor may edit, by code or name (default: all).")
 def users_create(username, role, password, layers, districts):
     """Create a user; the first should be an admin."""
     account_command(create_user, username, password, role, split_list(layers), split_list(districts))
@@ -359,7 +359,7 @@ def users_create(username, role, password, layers, districts):
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--layers", help="Comma-separated layers (default: all).")
-@click.option("--districts", help="Comma-separated district codes (default: all).")
+@click.option("--districts", help="Comma-separated districts, by code or name (default: all).")
 def users_set_role(username, role, layers, districts):
     """Change a user's role and what they may edit."""
     account_command(set_role, username, role, split_list(layers), split_list(districts))

@@ -73,6 +73,8 @@ def suggest_mapping(layer: Layer, columns: list[str], overrides: dict[str, str] 
         if target and claimed.setdefault(target, column) != column:
             raise MappingError(f"--map maps columns {claimed[target]!r} and {column!r} to the same field {target!r}: choose one")
     by_key = {key: f.name for f in writable.values() for key in field_keys(f)}
+    if "name" in writable:  # "Tên" alone, as most tables head the name column, whatever the layer calls it
+        by_key.setdefault("ten", "name")
     for name, cut in dbf_names([f.name for f in layer.fields]).items():  # a shapefile of this app's export
         if name in writable:
             by_key.setdefault(fold(cut), name)

@@ -268,9 +268,13 @@ def attach_geometry(frame, columns: dict[str, str], crs=None):
     return geopandas.GeoDataFrame(frame.drop(columns=used), geometry=geometry, crs=crs)
 
 
-# 106°10'56.5"E, 20° 26′ 12″ N, 106°10.5': degrees, minutes and seconds as surveys write them.
-DMS = re.compile(r"""\s*(\d+(?:[.,]\d+)?)\s*°\s*(?:(\d+(?:[.,]\d+)?)\s*['′’]\s*)?"""
-                 r"""(?:(\d+(?:[.,]\d+)?)\s*(?:"|″|”|''|′′)\s*)?([NSEWnsew]?)\s*""")
+# 106°10'56.5"E, 20° 26′ 12″ N, -106°10.5', 106°12'36" Đ (Đông, Bắc, Tây; N is north as in English, the
+# only hemisphere a Vietnamese latitude has), 106 10 56: degrees, minutes and seconds as surveys write them.
+NUMBER = r"\d+(?:[.,]\d+)?"
+DMS = re.compile(rf"""\s*(?P<sign>-?)(?P<d>{NUMBER})\s*°\s*(?:(?P<m>{NUMBER})\s*['′’]\s*)?"""
+                 rf"""(?:(?P<s>{NUMBER})\s*(?:"|″|”|''|′′)\s*)?(?P<h>[NSEWnsewĐBTđbt]?)\s*""")
+DMS_SPACED = re.compile(rf"\s*(?P<sign>-?)(?P<d>\d+) (?P<m>\d+) (?P<s>{NUMBER})(?P<h>)\s*")
+SOUTH_OR_WEST = ("S", "W", "T")
 
 
 def _degrees(series):
@@ -285,14 +289,15 @@ def _degrees(series):
 
 
 def _dms_value(text: str):
-    match = DMS.fullmatch(text)
+    match = DMS.fullmatch(text) or DMS_SPACED.fullmatch(text)
     if not match:
         return text
-    degrees, minutes, seconds = (float((part or "0").replace(",", ".")) for part in match.group(1, 2, 3))
+    sign, hemisphere = match["sign"], match["h"]
+    degrees, minutes, seconds = (float((part or "0").replace(",", ".")) for part in match.group("d", "m", "s"))
     if minutes >= 60 or seconds >= 60:
         return text
     value = degrees + minutes / 60 + seconds / 3600
-    return -value if match[4].upper() in ("S", "W") else value
+    return -value if sign or hemisphere.upper() in SOUTH_OR_WEST else value
 
 
 # --- format and content checks ------------------------------------------------------
@@ -818,11 +823,11 @@ def detect_geometry_columns(columns: list[str]) -> dict[str, str] | None:
     folded = {}
     for column in columns:
         folded.setdefault(_fold(column), column)
-    for column in columns:  # "Kinh độ (E)", "Longitude [WGS84]", "X (m)": a unit or a system after the name
-        folded.setdefault(re.sub(r"_?[(\[][^()\[\]]*[)\]]$", "", _fold(column)), column)
     wkt = next((folded[n] for n in WKT_NAMES if n in folded), None)
     if wkt:
         return {"wkt": wkt}
+    for column in columns:  # "Kinh độ (E)", "Longitude [WGS84]", "X (m)": a unit or a system after the name
+        folded.setdefault(re.sub(r"_?[(\[][^()\[\]]*[)\]]$", "", _fold(column)), column)
     x = next((folded[n] for n in X_NAMES if n in folded), None)
     y = next((folded[n] for n in Y_NAMES if n in folded), None)
     return {"x": x, "y": y} if x and y else None

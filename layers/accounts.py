@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from layers import REGISTRY, editable_layers
-from layers.query import in_force, list_districts
+from layers.query import district_code, list_districts
 
 ROLES = ("admin", "editor", "viewer")
 TOKEN_PREFIX = "vung_"
@@ -91,11 +91,7 @@ def district_codes(conn: Connection, given: list[str] | None) -> list[str] | Non
         return None
     codes = []
     for district in given:
-        code = conn.execute(text(
-            "SELECT code FROM admin_units WHERE level = 'district' AND "
-            f"{in_force(REGISTRY['admin_units'])} AND (code = :code OR vung_fold(name) = vung_fold(:name)) "
-            "ORDER BY code LIMIT 1"
-        ), {"code": district.strip(), "name": DISTRICT_WORD.sub("", unicodedata.normalize("NFC", district))}).scalar()
+        code = district_code(conn, district.strip(), DISTRICT_WORD.sub("", unicodedata.normalize("NFC", district)))
         if code is None:
             known = ", ".join(f"{d['code']} {d['name']}" for d in list_districts(conn))
             raise AccountError(f"no district {district.strip()[:80]!r}; give a code or a name: {known or 'none loaded'}")

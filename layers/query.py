@@ -236,5 +236,13 @@ def list_districts(conn: Connection) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def district_code(conn: Connection, code_or_name: str, name: str) -> str | None:
+    """The code of the district in force with this code, or whose name folds like `name`."""
+    return conn.execute(text(
+        "SELECT code FROM admin_units WHERE level = 'district' AND "
+        f"{in_force(REGISTRY['admin_units'])} AND (code = :code OR vung_fold(name) = vung_fold(:name)) ORDER BY code LIMIT 1"
+    ), {"code": code_or_name, "name": name}).scalar()
+
+
 def count_rows(conn: Connection, layer: Layer) -> int:
     return conn.execute(text(f"SELECT count(*) FROM {layer.id}")).scalar_one()

@@ -287,6 +287,14 @@ def test_unreadable_files_are_refused_clearly(conn, tmp_path, name, content):
 # --- mapping --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("column", ["Tên", "TEN", "ten"])
+def test_a_column_headed_only_name_fills_the_name(column):
+    from importers.mapping import suggest_mapping
+
+    mapping = suggest_mapping(REGISTRY["relics"], [column, "Loại hình", "Xếp hạng"])
+    assert mapping.columns == {column: "name", "Loại hình": "kind", "Xếp hạng": "rank"} and not mapping.missing_required
+
+
 def test_columns_match_by_label_ignoring_case_and_diacritics(conn, tmp_path):
     gdf = gpd.GeoDataFrame(
         {

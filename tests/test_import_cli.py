@@ -517,6 +517,16 @@ def test_tcvn3_text_behind_a_wrong_cpg_is_pointed_out(flask_import, engine, tmp_
     assert "looks like" not in right.output and "rejected 0" in right.output
 
 
+@pytest.mark.parametrize("cpg", ["UTF-16", "IBM037"])
+def test_a_cpg_naming_an_encoding_no_dbf_is_in_is_refused(flask_import, engine, tmp_path, cpg):
+    gdf = gpd.GeoDataFrame({"TEN": [f"{MARK} Vùng lúa"], "LOAI": ["Lúa"]}, geometry=[square(0)], crs=4326)
+    path = write(gdf, tmp_path / "cpg_la.shp", encoding="cp1258")
+    path.with_suffix(".cpg").write_text(cpg)
+    result = flask_import("farming_zones", path, "--map", "TEN=name", "--map", "LOAI=crop")
+    assert result.exit_code != 0 and "which no .dbf is written in: choose the text's encoding" in result.output, result.output
+    assert marked(engine, "farming_zones") == []
+
+
 @pytest.mark.parametrize("cpg", ["1252", "1258", "UTF-16", "IBM037"])
 def test_utf8_text_behind_a_cpg_naming_another_encoding_is_read_as_utf8(flask_import, engine, tmp_path, cpg):
     """A tool writing its own code page in the .cpg before UTF-8 text: read as UTF-8, not as mojibake;
