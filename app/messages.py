@@ -109,6 +109,7 @@ SHAPES = (
     N_("The CSV is not UTF-8 (Excel on a Vietnamese Windows saves Windows-1258): choose its encoding, or save it as UTF-8."),
     N_("Skipped tables without geometry: %(names)s."),
     N_("Skipped sheets without coordinate columns: %(names)s."),
+    N_("Sheet %(name)s: its header is row %(row)s; the rows above it were left out."),
     N_("Ignored other files in %(name)s: %(names)s."),
     N_("The workbook was taken from the zip archive as is."),
     N_("%(name)s holds %(count)s KML documents; read %(main)s."),

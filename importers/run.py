@@ -56,6 +56,7 @@ from importers.sources import (
     open_layer,
     prepare_source,
     read_options,
+    read_sheet,
 )
 from layers import REGISTRY
 from layers.base import Field, Layer
@@ -111,6 +112,7 @@ class ImportOptions:
     file_name: str | None = None  # what the import log calls the file: the page's upload keeps the user's own name
     constants: dict[str, str] = field(default_factory=dict)  # field -> text every row gets, for a field no column fills
     encoding_from_file: bool = False  # the encoding is the .cpg's word, not the user's
+    header_row: int | None = None  # a sheet's header below a title: its row, from 0
 
 
 @dataclass
@@ -327,6 +329,9 @@ def file_info(path: Path, options: ImportOptions) -> dict:
     except Exception as err:  # GDAL's own errors come in many classes
         raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
     info["fields"] = [decoded(str(name), options.encoding) for name in info["fields"]]
+    if options.header_row is not None:  # the names are a row below the sheet's title
+        below = read_sheet(path, options.source_layer, options.header_row)
+        info["fields"], info["features"] = list(below.columns), len(below)
     if info.get("total_bounds") is None and info["features"] and (options.table_geometry or info.get("driver") == "CSV"):
         info["total_bounds"] = table_extent(path, options)
     return info
@@ -526,6 +531,7 @@ def open_source(path: Path, options: ImportOptions, workdir: Path) -> Source:
     options.open_options = read_options(source, options.source_layer)
     if source.format == "XLSX":
         options.table_geometry = source.layer_geometry.get(options.source_layer) or source.csv_geometry
+        options.header_row = source.header_rows.get(options.source_layer)
     return source
 
 
@@ -677,7 +683,7 @@ def check_text(batch: pa.RecordBatch, path: Path, first_row: int) -> None:
 
 def table_batches(path: Path, options: ImportOptions):
     """Spreadsheets have no geometry in GDAL: build it from their coordinate columns."""
-    frame = pyogrio.read_dataframe(path, layer=options.source_layer, read_geometry=False, **options.open_options)
+    frame = read_sheet(path, options.source_layer, options.header_row, **options.open_options)
     table = attach_geometry(frame, options.table_geometry)
     for start in range(0, len(table), options.batch_size):
         part = table.iloc[start:start + options.batch_size]

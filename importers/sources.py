@@ -136,6 +136,7 @@ class Source:
     notes: list[str] = field(default_factory=list)
     csv_geometry: dict[str, str] | None = None
     layer_geometry: dict[str, dict[str, str]] = field(default_factory=dict)
+    header_rows: dict[str, int] = field(default_factory=dict)  # sheets whose header is below a title: its row, from 0
 
 
 # --- entry points --------------------------------------------------------------
@@ -770,6 +771,10 @@ def _prepare_table(path: Path, kind: str, name: str) -> Source:
     for layer in source.layers:
         columns = _fields(path, layer, options, name)
         columns, detected = _legacy_header(columns) if legacy else (columns, detect_geometry_columns(columns))
+        below = _header_below(path, layer) if kind == XLSX and not detected else None
+        if below:
+            source.header_rows[layer], columns, detected = below
+            source.notes.append(f"Sheet {layer}: its header is row {below[0] + 1}; the rows above it were left out.")
         found[layer] = columns
         if detected:
             source.layer_geometry[layer] = detected
@@ -789,6 +794,39 @@ def _prepare_table(path: Path, kind: str, name: str) -> Source:
     if kind == CSV and not _is_utf8(path):
         source.notes.append(CSV_NOT_UTF8)
     return source
+
+
+HEADER_SEARCH_ROWS = 20  # a sheet's title and notes above its header take a few rows at most
+
+
+def _header_below(path: Path, layer: str) -> tuple[int, list[str], dict[str, str]] | None:
+    """A sheet whose first row is a title (as most official tables have): the row below that names
+    coordinate columns, as (its index from 0, its names, the coordinate columns)."""
+    try:
+        top = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, max_features=HEADER_SEARCH_ROWS,
+                                     HEADERS="DISABLE", FIELD_TYPES="STRING")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, RuntimeError, ValueError):
+        return None
+    for index in range(len(top)):
+        names = header_names(top.iloc[index].tolist())
+        detected = detect_geometry_columns(names)
+        if detected:
+            return index, names, detected
+    return None
+
+
+def header_names(values: list) -> list[str]:
+    """A sheet's header row as column names; an empty cell named as GDAL would name it."""
+    return [str(v).strip() if isinstance(v, str) and v.strip() else f"Field{i + 1}" for i, v in enumerate(values)]
+
+
+def read_sheet(path: Path, layer: str | None, header_row: int | None, **options):
+    """A sheet's rows below its header: the first row, or `header_row` (from 0) under a title."""
+    if header_row is None:
+        return pyogrio.read_dataframe(path, layer=layer, read_geometry=False, **options)
+    frame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, HEADERS="DISABLE", FIELD_TYPES="AUTO")
+    frame.columns = header_names(frame.iloc[header_row].tolist())
+    return frame.iloc[header_row + 1:].reset_index(drop=True)
 
 
 def _fields(path: Path, layer: str, options: dict, name: str) -> list[str]:

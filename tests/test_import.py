@@ -216,6 +216,32 @@ def test_a_list_where_a_value_belongs_is_refused_quoting_it(conn, tmp_path):
     assert report.unknown_columns == ["tags"]
 
 
+def test_a_sheet_with_a_title_above_its_header_is_read_from_the_header(conn, tmp_path):
+    """Official tables open with a merged title row (and a blank one): the header is found below it, and
+    the rows are numbered from the first under it."""
+    import openpyxl
+
+    from importers.run import import_file
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Làng nghề"
+    sheet.append(["DANH SÁCH LÀNG NGHỀ TỈNH NAM ĐỊNH NĂM 2024"])
+    sheet.merge_cells("A1:E1")
+    sheet.append([])
+    sheet.append(["Tên làng nghề", "Nghề", "Số hộ làm nghề", "Kinh độ", "Vĩ độ"])
+    sheet.append(["Làng muối Bảng Tính", "Làm muối", 120, point(0).x, point(0).y])
+    sheet.append(["Làng nghề Thiếu hộ", "Làm muối", "nhiều", point(1).x, point(1).y])
+    path = tmp_path / "lang_nghe.xlsx"
+    book.save(path)
+    report = import_file(conn, REGISTRY["craft_villages"], path, ImportOptions(skip_invalid=True, username="t"), tmp_path / "w")
+    assert "Sheet Làng nghề: its header is row 3; the rows above it were left out." in report.notes
+    assert report.mapping == {"Tên làng nghề": "name", "Nghề": "craft", "Số hộ làm nghề": "households"}
+    assert (report.rows_read, report.inserted, list(reasons(report))) == (2, 1, [2])
+    row = conn.execute(text("SELECT craft, households, ST_X(geom) FROM craft_villages WHERE name = 'Làng muối Bảng Tính'")).one()
+    assert (row.craft, row.households, round(row[2], 6)) == ("salt", 120, round(point(0).x, 6))
+
+
 def test_a_file_without_features_says_so(conn, tmp_path):
     path = tmp_path / "rong.geojson"
     path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
