@@ -79,8 +79,10 @@ ALLOWED_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZI
 
 # Coordinate column names, compared after ``_fold`` (no case, no diacritics,
 # separators as "_"). Earlier names win when a table has several.
-X_NAMES = ("longitude", "lon", "lng", "long", "kinh_do", "kinhdo", "point_x", "x")
-Y_NAMES = ("latitude", "lat", "vi_do", "vido", "point_y", "y")
+# Survey tables head projected coordinates "Tọa độ X" (the northing, in Vietnamese practice: such
+# columns are read the other way round when only that puts them in the province, importers.crs).
+X_NAMES = ("longitude", "lon", "lng", "long", "kinh_do", "kinhdo", "point_x", "x", "toa_do_x", "toado_x", "easting")
+Y_NAMES = ("latitude", "lat", "vi_do", "vido", "point_y", "y", "toa_do_y", "toado_y", "northing")
 WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
 
 # First bytes of things people upload by mistake, to say what a file really is.

@@ -317,6 +317,7 @@ def test_column_detection_ignores_case_and_diacritics():
     assert detect_geometry_columns(["Longitude [WGS84]", "Latitude [WGS84]"]) == {"x": "Longitude [WGS84]",
                                                                                "y": "Latitude [WGS84]"}
     assert detect_geometry_columns(["X (m)", "Y (m)", "x"]) == {"x": "x", "y": "Y (m)"}  # the plain name first
+    assert detect_geometry_columns(["Số hiệu", "Tọa độ X (m)", "Tọa độ Y (m)"]) == {"x": "Tọa độ X (m)", "y": "Tọa độ Y (m)"}
     # A unit after a name marks coordinates only: "Geometry (type)" is a column of words, not WKT.
     assert detect_geometry_columns(["Geometry (type)", "Kinh độ", "Vĩ độ"]) == {"x": "Kinh độ", "y": "Vĩ độ"}
 
