@@ -152,8 +152,10 @@ AXES_EXCHANGED = ("X and Y were read the other way round, as Vietnamese survey t
 
 def axes_exchanged(bounds: tuple[float, float, float, float], crs: CRS, area: tuple[float, float, float, float]) -> bool:
     """Whether projected coordinates land in the working area only with X and Y exchanged: a surveyor's
-    table names the northing X, which a reader takes for the easting."""
-    if not crs.is_projected:
+    table names the northing X, which a reader takes for the easting. Only in the transverse Mercator
+    projections surveys use (VN-2000, UTM): Web Mercator's numbers for the Arctic swap into Nam Định."""
+    operation = crs.coordinate_operation if crs.is_projected else None
+    if operation is None or "Transverse Mercator" not in operation.method_name:
         return False
     transformer = transformer_to_wgs84(crs.to_wkt())
 

@@ -284,8 +284,9 @@ def typed_raw(f: Field, raw):
     if f.kind == "number" and isinstance(raw, int):
         return float(raw)
     if f.kind == "boolean" and (isinstance(raw, str) or isinstance(raw, int) and raw in (0, 1)):
-        # Formats without a boolean type (KML, CSV, a shapefile's DBF) write one as text or a number.
-        return BOOLEAN_WORDS.get(str(raw).strip().lower(), raw)
+        # Formats without a boolean type (KML, CSV, a shapefile's DBF) write one as text or a number;
+        # an empty cell is no answer, as in any other column.
+        return BOOLEAN_WORDS.get(str(raw).strip().lower(), raw) if str(raw).strip() else None
     return raw
 
 
@@ -332,6 +333,10 @@ def file_info(path: Path, options: ImportOptions) -> dict:
     if options.header_row is not None:  # the names are a row below the sheet's title
         below = read_sheet(path, options.source_layer, options.header_row)
         info["fields"], info["features"] = list(below.columns), len(below)
+    names = [str(c) for c in info["fields"]]
+    repeated = next((c for c in names if names.count(c) > 1), None)
+    if repeated:  # a file's column is known by its name
+        raise ImportFailed(f"the file has more than one column named {repeated!r}: rename them so that each name is used once")
     if info.get("total_bounds") is None and info["features"] and (options.table_geometry or info.get("driver") == "CSV"):
         info["total_bounds"] = table_extent(path, options)
     return info
@@ -370,9 +375,6 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
                 choice.notes.append(AXES_EXCHANGED)
         coordinates = set((options.table_geometry or {}).values())
         columns = [str(c) for c in info["fields"] if str(c) not in coordinates]
-        repeated = next((c for c in columns if columns.count(c) > 1), None)
-        if repeated:  # a file's column is known by its name
-            raise MappingError(f"the file has more than one column named {repeated!r}: rename them so that each name is used once")
         to_ids = next((c for c, t in options.mapping.items() if t == ID_KEY), None)
         if to_ids is not None and options.key != ID_KEY:  # else the column would be quietly left out
             raise MappingError(f"--map {to_ids}=id names the column of feature ids, which only --key id reads")
@@ -451,13 +453,12 @@ def run_import(
                           id_column=mapping.id_column, version_column=mapping.version_column, exchanged=choice.exchanged,
                           constants=mapping.constants)
         stage_file(conn, layer, path, options, reading, report, progress)
-        if options.key and not layer.is_point and info.get("geometry_type") == "Point":
-            keep_stored_shapes(conn, layer, options.key)
-            report.notes.append(SHAPES_KEPT)
         phase("checking")
         written = {*mapping.columns.values(), *mapping.constants}
         fields = [f for f in stage_columns(layer) if f in written]  # what the file writes
-        check_staged(conn, layer, options, report, fields, shapefile=info.get("driver") == SHAPEFILE)
+        points_for_areas = bool(options.key) and "Point" not in layer.accepted_geometries and info.get("geometry_type") == "Point"
+        check_staged(conn, layer, options, report, fields, shapefile=info.get("driver") == SHAPEFILE,
+                     points_for_areas=points_for_areas)
         if report.rejected and not options.skip_invalid or options.dry_run:
             report.would_update, report.would_insert = would_write(conn, layer, options.key)
             report.unchanged = report.would_load - report.would_update - report.would_insert
@@ -848,9 +849,14 @@ def rows_note(rows: list[int], said: str) -> str:
 
 
 def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport, fields: list[str],
-                 shapefile: bool = False) -> None:
-    """Every check of the staged rows, in bulk; the rejected go in the report, with its notes."""
-    found = judge_shapes(conn, layer, options, report)
+                 shapefile: bool = False, points_for_areas: bool = False) -> None:
+    """Every check of the staged rows, in bulk; the rejected go in the report, with its notes. With
+    `points_for_areas` (a file of points keyed to a layer of areas) the features keep their shapes."""
+    found = []
+    if points_for_areas:
+        found += keep_stored_shapes(conn, layer, options.key)
+        report.notes.append(SHAPES_KEPT)
+    found += judge_shapes(conn, layer, options, report, unjudged_only=points_for_areas)
     if options.key:
         set_aside_keyed(conn, layer, options.key, report, fields, shapefile)
     found += checks_across_rows(conn, layer, options, report)
@@ -879,14 +885,15 @@ def one_entry_a_row(rejected: list[dict]) -> list[dict]:
     return list(rows.values())
 
 
-def judge_shapes(conn, layer: Layer, options: ImportOptions, report: ImportReport) -> list[dict]:
-    """Shapes repaired if asked, the bad ones rejected, the places of the others found."""
+def judge_shapes(conn, layer: Layer, options: ImportOptions, report: ImportReport, unjudged_only: bool = False) -> list[dict]:
+    """Shapes repaired if asked, the bad ones rejected (with `unjudged_only`, of the rows not rejected
+    already), the places of the others found."""
     index_stage(conn)
     if options.repair:
         repaired = repair_geometries(conn, layer)
         if repaired:
             report.notes.append(f"{repaired} invalid shape(s) repaired with ST_MakeValid")
-    found = reject_bad_geometries(conn)
+    found = reject_bad_geometries(conn, unjudged_only)
     if layer.derive_place:  # the district of each shape, for the districts check, the note and the load
         stage_places(conn)
     return found

@@ -77,8 +77,8 @@ def check_scope(role: str, layers: list[str] | None, districts: list[str] | None
     unknown = [name for name in layers or [] if name not in REGISTRY]
     if unknown:
         raise AccountError(f"unknown layer {unknown[0]!r}")
-    if districts is not None and not all(d.strip() for d in districts):
-        raise AccountError("district codes must not be empty")
+    if districts is not None and not (districts and all(d.strip() for d in districts)):
+        raise AccountError("district codes must not be empty")  # an empty scope would allow no edit at all
 
 
 DISTRICT_WORD = re.compile(r"^\s*(huyện|huyen|thành phố|thanh pho|thị xã|thi xa|tp\.?)\s+", re.IGNORECASE)

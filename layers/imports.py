@@ -109,12 +109,13 @@ def reject_found(conn: Connection, found: str, params: dict | None = None) -> li
     return [dict(r) for r in rows]
 
 
-def reject_bad_geometries(conn: Connection) -> list[dict]:
-    """Rows whose geometry cannot go in, by the same rules as any write (the stage's verdict)."""
+def reject_bad_geometries(conn: Connection, unjudged_only: bool = False) -> list[dict]:
+    """Rows whose geometry cannot go in, by the same rules as any write (the stage's verdict); with
+    `unjudged_only`, of the rows no check has rejected yet."""
     return reject_found(
         conn,
         f"SELECT row_no, 'geometry: ' || problem AS reason, {sql.invalid_location('geom', 'problem')} AS location "
-        f"FROM {STAGE} WHERE problem IS NOT NULL",
+        f"FROM {STAGE} WHERE problem IS NOT NULL{' AND NOT rejected' if unjudged_only else ''}",
     )
 
 
@@ -382,10 +383,21 @@ def rows_in_no_district(conn: Connection, most: int) -> list[int]:
     ), {"most": most}).scalars().all()
 
 
-def keep_stored_shapes(conn: Connection, layer: Layer, key: str) -> None:
-    """Staged rows naming a feature by `key` take its stored shape: the file gave only a point in each
-    area (an export with longitude and latitude columns), which is no shape to store."""
-    conn.execute(text(f"UPDATE {STAGE} AS s SET geom = t.geom FROM {layer.id} AS t WHERE s.{key} = t.{key}"))
+def keep_stored_shapes(conn: Connection, layer: Layer, key: str) -> list[dict]:
+    """Staged rows naming by `key` a feature their point lies in take its stored shape: the file gave
+    only a point in each area (an export with longitude and latitude columns), which is no shape to
+    store. The other rows are rejected, saying why: a point elsewhere is a row of another file."""
+    conn.execute(text(f"UPDATE {STAGE} AS s SET geom = t.geom FROM {layer.id} AS t "
+                      f"WHERE s.{key} = t.{key} AND ST_Intersects(t.geom, s.geom)"))
+    return reject_found(conn, f"""
+        SELECT s.row_no, CASE
+                 WHEN s.{key} IS NULL THEN 'no {key}: a point is no shape to add'
+                 WHEN NOT EXISTS (SELECT 1 FROM {layer.id} AS t WHERE t.{key} = s.{key})
+                   THEN '{key} ' || s.{key} || ': no feature of {layer.id} has it, and a point is no shape to add'
+                 ELSE '{key} ' || s.{key} || ': its point lies outside that feature (a row of another file?)'
+               END AS reason
+          FROM {STAGE} AS s WHERE GeometryType(s.geom) = 'POINT'
+    """)
 
 
 SAME_PLACE = 1e-5  # degrees, about a metre: a point sent twice lands exactly where it did

@@ -330,6 +330,8 @@ def test_cli_users_create_list_set_role_and_password(cli, app):
     (["users", "create", "cli-x", "--role", "editor"], "Error"),  # the prompt's two entries differ, then input ends
     (["users", "create", "cli-x", "--role", "editor", "--password", "long enough", "--districts", "Hà Nội"],
      "no district 'Hà Nội'; give a code or a name: "),
+    (["users", "create", "cli-x", "--role", "editor", "--password", "long enough", "--districts", " , "],
+     "district codes must not be empty"),
     (["users", "set-role", "cli-nobody", "--role", "viewer"], "no user 'cli-nobody'"),
     (["users", "set-role", "cli-nobody", "--role", "owner"], "Invalid value for '--role'"),
     (["users", "password", "cli-nobody", "--password", "long enough"], "no user 'cli-nobody'"),

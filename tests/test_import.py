@@ -242,6 +242,31 @@ def test_a_sheet_with_a_title_above_its_header_is_read_from_the_header(conn, tmp
     assert (row.craft, row.households, round(row[2], 6)) == ("salt", 120, round(point(0).x, 6))
 
 
+@pytest.mark.parametrize("title", [False, True])
+def test_a_sheet_naming_two_columns_alike_is_refused(conn, tmp_path, title):
+    import openpyxl
+
+    from importers.run import import_file
+
+    book = openpyxl.Workbook()
+    if title:
+        book.active.append(["DANH SÁCH DI TÍCH"])
+    book.active.append(["Tên di tích", "Loại hình", "Xếp hạng", "Kinh độ", "Vĩ độ", "Tên di tích"])
+    book.active.append(["Đền Đôi Tên", "Đền", "Quốc gia", point(0).x, point(0).y, "Đền khác"])
+    path = tmp_path / "trung_cot.xlsx"
+    book.save(path)
+    with pytest.raises(ImportFailed, match="more than one column named 'Tên di tích'"):
+        import_file(conn, REGISTRY["relics"], path, ImportOptions(username="t"), tmp_path / "w")
+
+
+def test_an_empty_flag_is_no_answer_not_a_wrong_one(conn, tmp_path):
+    """A CSV export of a zone whose illustrative flag is unset writes an empty cell: read as unset."""
+    path = tmp_path / "co.csv"
+    path.write_text(f"name,crop,illustrative,wkt\nVùng cờ trống,Lúa,,\"{square(0).wkt}\"\n", encoding="utf-8")
+    report = do_import(conn, "farming_zones", path, open_options={"GEOM_POSSIBLE_NAMES": "wkt"})
+    assert report.rejected == [] and report.inserted == 1
+
+
 def test_a_file_without_features_says_so(conn, tmp_path):
     path = tmp_path / "rong.geojson"
     path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")

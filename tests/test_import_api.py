@@ -397,8 +397,8 @@ def test_values_that_cannot_be_read_are_refused_and_write_nothing(editor, zones_
 
 
 @pytest.mark.parametrize(("constants", "says"), [
-    ({"crop": "rice"}, "--set gán giá trị cho crop, trường mà một cột của tệp cũng điền"),
-    ({"status": "ngủ đông"}, "--set status='ngủ đông' không dùng được: giá trị không hợp lệ 'ngủ đông'"),
+    ({"crop": "rice"}, "«Một giá trị cho mọi dòng» gán cho crop, trường mà một cột của tệp cũng điền"),
+    ({"status": "ngủ đông"}, "giá trị chung 'ngủ đông' cho trường status không dùng được: giá trị không hợp lệ 'ngủ đông'"),
     ({"status": 1}, None),
     (["status"], None),
 ])

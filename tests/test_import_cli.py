@@ -793,14 +793,22 @@ def test_a_longitude_latitude_export_edited_and_sent_back_keeps_the_shapes(flask
     assert exported.exit_code == 0, exported.output
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     frame.loc[0, "season"] = "Vụ đông xuân"
-    extra = frame.iloc[[0]].assign(id="", name=f"{MARK} mới")
-    pd.concat([frame, extra]).to_csv(path, index=False)
+    new = frame.iloc[[0]].assign(id="", name=f"{MARK} mới")
+    deleted = frame.iloc[[0]].assign(id="999999", name=f"{MARK} đã xoá")
+    # A row of another zone's point under this zone's id: a file of another layer would look so.
+    elsewhere = frame.iloc[[1]].assign(id=frame.loc[0, "id"], version=frame.loc[0, "version"])
+    pd.concat([frame, new, deleted, elsewhere]).to_csv(path, index=False)
     with engine.connect() as c:
         shapes = dict(c.execute(text("SELECT id, ST_AsEWKB(geom) FROM farming_zones")).all())
     result = flask_import("farming_zones", path, "--key", "id", "--skip-invalid")
     assert result.exit_code == 0, result.output
-    assert f"inserted 0, updated 1, unchanged {len(frame) - 1}, rejected 1" in result.output, result.output
+    assert f"inserted 0, updated 1, unchanged {len(frame) - 1}, rejected 3" in result.output, result.output
     assert "the features its rows name keep their shapes" in result.output
+    rows = len(frame)
+    assert f"row {rows + 1}: no id: a point is no shape to add" in result.output
+    assert f"row {rows + 2}: id 999999: no feature of farming_zones has it, and a point is no shape to add" in result.output
+    assert f"row {rows + 3}: id {frame.loc[0, 'id']}: its point lies outside that feature (a row of another file?)" \
+        in result.output
     with engine.connect() as c:
         assert dict(c.execute(text("SELECT id, ST_AsEWKB(geom) FROM farming_zones")).all()) == shapes
         season = c.execute(text("SELECT season FROM farming_zones WHERE id = :id"), {"id": int(frame.loc[0, "id"])}).scalar_one()

@@ -332,3 +332,15 @@ def test_a_survey_sheet_writing_x_for_the_northing_is_read_the_other_way_round(c
     assert report.inserted == 1 and any(note.startswith("X and Y were read the other way round") for note in report.notes)
     lon, lat = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM relics WHERE name = 'Đền Bảng Tính'")).one()
     assert metres_apart(lon, lat, point(1).x, point(1).y) < 1.0
+
+
+def test_web_mercator_far_away_is_not_exchanged_into_the_province():
+    """Points in the Arctic in EPSG:3857 have numbers that, exchanged, fall in Nam Định: no survey writes so."""
+    from importers.crs import axes_exchanged
+
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(20.8, 72.2)
+    area = (105.85, 19.85, 106.65, 20.6)
+    assert Transformer.from_crs(3857, 4326, always_xy=True).transform(y, x)[0] == pytest.approx(107, abs=1.5)
+    assert not axes_exchanged((x, y, x, y), CRS.from_epsg(3857), area)
+    easting, northing = Transformer.from_crs(4326, 32648, always_xy=True).transform(106.2, 20.3)
+    assert axes_exchanged((northing, easting, northing, easting), CRS.from_epsg(32648), area)  # UTM 48N, swapped

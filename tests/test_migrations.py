@@ -43,3 +43,14 @@ def test_text_stored_decomposed_is_composed_without_a_new_version(conn):
     triggers = conn.execute(text("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'relics'::regclass "
                                  "AND NOT tgisinternal AND tgenabled = 'D'")).scalar_one()
     assert triggers == 0  # all enabled again
+
+
+def test_the_composing_migration_leaves_each_trigger_as_it_found_it(conn):
+    """One an administrator set to fire always stays so; one switched off stays off."""
+    conn.execute(text("ALTER TABLE relics ENABLE ALWAYS TRIGGER relics_place"))
+    conn.execute(text("ALTER TABLE craft_villages DISABLE TRIGGER craft_villages_touch"))
+    before = dict(conn.execute(text("SELECT tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal")).all())
+    with Operations.context(MigrationContext.configure(conn)):
+        migration("0009_composed_text").upgrade()
+    after = dict(conn.execute(text("SELECT tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal")).all())
+    assert after == before and (after["relics_place"], after["craft_villages_touch"]) == ("A", "D")

@@ -20,6 +20,7 @@ branch_labels = None
 depends_on = None
 
 EDITABLE = ("farming_zones", "aquaculture_areas", "craft_villages", "relics")
+ENABLE_MODES = {"O": "", "A": "ALWAYS", "R": "REPLICA"}  # pg_trigger.tgenabled -> ALTER TABLE ... ENABLE <mode>
 
 
 def upgrade() -> None:
@@ -33,9 +34,16 @@ def upgrade() -> None:
             continue
         assignments = ", ".join(f"{c} = normalize({c}, NFC)" for c in columns)
         decomposed = " OR ".join(f"{c} IS NOT NFC NORMALIZED" for c in columns)
-        op.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        # The triggers that would fire, each put back as it was (ENABLE ALWAYS stays so; one disabled stays off).
+        firing = bind.execute(sa.text(
+            "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = CAST(:table AS regclass) "
+            "AND NOT tgisinternal AND tgenabled <> 'D'"
+        ), {"table": table}).all()
+        for name, _ in firing:
+            op.execute(f'ALTER TABLE {table} DISABLE TRIGGER "{name}"')
         op.execute(f"UPDATE {table} SET {assignments} WHERE {decomposed}")
-        op.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        for name, mode in firing:
+            op.execute(f'ALTER TABLE {table} ENABLE {ENABLE_MODES[mode]} TRIGGER "{name}"')
 
 
 def downgrade() -> None:
