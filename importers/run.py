@@ -435,7 +435,7 @@ def run_import(
 ) -> ImportReport:
     phase = on_phase or (lambda name, total=None: None)
     options.file_name = options.file_name or path.name
-    hint = encoding_hint(path, options)  # before the names are read, which a wrong encoding garbles
+    hint = settle_encoding(path, options)  # before the names are read, which a wrong encoding garbles
     info = file_info(path, options)
     phase("reading", feature_count(info))
     report = ImportReport(dry_run=options.dry_run)
@@ -557,11 +557,11 @@ HINT_ROWS = 500
 LEGACY_NAMES = {"tcvn3": "TCVN3 (ABC)", "vni": "VNI"}
 
 
-def encoding_hint(path: Path, options: ImportOptions) -> list[str]:
-    """What a shapefile's first rows, read byte for byte, say of the encoding chosen for its text. A .cpg
-    naming a code page before UTF-8 text (a tool that wrote its own default) gives way to UTF-8, with a
-    note. Text that plainly is TCVN3 or VNI stops the import, naming the encoding, unless the user chose
-    another one (a note then): old files carry a .cpg naming a Windows code page, one of UTF-8, or none."""
+def settle_encoding(path: Path, options: ImportOptions) -> list[str]:
+    """The encoding a shapefile's text is read in, settled from its first rows read byte for byte; the notes
+    of what was decided. A .cpg naming a code page before UTF-8 text (a tool that wrote its own default)
+    gives way to UTF-8. Text that plainly is TCVN3 or VNI stops the import, naming the encoding, unless the
+    user chose another one (a note then): old files carry a .cpg naming a Windows code page, UTF-8, or none."""
     if options.encoding in LEGACY_ENCODINGS or not is_shapefile(path):  # TCVN3, VNI: no codec
         return []
     texts = text_as_bytes(path, options)
@@ -942,7 +942,7 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
     """What an import would see: columns, suggested mapping, CRS, and a preview in EPSG:4326."""
     source = open_source(path, options, workdir)
     options.file_name = options.file_name or path.name
-    hint = encoding_hint(source.path, options)
+    hint = settle_encoding(source.path, options)
     info = file_info(source.path, options)
     choice, columns, mapping = plan(layer, info, options)
     choice.notes += hint
