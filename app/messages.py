@@ -39,7 +39,7 @@ SHAPES = (
     N_("key %(key)s repeats row %(row)s"),
     N_("key %(key)s matches %(count)s features; it must name one"),
     N_("key %(key)s names a feature outside the districts you may edit"),
-    N_("id %(id)s: the feature was changed since the file was made (version %(file)s in the file, %(now)s now)"),
+    N_("%(key)s %(value)s: the feature was changed since the file was made (version %(file)s in the file, %(now)s now)"),
     N_("unknown key field %(key)s: a field of %(layer)s the file fills, or id"),
     N_("no row changed anything: nothing was written"),
     N_("%(count)s text value(s) cut at 254 bytes by the shapefile were kept whole, as stored"),

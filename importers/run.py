@@ -70,10 +70,11 @@ from layers.imports import (
     overlapping_rows,
     record_import,
     reject_bad_geometries,
-    reject_by_ids,
     reject_outside_districts,
     reject_overlaps,
     reject_repeated_keys,
+    reject_stale_copies,
+    reject_unknown_ids,
     repair_geometries,
     rows_already_there,
     rows_in_no_district,
@@ -387,6 +388,7 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
                 raise MappingError(f"the file's layer is {options.source_layer}, another layer of this map: "
                                    f"its ids name features of {options.source_layer}, not of {layer.id}")
             mapping.id_column = id_column(columns, options.mapping)
+        if options.key:  # an export's version column, by whatever key it comes back: rows of stale copies are refused
             # Among the columns not imported (the page names those it leaves out, mapped to "").
             mapping.version_column = next((c for c in columns if fold(c) == VERSION and c not in mapping.columns), None)
             mapping.unknown = [c for c in mapping.unknown if c not in (mapping.id_column, mapping.version_column)]
@@ -457,10 +459,9 @@ def run_import(
         written = {*mapping.columns.values(), *mapping.constants}
         fields = [f for f in stage_columns(layer) if f in written]  # what the file writes
         points_for_areas = bool(options.key) and "Point" not in layer.accepted_geometries and info.get("geometry_type") == "Point"
-        check_staged(conn, layer, options, report, fields, shapefile=info.get("driver") == SHAPEFILE,
-                     points_for_areas=points_for_areas)
+        check_staged(conn, layer, options, report, fields, points_for_areas=points_for_areas)
         if report.rejected and not options.skip_invalid or options.dry_run:
-            report.would_update, report.would_insert = would_write(conn, layer, options.key)
+            report.would_update, report.would_insert = would_write(conn, layer, options.key, fields)
             report.unchanged = report.would_load - report.would_update - report.would_insert
             savepoint.rollback()
             return report
@@ -849,7 +850,7 @@ def rows_note(rows: list[int], said: str) -> str:
 
 
 def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportReport, fields: list[str],
-                 shapefile: bool = False, points_for_areas: bool = False) -> None:
+                 points_for_areas: bool = False) -> None:
     """Every check of the staged rows, in bulk; the rejected go in the report, with its notes. With
     `points_for_areas` (a file of points keyed to a layer of areas) the features keep their shapes."""
     found = []
@@ -858,7 +859,7 @@ def check_staged(conn, layer: Layer, options: ImportOptions, report: ImportRepor
         report.notes.append(SHAPES_KEPT)
     found += judge_shapes(conn, layer, options, report, unjudged_only=points_for_areas)
     if options.key:
-        set_aside_keyed(conn, layer, options.key, report, fields, shapefile)
+        set_aside_keyed(conn, layer, options.key, report, fields)
     found += checks_across_rows(conn, layer, options, report)
     if layer.derive_place:
         rows = rows_in_no_district(conn, ROWS_NOTED + 1)
@@ -899,13 +900,12 @@ def judge_shapes(conn, layer: Layer, options: ImportOptions, report: ImportRepor
     return found
 
 
-def set_aside_keyed(conn, layer: Layer, key: str, report: ImportReport, fields: list[str], shapefile: bool) -> None:
-    """Rows changing nothing are no writes: no check of a write applies to them (a shapefile's cut text is
-    taken for the stored text first)."""
-    if shapefile:
-        kept = keep_cut_text(conn, layer, key, fields)
-        if kept:
-            report.notes.append(f"{kept} text value(s) cut at 254 bytes by the shapefile were kept whole, as stored")
+def set_aside_keyed(conn, layer: Layer, key: str, report: ImportReport, fields: list[str]) -> None:
+    """Rows changing nothing are no writes: no check of a write applies to them (text a shapefile cut is
+    taken for the stored text first, also when the file was saved in another format since)."""
+    kept = keep_cut_text(conn, layer, key, fields)
+    if kept:
+        report.notes.append(f"{kept} text value(s) cut at 254 bytes by the shapefile were kept whole, as stored")
     set_aside_unchanged(conn, layer, key, fields)
     rows = rows_without_key(conn, key, ROWS_NOTED + 1)
     if rows:  # sent again, such rows come in again: say so before they do
@@ -922,7 +922,9 @@ def checks_across_rows(conn, layer: Layer, options: ImportOptions, report: Impor
     if options.key:
         found += reject_repeated_keys(conn, layer, options.key)
     if options.key == ID_KEY:
-        found += reject_by_ids(conn, layer)
+        found += reject_unknown_ids(conn, layer)
+    if options.key:
+        found += reject_stale_copies(conn, layer, options.key)
     if layer.overlap == "warn" and not layer.is_point:  # a note of the rows that would go in
         rows = overlapping_rows(conn, layer, options.key, ROWS_NOTED + 1)
         if rows:

@@ -290,21 +290,25 @@ def writes(alias: str = "s") -> str:
     return f"NOT EXISTS (SELECT 1 FROM {SAME} AS same WHERE same.row_no = {alias}.row_no)"
 
 
-def reject_by_ids(conn: Connection, layer: Layer) -> list[dict]:
+def reject_unknown_ids(conn: Connection, layer: Layer) -> list[dict]:
     """Rows of a file keyed by id (an export sent back) naming no feature of the layer (deleted since, or
-    from another layer), or a feature changed since the file was made (its version column older than the
-    feature's, and the feature not holding again what it held then, as after an undo): importing them would
-    bring back a deletion or lose that change. Rows changing nothing pass.
-    The features were locked by set_aside_unchanged."""
+    from another layer): importing them would bring back a deletion."""
     return reject_found(conn, f"""
         SELECT s.row_no, 'id ' || s.id || ': no feature of {layer.id} has this id (deleted since the file was made?); '
                || 'leave it empty to add the row as a new feature' AS reason
           FROM {STAGE} AS s
          WHERE NOT s.rejected AND s.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {layer.id} AS t WHERE t.id = s.id)
-        UNION ALL
-        SELECT s.row_no, 'id ' || s.id || ': the feature was changed since the file was made (version ' || s.version
-               || ' in the file, ' || t.version || ' now)' AS reason
-          FROM {STAGE} AS s JOIN {layer.id} AS t ON t.id = s.id
+    """)
+
+
+def reject_stale_copies(conn: Connection, layer: Layer, key: str) -> list[dict]:
+    """Rows of an export sent back, by any `key`, whose version column is older than the feature's, the
+    feature not holding again what it held then (as after an undo): importing them would lose a
+    colleague's change. Rows changing nothing pass. The features were locked by set_aside_unchanged."""
+    return reject_found(conn, f"""
+        SELECT s.row_no, '{key} ' || s.{key} || ': the feature was changed since the file was made (version '
+               || s.version || ' in the file, ' || t.version || ' now)' AS reason
+          FROM {STAGE} AS s JOIN {layer.id} AS t ON t.{key} = s.{key}
          WHERE NOT s.rejected AND s.version IS NOT NULL AND s.version <> t.version AND {writes()}
            AND NOT EXISTS (SELECT 1 FROM feature_history AS h WHERE h.layer = :layer AND h.feature_id = t.id
                            AND h.version = s.version AND {holds_again("h")})
@@ -419,16 +423,17 @@ def rows_without_key(conn: Connection, key: str, most: int) -> list[int]:
     ), {"most": most}).scalars().all()
 
 
-def would_write(conn: Connection, layer: Layer, key: str | None) -> tuple[int, int]:
+def would_write(conn: Connection, layer: Layer, key: str | None, fields: list[str]) -> tuple[int, int]:
     """(updates, inserts) the accepted staged rows would make: by `key`, those naming a feature and changing
-    it, and those naming none; what a dry run tells. Joins, not a lookup per row: a key like name has no index."""
+    its `fields` or shape, and those naming none; what a dry run tells. Joins, not a lookup per row: a key
+    like name has no index. (A key naming several features was refused by then.)"""
     if not key:
         return 0, staged_count(conn)
     return tuple(conn.execute(text(f"""
-        SELECT count(*) FILTER (WHERE named.{key} IS NOT NULL AND same.row_no IS NULL),
-               count(*) FILTER (WHERE named.{key} IS NULL)
+        SELECT count(*) FILTER (WHERE t.{key} IS NOT NULL AND same.row_no IS NULL AND {changes(layer, fields)}),
+               count(*) FILTER (WHERE t.{key} IS NULL)
           FROM {STAGE} AS s
-          LEFT JOIN (SELECT DISTINCT {key} FROM {layer.id} WHERE {key} IS NOT NULL) AS named ON named.{key} = s.{key}
+          LEFT JOIN {layer.id} AS t ON t.{key} = s.{key}
           LEFT JOIN {SAME} AS same ON same.row_no = s.row_no
          WHERE NOT s.rejected
     """)).one())
@@ -528,9 +533,10 @@ def update_rows(conn: Connection, layer: Layer, key: str, fields: list[str]) -> 
     pairs, joins = derived(layer)
     assignments = [f"{c} = s.{c}" for c in fields] + [f"{c} = {v}" for c, v in pairs]
     assignments += [f"geom = {stored_geometry(layer, 's.geom')}", "version = t.version + 1", "updated_at = now()"]
+    # A row the file repeats is never set aside as unchanged; its copies refused, it may still change nothing.
     return conn.execute(text(
         f"UPDATE {layer.id} AS t SET {', '.join(assignments)} FROM {STAGE} AS s {joins} "
-        f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key} AND {writes()}"
+        f"WHERE NOT s.rejected AND s.{key} IS NOT NULL AND t.{key} = s.{key} AND {writes()} AND {changes(layer, fields)}"
     )).rowcount
 
 

@@ -716,4 +716,4 @@ def test_an_export_sent_back_through_the_page_is_checked_by_id_and_version(app, 
     refused = post(local, f"/import/{again}/run?lang=vi", json=body).json
     assert refused["committed"] is False
     assert [r["reason"] for r in refused["rejected"]] == [
-        f"mã {ids[0]}: đối tượng đã được sửa sau khi tệp được tạo (phiên bản 1 trong tệp, nay là 3)"]
+        f"id {ids[0]}: đối tượng đã được sửa sau khi tệp được tạo (phiên bản 1 trong tệp, nay là 3)"]

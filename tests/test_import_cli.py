@@ -762,6 +762,11 @@ def test_a_shapefile_round_trip_keeps_text_longer_than_a_dbf_holds(flask_import,
     assert "note: 1 text value(s) cut at 254 bytes by the shapefile were kept whole, as stored" in result.output
     assert "updated 0, unchanged 2" in result.output, result.output
     assert marked(engine, "craft_villages", "description, version") == [(long_text, 1), (None, 1)]
+    # Saved as a GeoPackage in between (QGIS "Save as"), the cut text is still the stored text.
+    gpkg = write(pyogrio.read_dataframe(f"/vsizip/{shp}"), tmp_path / "lang.gpkg")
+    again = flask_import("craft_villages", gpkg, "--key", "id")
+    assert "updated 0, unchanged 2" in again.output, again.output
+    assert marked(engine, "craft_villages", "description, version") == [(long_text, 1), (None, 1)]
 
 
 ROUND_TRIP_LAYERS = ["farming_zones", "aquaculture_areas", "craft_villages", "relics"]
@@ -813,6 +818,45 @@ def test_a_longitude_latitude_export_edited_and_sent_back_keeps_the_shapes(flask
         assert dict(c.execute(text("SELECT id, ST_AsEWKB(geom) FROM farming_zones")).all()) == shapes
         season = c.execute(text("SELECT season FROM farming_zones WHERE id = :id"), {"id": int(frame.loc[0, "id"])}).scalar_one()
     assert season == "Vụ đông xuân"
+
+
+def test_an_export_sent_back_by_name_is_refused_where_a_colleague_changed_the_feature_since(flask_import, engine,
+                                                                                             tmp_path, app):
+    """The export's version column guards any key, not only id: the old copy would undo the colleague's edit."""
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO relics (name, kind, rank, description, geom) VALUES "
+                       "(:n, 'temple', 'provincial', 'Mô tả cũ', ST_SetSRID(ST_MakePoint(106.17, 20.42), 4326))"),
+                  {"n": f"{MARK} đền cũ"})
+    path = tmp_path / "di_tich.gpkg"
+    with app.app_context():
+        assert app.test_cli_runner().invoke(args=["export", "relics", str(path), "--filter", f"q={MARK}"]).exit_code == 0
+    with engine.begin() as c:
+        c.execute(text("UPDATE relics SET description = 'Mô tả của đồng nghiệp' WHERE name = :n"), {"n": f"{MARK} đền cũ"})
+    frame = pyogrio.read_dataframe(path)
+    frame["festival"] = "Lễ hội tháng Giêng"
+    write(frame, tmp_path / "sua.gpkg")
+    result = flask_import("relics", tmp_path / "sua.gpkg", "--key", "name")
+    assert result.exit_code != 0, result.output
+    assert f"row 1: name {MARK} đền cũ: the feature was changed since the file was made (version 1 in the file, 2 now)" \
+        in result.output, result.output
+    assert marked(engine, "relics", "description, festival") == [("Mô tả của đồng nghiệp", None)]
+
+
+def test_a_row_the_file_repeats_changes_nothing_when_it_changes_nothing(flask_import, engine, tmp_path, app):
+    """Its copy refused as a repeated key, the row itself holds what is stored: no empty new version."""
+    path = tmp_path / "vung.geojson"
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO farming_zones (name, crop, geom) VALUES (:n, 'rice', "
+                       "ST_Multi(ST_MakeEnvelope(106.2, 20.3, 106.201, 20.301, 4326)))"), {"n": f"{MARK} lặp"})
+    with app.app_context():
+        assert app.test_cli_runner().invoke(args=["export", "farming_zones", str(path), "--filter", f"q={MARK}"]).exit_code == 0
+    frame = pyogrio.read_dataframe(path)
+    write(pd.concat([frame, frame]), tmp_path / "lap.geojson")
+    dry = flask_import("farming_zones", tmp_path / "lap.geojson", "--key", "id", "--skip-invalid", "--dry-run")
+    assert "(add 0, update 0, unchanged 1), rejected 1" in dry.output, dry.output
+    result = flask_import("farming_zones", tmp_path / "lap.geojson", "--key", "id", "--skip-invalid")
+    assert "inserted 0, updated 0, unchanged 1, rejected 1" in result.output, result.output
+    assert marked(engine, "farming_zones", "version") == [(1,)]
 
 
 def test_a_shapefile_edit_of_the_english_description_comes_back(flask_import, engine, tmp_path, app):
