@@ -138,6 +138,7 @@ SHAPES = (
     N_("unknown text encoding %(encoding)s: for example utf-8, cp1258, tcvn3 or vni"),
     N_("an encoding can be chosen only for shapefiles and CSV files; %(format)s files hold UTF-8 text"),
     N_("unknown coordinate system %(crs)s: %(detail)s"),
+    N_("no such code in the EPSG register"),
     N_("%(crs)s is not a coordinate system of longitude/latitude or of a map projection"),
     N_(
         "the file's projection is that of %(code)s (%(name)s) but on the datum %(datum)s, as files read when their "
@@ -189,6 +190,7 @@ SHAPES = (
     N_("%(name)s is not %(kind)s: GDAL reads it as %(driver)s."),
     N_("%(name)s starts as UTF-16 text but is not: %(detail)s."),
     N_("%(name)s is a damaged zip archive (%(detail)s)."),
+    N_("%(name)s is a damaged zip archive."),
     N_("%(name)s is an empty archive."),
     N_("%(name)s holds %(count)s files; at most %(most)s are accepted."),
     N_("%(name)s holds %(member)s twice."),
@@ -267,7 +269,7 @@ FILE_KINDS = (
     N_("plain text"),
 )
 # Placeholders whose values are themselves listed phrases, translated in turn.
-PHRASE_VALUES = {"reason", "expected_kind", "actual_kind"}
+PHRASE_VALUES = {"reason", "expected_kind", "actual_kind", "detail"}
 # Placeholders holding a list "A or B" (geometry types, layers.edit.geometry_rules): only the word is translated.
 ALTERNATIVES = {"expected"}
 OR = N_("or")

@@ -59,7 +59,10 @@ def parse_crs(text: str) -> CRS:
     try:
         return CRS.from_user_input(value)
     except CRSError as err:
-        raise CrsError(f"unknown coordinate system {text[:80]!r}: {str(err).splitlines()[0][:160]}") from None
+        detail = str(err).splitlines()[0]
+        if "crs not found" in detail:  # PROJ's words for a code no register has: said plainly (and translated)
+            detail = "no such code in the EPSG register"
+        raise CrsError(f"unknown coordinate system {text[:80]!r}: {detail[:160]}") from None
 
 
 def usable(crs: CRS, said: str) -> CRS:

@@ -417,7 +417,9 @@ def _open_zip(path: Path, name: str) -> zipfile.ZipFile:
         raise _mismatch(name, "a zip archive", head)
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except zipfile.BadZipFile as exc:  # Python's own words add nothing to it
+        raise ImportFileError("BadArchive", f"{name} is a damaged zip archive.") from exc
+    except (zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         raise ImportFileError("BadArchive", f"{name} is a damaged zip archive ({_short(exc, path)}).") from exc
 
 

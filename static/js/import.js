@@ -345,6 +345,7 @@ function startImport(doc) {
     mappingSection.hidden = false;
     refreshButtons();
     if (answer.preview) preview.show(answer.preview, layer()?.style);
+    byId("import-step-mapping-title").focus();
   }
 
   async function run(dryRun) {
@@ -399,7 +400,8 @@ function startImport(doc) {
       statusElement.textContent = t("imported_status", { n: formatInteger(Number(answer.inserted) + Number(answer.updated || 0)) });
     }
     refreshButtons();
-    byId("import-report").scrollIntoView({ block: "nearest" });
+    // The button pressed is disabled while the page works: focus goes to what answered, read out from there.
+    byId("import-report-title").focus();
   }
 
   // Layers this user may import into.

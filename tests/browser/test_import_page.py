@@ -143,6 +143,7 @@ def test_editor_imports_a_shapefile(new_page, live_server, engine, editor, spot,
     expect(page.locator("#import-dry-run")).to_be_disabled()
     shoot(page, "import-mapping")
 
+    expect(page.locator("#import-step-mapping-title")).to_be_focused()  # what the reading answered, read out
     crop = page.locator('select[data-column="LOAI_CAY"]')
     crop.select_option("crop")
     # The narrow select may cut its label off: the tooltip names the choice whole.
@@ -154,6 +155,7 @@ def test_editor_imports_a_shapefile(new_page, live_server, engine, editor, spot,
     page.click("#import-dry-run")
     report = page.locator("#import-report")
     expect(report).to_have_attribute("data-state", "dry")
+    expect(page.locator("#import-report-title")).to_be_focused()  # not left on the button the work disabled
     settle(page)
     assert counts(page) == {"rows_read": "3", "would_load": "2", "rejected": "1"}
     rejected = page.locator("#import-rejected li")
@@ -463,6 +465,8 @@ def test_an_import_is_undone_from_the_list_of_latest_imports_after_the_page_was_
     page.wait_for_selector("body[data-import-ready=true]", state="attached")
     listed = page.locator(".import-recent-item", has_text="hom_nay.geojson")
     expect(listed).to_contain_text("thêm 2, cập nhật 0")
+    # Each entry's button says which import it takes back, for those who move from button to button.
+    expect(listed.locator("button")).to_have_attribute("aria-label", re.compile(r"^Hoàn tác.*: hom_nay\.geojson, "))
     page.once("dialog", lambda dialog: dialog.accept())
     listed.locator("button").click()
     expect(listed.locator(".import-recent-undone")).to_have_text("Đã hoàn tác")

@@ -19,7 +19,14 @@ export function createRecentImports(section, { layers, onUndo }) {
       });
       const action = item.undone_at
         ? el("span", { class: "import-recent-undone", text: t("recent_undone") })
-        : el("button", { type: "button", class: "edit-button edit-button--danger", text: t("undo"), onclick: () => onUndo(item.id) });
+        : el("button", {
+            type: "button",
+            class: "edit-button edit-button--danger",
+            text: t("undo"),
+            // Every entry has one: its name says which import it takes back.
+            "aria-label": `${t("undo")}: ${item.file_name || "—"}, ${when}`,
+            onclick: () => onUndo(item.id),
+          });
       list.append(
         el("li", { class: "import-recent-item", dataset: { import: String(item.id) } }, [
           el("span", { class: "import-recent-file", text: item.file_name || "—" }),
