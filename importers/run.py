@@ -388,7 +388,8 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
                 raise MappingError(f"the file's layer is {options.source_layer}, another layer of this map: "
                                    f"its ids name features of {options.source_layer}, not of {layer.id}")
             mapping.id_column = id_column(columns, options.mapping)
-        if options.key:  # an export's version column, by whatever key it comes back: rows of stale copies are refused
+        exported = any(fold(c) == ID_KEY for c in columns)  # this app's exports carry id and version together
+        if options.key and exported:  # the export's version column, by whatever key it comes back: stale rows refused
             # Among the columns not imported (the page names those it leaves out, mapped to "").
             mapping.version_column = next((c for c in columns if fold(c) == VERSION and c not in mapping.columns), None)
             mapping.unknown = [c for c in mapping.unknown if c not in (mapping.id_column, mapping.version_column)]

@@ -901,3 +901,11 @@ def test_a_file_undone_can_be_sent_again(flask_import, engine, tmp_path, app):
     again = flask_import("craft_villages", edited, "--key", "id")
     assert again.exit_code == 0 and "updated 1" in again.output, again.output
     assert marked(engine, "craft_villages", "households") == [(40,)]
+
+
+def test_a_column_named_version_in_a_file_of_another_source_is_just_a_column(flask_import, engine, tmp_path):
+    """Only an export of this app (with its id column) has the version column that guards stale copies."""
+    path = write(zones([f"{MARK} phiên bản"], ["Lúa"], version=["bản 2"]), tmp_path / "ban.geojson")
+    result = flask_import("farming_zones", path, "--key", "name")
+    assert result.exit_code == 0 and "inserted 1" in result.output, result.output
+    assert "columns not imported: version" in result.output
