@@ -60,8 +60,10 @@ def parse_crs(text: str) -> CRS:
         return CRS.from_user_input(value)
     except CRSError as err:
         detail = str(err).splitlines()[0]
-        if "crs not found" in detail:  # PROJ's words for a code no register has: said plainly (and translated)
-            detail = "no such code in the EPSG register"
+        internal = re.search(r"\(Internal Proj Error: (?:proj_create: )?(.*)\)", detail)
+        detail = internal[1] if internal else detail  # PROJ's own reason, without its wrapping
+        if re.fullmatch(r"EPSG:\d+", value, re.IGNORECASE) and "crs not found" in detail:
+            detail = "no such code in the EPSG register"  # said plainly, and translated
         raise CrsError(f"unknown coordinate system {text[:80]!r}: {detail[:160]}") from None
 
 

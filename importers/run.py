@@ -256,7 +256,7 @@ def convert_batch(layer: Layer, reading: Reading, batch: pa.RecordBatch, encodin
     for column, f in ((reading.id_column, ID_FIELD), (reading.version_column, VERSION_FIELD)):
         if column:
             values[f.name], errors = convert_column(f, batch.column(column).to_pylist(), None)
-            for offset, error in errors.items():
+            for offset, error in errors.items() if reading.ids_named else ():  # else only a guard, where readable
                 problems.setdefault(offset, []).append(f"{f.name}: {error}")
     for f in (f for f in layer.writable if f.required):
         for offset, value in enumerate(values.get(f.name) or [None] * batch.num_rows):
@@ -388,8 +388,9 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
                 raise MappingError(f"the file's layer is {options.source_layer}, another layer of this map: "
                                    f"its ids name features of {options.source_layer}, not of {layer.id}")
             mapping.id_column = id_column(columns, options.mapping)
-        exported = any(fold(c) == ID_KEY for c in columns)  # this app's exports carry id and version together
-        if options.key and exported:  # the export's version column, by whatever key it comes back: stale rows refused
+        elif options.key:  # an export's id, read only to tell whether a row is a copy of the feature its key names
+            mapping.id_column = next((c for c in columns if fold(c) == ID_KEY and c not in mapping.columns), None)
+        if mapping.id_column:  # the export's version column, by whatever key it comes back: stale rows refused
             # Among the columns not imported (the page names those it leaves out, mapped to "").
             mapping.version_column = next((c for c in columns if fold(c) == VERSION and c not in mapping.columns), None)
             mapping.unknown = [c for c in mapping.unknown if c not in (mapping.id_column, mapping.version_column)]
@@ -454,7 +455,7 @@ def run_import(
         # Only CSV has no cell types: there the exports mark text that is not a formula (exporters.write).
         reading = Reading(choice.crs, mapping.columns, formula_marks=info.get("driver") == "CSV", values=mapping.values,
                           id_column=mapping.id_column, version_column=mapping.version_column, exchanged=choice.exchanged,
-                          constants=mapping.constants)
+                          constants=mapping.constants, ids_named=options.key == ID_KEY)
         stage_file(conn, layer, path, options, reading, report, progress)
         phase("checking")
         written = {*mapping.columns.values(), *mapping.constants}
@@ -715,6 +716,7 @@ class Reading:
     version_column: str | None = None  # and of the versions they were exported at, where it has one
     exchanged: bool = False  # X and Y to be read the other way round (importers.crs.axes_exchanged)
     constants: dict[str, object] = field(default_factory=dict)  # field -> the value every row gets (Mapping.constants)
+    ids_named: bool = True  # the rows name features by id (--key id): an id or version that cannot be read refuses the row
 
 
 def stage_file(conn, layer, path, options, reading: Reading, report, progress) -> None:

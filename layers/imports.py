@@ -261,7 +261,7 @@ def keep_cut_text(conn: Connection, layer: Layer, key: str, fields: list[str]) -
     for name in (f.name for f in layer.writable if f.name in fields and f.is_free_text):
         kept += conn.execute(text(
             f"UPDATE {STAGE} AS s SET {name} = t.{name} FROM {layer.id} AS t "
-            f"WHERE t.{key} = s.{key} AND NOT s.rejected AND octet_length(s.{name}) >= :cut - 3 "
+            f"WHERE t.{key} = s.{key} AND NOT s.rejected AND octet_length(s.{name}) BETWEEN :cut - 3 AND :cut "
             f"AND length(t.{name}) > length(s.{name}) AND left(t.{name}, length(s.{name})) = s.{name}"
         ), {"cut": DBF_TEXT_BYTES}).rowcount  # - 3: a character cut in two is left out whole
     return kept
@@ -304,11 +304,13 @@ def reject_unknown_ids(conn: Connection, layer: Layer) -> list[dict]:
 def reject_stale_copies(conn: Connection, layer: Layer, key: str) -> list[dict]:
     """Rows of an export sent back, by any `key`, whose version column is older than the feature's, the
     feature not holding again what it held then (as after an undo): importing them would lose a
-    colleague's change. Rows changing nothing pass. The features were locked by set_aside_unchanged."""
+    colleague's change. By another key than id, only where the row's id names that same feature: a file
+    of another source may have id and version columns of its own. Rows changing nothing pass. The
+    features were locked by set_aside_unchanged."""
     return reject_found(conn, f"""
         SELECT s.row_no, '{key} ' || s.{key} || ': the feature was changed since the file was made (version '
                || s.version || ' in the file, ' || t.version || ' now)' AS reason
-          FROM {STAGE} AS s JOIN {layer.id} AS t ON t.{key} = s.{key}
+          FROM {STAGE} AS s JOIN {layer.id} AS t ON t.{key} = s.{key}{"" if key == "id" else " AND t.id = s.id"}
          WHERE NOT s.rejected AND s.version IS NOT NULL AND s.version <> t.version AND {writes()}
            AND NOT EXISTS (SELECT 1 FROM feature_history AS h WHERE h.layer = :layer AND h.feature_id = t.id
                            AND h.version = s.version AND {holds_again("h")})

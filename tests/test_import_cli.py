@@ -765,7 +765,8 @@ def test_a_shapefile_round_trip_keeps_text_longer_than_a_dbf_holds(flask_import,
     # Saved as a GeoPackage in between (QGIS "Save as"), the cut text is still the stored text.
     gpkg = write(pyogrio.read_dataframe(f"/vsizip/{shp}"), tmp_path / "lang.gpkg")
     again = flask_import("craft_villages", gpkg, "--key", "id")
-    assert "updated 0, unchanged 2" in again.output, again.output
+    assert again.exit_code == 0 and "updated 0, unchanged 2" in again.output, again.output
+    assert "1 text value(s) cut at 254 bytes by the shapefile were kept whole" in again.output
     assert marked(engine, "craft_villages", "description, version") == [(long_text, 1), (None, 1)]
 
 
@@ -903,9 +904,51 @@ def test_a_file_undone_can_be_sent_again(flask_import, engine, tmp_path, app):
     assert marked(engine, "craft_villages", "households") == [(40,)]
 
 
-def test_a_column_named_version_in_a_file_of_another_source_is_just_a_column(flask_import, engine, tmp_path):
-    """Only an export of this app (with its id column) has the version column that guards stale copies."""
-    path = write(zones([f"{MARK} phiên bản"], ["Lúa"], version=["bản 2"]), tmp_path / "ban.geojson")
+@pytest.mark.parametrize(("ids", "versions"), [(None, ["bản 2"]), ([4711], [7]), ([1], ["v2.1"])])
+def test_id_and_version_columns_of_another_source_do_not_refuse_rows_by_name(flask_import, engine, tmp_path, ids,
+                                                                              versions):
+    """Only a row whose id names the very feature its key names is a copy whose version can be stale: an
+    ArcGIS or OSM file has id and version columns of its own."""
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO farming_zones (name, crop, geom) VALUES (:n, 'rice', "
+                       "ST_Multi(ST_MakeEnvelope(106.2, 20.3, 106.201, 20.301, 4326)))"), {"n": f"{MARK} nguồn khác"})
+        c.execute(text("UPDATE farming_zones SET season = 'Vụ mùa' WHERE name = :n"), {"n": f"{MARK} nguồn khác"})
+    columns = {"version": versions} if ids is None else {"id": ids, "version": versions}
+    path = write(zones([f"{MARK} nguồn khác"], ["Lúa"], owner=["HTX mới"], **columns), tmp_path / "khac.geojson")
     result = flask_import("farming_zones", path, "--key", "name")
-    assert result.exit_code == 0 and "inserted 1" in result.output, result.output
-    assert "columns not imported: version" in result.output
+    assert result.exit_code == 0 and "updated 1" in result.output, result.output
+    assert marked(engine, "farming_zones", "owner") == [("HTX mới",)]
+
+
+def test_an_id_column_mapped_by_another_name_still_guards_stale_copies(flask_import, engine, tmp_path, app):
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO farming_zones (name, crop, geom) VALUES (:n, 'rice', "
+                       "ST_Multi(ST_MakeEnvelope(106.2, 20.3, 106.201, 20.301, 4326)))"), {"n": f"{MARK} đổi tên cột"})
+    path = tmp_path / "vung.gpkg"
+    with app.app_context():
+        assert app.test_cli_runner().invoke(args=["export", "farming_zones", str(path), "--filter", f"q={MARK}"]).exit_code == 0
+    with engine.begin() as c:
+        c.execute(text("UPDATE farming_zones SET owner = 'HTX đồng nghiệp' WHERE name = :n"), {"n": f"{MARK} đổi tên cột"})
+    frame = pyogrio.read_dataframe(path).rename(columns={"id": "ma_dt"})
+    frame["season"] = "Vụ chiêm"
+    write(frame, tmp_path / "sua.gpkg")
+    result = flask_import("farming_zones", tmp_path / "sua.gpkg", "--key", "id", "--map", "ma_dt=id")
+    assert result.exit_code != 0 and "the feature was changed since the file was made" in result.output, result.output
+    assert marked(engine, "farming_zones", "owner, season") == [("HTX đồng nghiệp", None)]
+
+
+def test_a_long_text_shortened_in_a_geojson_is_an_edit_not_a_cut(flask_import, engine, tmp_path, app):
+    """Only text of a shapefile's 251-254 bytes can be its cut; a description shortened by hand comes back."""
+    long_text = "Làng nghề truyền thống " * 60
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO craft_villages (name, craft, description, geom) "
+                       "VALUES (:n, 'salt', :d, ST_SetSRID(ST_MakePoint(106.17, 20.42), 4326))"),
+                  {"n": f"{MARK} mô tả dài", "d": long_text})
+    path = tmp_path / "lang.geojson"
+    export_marked(app, "craft_villages", path)
+    frame = pyogrio.read_dataframe(path)
+    frame["description"] = long_text[:900]
+    write(frame, tmp_path / "ngan.geojson")
+    result = flask_import("craft_villages", tmp_path / "ngan.geojson", "--key", "id")
+    assert result.exit_code == 0 and "updated 1" in result.output and "cut at 254" not in result.output, result.output
+    assert marked(engine, "craft_villages", "description") == [(long_text[:900].strip(),)]

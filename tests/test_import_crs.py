@@ -344,3 +344,18 @@ def test_web_mercator_far_away_is_not_exchanged_into_the_province():
     assert not axes_exchanged((x, y, x, y), CRS.from_epsg(3857), area)
     easting, northing = Transformer.from_crs(4326, 32648, always_xy=True).transform(106.2, 20.3)
     assert axes_exchanged((northing, easting, northing, easting), CRS.from_epsg(32648), area)  # UTM 48N, swapped
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("EPSG:999999", "no such code in the EPSG register"),
+    ("999999", "no such code in the EPSG register"),
+    ("ESRI:9999999", "crs not found: ESRI:9999999"),  # not called an EPSG code
+    ("foo", "unrecognized format / unknown name"),
+])
+def test_an_unknown_coordinate_system_says_why_without_proj_s_wrapping(given, said):
+    from importers.crs import CrsError, parse_crs
+
+    with pytest.raises(CrsError) as refused:
+        parse_crs(given)
+    assert str(refused.value) == f"unknown coordinate system {given!r}: {said}"
+    assert "Internal Proj Error" not in str(refused.value)

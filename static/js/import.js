@@ -288,7 +288,17 @@ function startImport(doc) {
     refreshButtons();
   }
 
-  async function inspect() {
+  // After work that disabled what had focus, focus goes to `target`, what answered; but back to `origin`,
+  // the control that started it, while the user is still on it (the layer picker's arrow keys), and
+  // nowhere if the user has moved on meanwhile.
+  function focusAnswer(target, origin = null) {
+    const active = doc.activeElement;
+    const lost = !active || active === doc.body || active.disabled;
+    if (origin && !origin.disabled && (lost || active === origin)) origin.focus();
+    else if (lost) target.focus();
+  }
+
+  async function inspect(origin = null) {
     if (!upload || busy) return;
     messages.remove("inspect");
     messages.remove("run");
@@ -311,10 +321,10 @@ function startImport(doc) {
     } finally {
       setBusy(false);
     }
-    showInspected();
+    showInspected(origin);
   }
 
-  function showInspected() {
+  function showInspected(origin = null) {
     const answer = inspected.answer;
     const features = answer.preview?.features || [];
     const known = answer.count !== null && answer.count !== undefined;
@@ -345,7 +355,7 @@ function startImport(doc) {
     mappingSection.hidden = false;
     refreshButtons();
     if (answer.preview) preview.show(answer.preview, layer()?.style);
-    byId("import-step-mapping-title").focus();
+    focusAnswer(byId("import-step-mapping-title"), origin);
   }
 
   async function run(dryRun) {
@@ -400,8 +410,7 @@ function startImport(doc) {
       statusElement.textContent = t("imported_status", { n: formatInteger(Number(answer.inserted) + Number(answer.updated || 0)) });
     }
     refreshButtons();
-    // The button pressed is disabled while the page works: focus goes to what answered, read out from there.
-    byId("import-report-title").focus();
+    focusAnswer(byId("import-report-title")); // the button pressed was disabled while the page worked
   }
 
   // Layers this user may import into.
@@ -419,7 +428,7 @@ function startImport(doc) {
 
   layerPicker.addEventListener("change", () => {
     // Suggestions depend on the layer's fields: read the file again.
-    if (upload && !done) inspect();
+    if (upload && !done) inspect(layerPicker);
   });
   fileInput.addEventListener("change", () => {
     const file = fileInput.files?.[0];

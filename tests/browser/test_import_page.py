@@ -144,6 +144,14 @@ def test_editor_imports_a_shapefile(new_page, live_server, engine, editor, spot,
     shoot(page, "import-mapping")
 
     expect(page.locator("#import-step-mapping-title")).to_be_focused()  # what the reading answered, read out
+    # Another layer chosen with the arrow keys reads the file again, and leaves the picker where it was.
+    page.focus("#import-layer")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#import-layer")).not_to_have_value("farming_zones")
+    settle(page)
+    expect(page.locator("#import-layer")).to_be_focused()
+    page.select_option("#import-layer", "farming_zones")
+    settle(page)
     crop = page.locator('select[data-column="LOAI_CAY"]')
     crop.select_option("crop")
     # The narrow select may cut its label off: the tooltip names the choice whole.
