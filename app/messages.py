@@ -97,6 +97,7 @@ SHAPES = (
         "the file gives a point for each area (an export with longitude and latitude): the features its rows name keep "
         "their shapes and take its other values; a row naming none has no shape to add"
     ),
+    N_("rows are counted from the first under the header: row 1 is the spreadsheet's row %(row)s"),
     N_("%(count)s invalid shape(s) repaired with ST_MakeValid"),
     N_("a load this large goes in faster without the layer's indexes: they were built again after it"),
     N_("coordinate system given: %(crs)s"),

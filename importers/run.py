@@ -462,6 +462,9 @@ def run_import(
         fields = [f for f in stage_columns(layer) if f in written]  # what the file writes
         points_for_areas = bool(options.key) and "Point" not in layer.accepted_geometries and info.get("geometry_type") == "Point"
         check_staged(conn, layer, options, report, fields, points_for_areas=points_for_areas)
+        if report.rejected and info.get("driver") in ("CSV", "XLSX"):  # opened in a spreadsheet, rows count otherwise
+            first = (options.header_row or 0) + 2
+            report.notes.append(f"rows are counted from the first under the header: row 1 is the spreadsheet's row {first}")
         if report.rejected and not options.skip_invalid or options.dry_run:
             report.would_update, report.would_insert = would_write(conn, layer, options.key, fields)
             report.unchanged = report.would_load - report.would_update - report.would_insert

@@ -236,6 +236,7 @@ def test_a_sheet_with_a_title_above_its_header_is_read_from_the_header(conn, tmp
     book.save(path)
     report = import_file(conn, REGISTRY["craft_villages"], path, ImportOptions(skip_invalid=True, username="t"), tmp_path / "w")
     assert "Sheet Làng nghề: its header is row 3; the rows above it were left out." in report.notes
+    assert "rows are counted from the first under the header: row 1 is the spreadsheet's row 4" in report.notes
     assert report.mapping == {"Tên làng nghề": "name", "Nghề": "craft", "Số hộ làm nghề": "households"}
     assert (report.rows_read, report.inserted, list(reasons(report))) == (2, 1, [2])
     row = conn.execute(text("SELECT craft, households, ST_X(geom) FROM craft_villages WHERE name = 'Làng muối Bảng Tính'")).one()
