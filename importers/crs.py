@@ -155,8 +155,8 @@ AXES_EXCHANGED = ("X and Y were read the other way round, as Vietnamese survey t
                   "only so do the shapes lie in the province")
 
 
-def axes_exchanged(bounds: tuple[float, float, float, float], crs: CRS, area: tuple[float, float, float, float]) -> bool:
-    """Whether projected coordinates land in the working area only with X and Y exchanged: a surveyor's
+def axes_exchanged(middle: tuple[float, float], crs: CRS, area: tuple[float, float, float, float]) -> bool:
+    """Whether projected coordinates (their `middle`) land in the working area only with X and Y exchanged: a surveyor's
     table names the northing X, which a reader takes for the easting. Only in the transverse Mercator
     projections surveys use (VN-2000, UTM): Web Mercator's numbers for the Arctic swap into Nam Định."""
     operation = crs.coordinate_operation if crs.is_projected else None
@@ -168,7 +168,7 @@ def axes_exchanged(bounds: tuple[float, float, float, float], crs: CRS, area: tu
         lon, lat = transformer.transform(x, y)
         return area[0] <= lon <= area[2] and area[1] <= lat <= area[3]
 
-    x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    x, y = middle
     return not inside(x, y) and inside(y, x)
 
 

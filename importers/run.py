@@ -339,21 +339,26 @@ def file_info(path: Path, options: ImportOptions) -> dict:
     if repeated:  # a file's column is known by its name
         raise ImportFailed(f"the file has more than one column named {repeated!r}: rename them so that each name is used once")
     if info.get("total_bounds") is None and info["features"] and (options.table_geometry or info.get("driver") == "CSV"):
-        info["total_bounds"] = table_extent(path, options)
+        info["total_bounds"], info["middle"] = table_extent(path, options)
     return info
 
 
-def table_extent(path: Path, options: ImportOptions):
-    """The extent of a CSV's or a sheet's shapes, which the file keeps nowhere: read from the rows, as it tells
-    metres from degrees and finds exchanged axes before any row is staged."""
-    if not options.table_geometry:
-        return pyogrio.read_info(path, layer=options.source_layer, encoding=read_encoding(options),
-                                 force_total_bounds=True, **options.open_options)["total_bounds"]
-    parts = np.array([shapely.total_bounds(shapely.from_wkb(batch.column(column).to_numpy(zero_copy_only=False)))
-                      for column, batch in table_batches(path, options)])
-    if not len(parts) or np.isnan(parts).all():
-        return None
-    return (*np.nanmin(parts[:, :2], axis=0), *np.nanmax(parts[:, 2:], axis=0))
+def table_extent(path: Path, options: ImportOptions) -> tuple[tuple | None, tuple | None]:
+    """The extent of a CSV's or a sheet's shapes, which the file keeps nowhere, and the middle of their
+    coordinates (a stray row moves an extent, not a median): read from the rows, as they tell metres from
+    degrees and find exchanged axes before any row is staged."""
+    xs, ys, row = [], [], 1
+    for column, batch in arrow_batches(path, options):
+        shapes = read_shapes(batch.column(column).to_numpy(zero_copy_only=False), options.file_name or path.name, row)
+        row += batch.num_rows
+        coords = shapely.get_coordinates(shapes)
+        coords = coords[np.isfinite(coords).all(axis=1)]
+        xs.append(coords[:, 0])
+        ys.append(coords[:, 1])
+    x, y = (np.concatenate(xs), np.concatenate(ys)) if xs else (np.empty(0), np.empty(0))
+    if not len(x):
+        return None, None
+    return (x.min(), y.min(), x.max(), y.max()), (float(np.median(x)), float(np.median(y)))
 
 
 def feature_count(info: dict) -> int | None:
@@ -371,7 +376,8 @@ def plan(layer: Layer, info: dict, options: ImportOptions) -> tuple[CrsChoice, l
         bounds = info.get("total_bounds")
         if bounds is not None and info["features"] and np.all(np.isfinite(bounds)):  # empty shapes have no bounds
             check_degrees(tuple(bounds), choice.crs)
-            if axes_exchanged(tuple(bounds), choice.crs, options.working_area):
+            middle = info.get("middle") or ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+            if axes_exchanged(middle, choice.crs, options.working_area):
                 choice.exchanged = True
                 choice.notes.append(AXES_EXCHANGED)
         coordinates = set((options.table_geometry or {}).values())

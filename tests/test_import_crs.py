@@ -298,6 +298,19 @@ def test_a_survey_table_writing_x_for_the_northing_is_read_the_other_way_round(c
     assert metres_apart(lon, lat, point(0).x, point(0).y) < 1.0
 
 
+def test_a_stray_row_does_not_hide_a_survey_table_s_exchanged_axes(conn, tmp_path):
+    """One row at 0,0 stretches the extent far away; the middle of the rows still lies in the province."""
+    rows = [Transformer.from_crs(4326, 9209, always_xy=True).transform(point(i).x, point(i).y) for i in range(3)]
+    path = tmp_path / "toa_do.csv"
+    path.write_text("TEN,LOAI,XEP_HANG,X,Y\n" + "".join(
+        f"Đền Lạc {i},Đền,Cấp tỉnh,{n:.3f},{e:.3f}\n" for i, (e, n) in enumerate(rows)) + "Đền Lạc 3,Đền,Cấp tỉnh,0,0\n",
+        encoding="utf-8")
+    report = do_import(conn, "relics", path, mapping=MAPPING, crs="EPSG:9209", skip_invalid=True,
+                       open_options={"X_POSSIBLE_NAMES": "X", "Y_POSSIBLE_NAMES": "Y"})
+    assert report.inserted == 3 and list(reasons(report)) == [4]
+    assert any(note.startswith("X and Y were read the other way round") for note in report.notes)
+
+
 def test_coordinates_in_the_province_are_not_exchanged(conn, tmp_path):
     easting, northing = Transformer.from_crs(4326, 9209, always_xy=True).transform(point(0).x, point(0).y)
     path = tmp_path / "toa_do.csv"
@@ -341,9 +354,9 @@ def test_web_mercator_far_away_is_not_exchanged_into_the_province():
     x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(20.8, 72.2)
     area = (105.85, 19.85, 106.65, 20.6)
     assert Transformer.from_crs(3857, 4326, always_xy=True).transform(y, x)[0] == pytest.approx(107, abs=1.5)
-    assert not axes_exchanged((x, y, x, y), CRS.from_epsg(3857), area)
+    assert not axes_exchanged((x, y), CRS.from_epsg(3857), area)
     easting, northing = Transformer.from_crs(4326, 32648, always_xy=True).transform(106.2, 20.3)
-    assert axes_exchanged((northing, easting, northing, easting), CRS.from_epsg(32648), area)  # UTM 48N, swapped
+    assert axes_exchanged((northing, easting), CRS.from_epsg(32648), area)  # UTM 48N, swapped
 
 
 @pytest.mark.parametrize(("given", "said"), [
