@@ -75,8 +75,9 @@ def test_a_taken_name_in_any_case_is_refused_on_the_page(admin_client, make_user
         assert find_user(c, "taken_name_test") is None  # still deactivated, not replaced
 
 
-def wait_until_blocked_by(engine, holder, seconds: float = 10) -> None:
-    """Return once some other session waits for a lock held by `holder`'s session."""
+def wait_until_blocked_by(engine, holder, seconds: float = 60) -> None:
+    """Return once some other session waits for a lock held by `holder`'s session. The other first hashes
+    a password (scrypt), which on a loaded 2-core machine took more than 10 s: the wait allows a minute."""
     pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
     deadline = time.monotonic() + seconds
     with engine.connect() as watcher:
@@ -107,7 +108,7 @@ def test_a_create_racing_another_for_the_same_name_is_refused(engine, dropped_us
         racer = threading.Thread(target=second_create)
         racer.start()  # passes any look-up, since the first row is not committed yet
         wait_until_blocked_by(engine, first)  # the race is on only once the second waits on the first
-    racer.join(10)
+    racer.join(60)
     assert not racer.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], AccountError), outcome
     assert "exists already" in str(outcome[0])
