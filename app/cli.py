@@ -154,7 +154,7 @@ def import_command(layer_id, path, source_layer, crs, encoding, mappings, values
     """Import PATH (GeoJSON, Shapefile zipped or not, GeoPackage, KML/KMZ, CSV, XLSX) into LAYER_ID."""
     layer = editable_layer(layer_id)
     options = ImportOptions(
-        source_layer=source_layer, crs=crs, encoding=encoding, mapping=parse_mappings(mappings),
+        source_layer=source_layer, crs=crs, encoding=encoding, mapping=parse_pairs(mappings, "COLUMN=FIELD", "--map"),
         values=parse_values(values), constants=parse_pairs(constants, "FIELD=VALUE", "--set"), key=key,
         dry_run=dry_run, skip_invalid=skip_invalid, repair=repair, username=username,
         working_area=current_app.config["WORKING_AREA"], max_vertices=current_app.config["MAX_VERTICES"],
@@ -235,10 +235,6 @@ def open_for_rejected(path: Path):
         return open(path, "w", encoding="utf-8", newline="")
     except OSError as err:
         raise click.BadParameter(f"cannot write {path}: {err.strerror}", param_hint="--rejected") from None
-
-
-def parse_mappings(pairs: tuple[str, ...]) -> dict[str, str]:
-    return parse_pairs(pairs, "COLUMN=FIELD", "--map")
 
 
 def parse_pairs(pairs: tuple[str, ...], shape: str, option: str) -> dict[str, str]:

@@ -466,7 +466,7 @@ def run_import(
         phase("checking")
         written = {*mapping.columns.values(), *mapping.constants}
         fields = [f for f in stage_columns(layer) if f in written]  # what the file writes
-        points_for_areas = bool(options.key) and "Point" not in layer.accepted_geometries and info.get("geometry_type") == "Point"
+        points_for_areas = bool(options.key) and "Point" not in layer.accepted_geometries and gives_points(info, options)
         check_staged(conn, layer, options, report, fields, points_for_areas=points_for_areas)
         if report.rejected and info.get("driver") in ("CSV", "XLSX"):  # opened in a spreadsheet, rows count otherwise
             first = (options.header_row or 0) + 2
@@ -845,6 +845,11 @@ def stage_batch(layer, batch, geometry_column, reading: Reading, options, report
         report.rejected.append({"row": first_row + offset, "reason": "; ".join(problems[offset])})
     report.rows_read += batch.num_rows
     return batch_csv(layer, first_row, values, geometries, problems)
+
+
+def gives_points(info: dict, options: ImportOptions) -> bool:
+    """Whether the file's shapes are points: a layer of them, or a table's longitude and latitude columns."""
+    return info.get("geometry_type") == "Point" or "x" in (options.table_geometry or {})
 
 
 SHAPES_KEPT = ("the file gives a point for each area (an export with longitude and latitude): the features its rows "

@@ -274,9 +274,9 @@ def attach_geometry(frame, columns: dict[str, str], crs=None):
 # 106°10'56.5"E, 20° 26′ 12″ N, -106°10.5', 106°12'36" Đ (Đông, Bắc, Tây; N is north as in English, the
 # only hemisphere a Vietnamese latitude has), 106 10 56: degrees, minutes and seconds as surveys write them.
 NUMBER = r"\d+(?:[.,]\d+)?"
-DMS = re.compile(rf"""\s*(?P<sign>-?)(?P<d>{NUMBER})\s*°\s*(?:(?P<m>{NUMBER})\s*['′’]\s*)?"""
+DMS = re.compile(rf"""\s*(?P<sign>[-−]?)(?P<d>{NUMBER})\s*[°º˚]\s*(?:(?P<m>{NUMBER})\s*['′’]\s*)?"""
                  rf"""(?:(?P<s>{NUMBER})\s*(?:"|″|”|''|′′)\s*)?(?P<h>[NSEWnsewĐBTđbt]?)\s*""")
-DMS_SPACED = re.compile(rf"\s*(?P<sign>-?)(?P<d>\d+) (?P<m>\d+) (?P<s>{NUMBER})(?P<h>)\s*")
+DMS_SPACED = re.compile(rf"\s*(?P<sign>[-−]?)(?P<d>\d+) (?P<m>\d+) (?P<s>{NUMBER})(?P<h>)\s*")
 SOUTH_OR_WEST = ("S", "W", "T")
 
 

@@ -78,7 +78,7 @@ def check_scope(role: str, layers: list[str] | None, districts: list[str] | None
     if unknown:
         raise AccountError(f"unknown layer {unknown[0]!r}")
     if districts is not None and not (districts and all(d.strip() for d in districts)):
-        raise AccountError("district codes must not be empty")  # an empty scope would allow no edit at all
+        raise AccountError("districts must not be empty")  # an empty scope would allow no edit at all
 
 
 DISTRICT_WORD = re.compile(r"^\s*(huyện|huyen|thành phố|thanh pho|thị xã|thi xa|tp\.?)\s+", re.IGNORECASE)
@@ -96,7 +96,7 @@ def district_codes(conn: Connection, given: list[str] | None) -> list[str] | Non
             known = ", ".join(f"{d['code']} {d['name']}" for d in list_districts(conn))
             raise AccountError(f"no district {district.strip()[:80]!r}; give a code or a name: {known or 'none loaded'}")
         codes.append(code)
-    return codes
+    return list(dict.fromkeys(codes))  # "366" and "Hải Hậu" are one district
 
 
 def check_password(password: str) -> None:

@@ -255,8 +255,9 @@ DBF_TEXT_BYTES = 254  # what a shapefile's text field holds; writers cut longer 
 
 
 def keep_cut_text(conn: Connection, layer: Layer, key: str, fields: list[str]) -> int:
-    """A shapefile sent back by key (an export): text it had to cut at 254 bytes is the stored text, not a
-    change, so the staged value takes the stored one. How many values were so kept."""
+    """A file sent back by key that went through a shapefile (an export, maybe saved in another format
+    since): text the shapefile had to cut at 254 bytes is the stored text, not a change, so the staged value
+    takes the stored one. How many values were so kept."""
     kept = 0
     for name in (f.name for f in layer.writable if f.name in fields and f.is_free_text):
         kept += conn.execute(text(

@@ -312,7 +312,7 @@ def test_cli_users_create_list_set_role_and_password(cli, app):
     assert session_login(app, "cli-first-admin", "prompted pw").username == "cli-first-admin"
 
     # Districts by name too, as officers call them; stored as codes, which the checks compare.
-    run(cli, "users", "set-role", "cli-lan", "--role", "editor", "--districts", "Huyện Hải Hậu,giao thuy,362")
+    run(cli, "users", "set-role", "cli-lan", "--role", "editor", "--districts", "Huyện Hải Hậu,giao thuy,362,366")
     assert users_listed(cli)["cli-lan"] == "cli-lan\teditor\tlayers=all districts=366,365,362"
     run(cli, "users", "set-role", "cli-lan", "--role", "viewer")
     assert users_listed(cli)["cli-lan"] == "cli-lan\tviewer\tlayers=all districts=all"
@@ -331,7 +331,7 @@ def test_cli_users_create_list_set_role_and_password(cli, app):
     (["users", "create", "cli-x", "--role", "editor", "--password", "long enough", "--districts", "Hà Nội"],
      "no district 'Hà Nội'; give a code or a name: "),
     (["users", "create", "cli-x", "--role", "editor", "--password", "long enough", "--districts", " , "],
-     "district codes must not be empty"),
+     "districts must not be empty"),
     (["users", "set-role", "cli-nobody", "--role", "viewer"], "no user 'cli-nobody'"),
     (["users", "set-role", "cli-nobody", "--role", "owner"], "Invalid value for '--role'"),
     (["users", "password", "cli-nobody", "--password", "long enough"], "no user 'cli-nobody'"),

@@ -790,6 +790,20 @@ def test_every_export_sent_back_unchanged_changes_nothing(flask_import, engine, 
         result.output
 
 
+def test_a_longitude_latitude_export_saved_as_a_workbook_keeps_the_shapes_too(flask_import, engine, tmp_path, app):
+    """Opened in Excel and saved as .xlsx, the usual way: its points are no shapes for areas either."""
+    path = tmp_path / "vung.csv"
+    with app.app_context():
+        exported = app.test_cli_runner().invoke(args=["export", "farming_zones", str(path), "--geometry", "lonlat"])
+    assert exported.exit_code == 0, exported.output
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[0, "season"] = "Vụ hè thu"
+    frame.to_excel(tmp_path / "vung.xlsx", index=False)
+    result = flask_import("farming_zones", tmp_path / "vung.xlsx", "--key", "id", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"(add 0, update 1, unchanged {len(frame) - 1}), rejected 0" in result.output, result.output
+
+
 def test_a_longitude_latitude_export_edited_and_sent_back_keeps_the_shapes(flask_import, engine, tmp_path, app):
     """A planner's CSV with a point for each zone, edited in a spreadsheet: the values come back, the zones
     keep their shapes; a row added without an id has no shape to add."""

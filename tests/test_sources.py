@@ -302,10 +302,11 @@ def test_degrees_minutes_and_seconds_are_read_in_a_sheet():
     assert (points.iloc[1].x, points.iloc[1].y) == pytest.approx((106 + 10.5 / 60, 20 + 26.5 / 60))
     assert (points.iloc[2].x, points.iloc[2].y) == pytest.approx((106.5, 20.25))
     assert points.iloc[3] is None and points.iloc[4] is None  # 75 minutes, and words: no coordinates
-    vietnamese = pd.DataFrame({"kinh_do": ["106°12'36\" Đ", "106 04 30", "-106°10.5'"],
-                               "vi_do": ["20°25'48\" B", "20 25 48", "20°25'48\" N"]})
+    vietnamese = pd.DataFrame({"kinh_do": ["106°12'36\" Đ", "106 04 30", "-106°10.5'", "106º12'36\"", "−106˚10.5'"],
+                               "vi_do": ["20°25'48\" B", "20 25 48", "20°25'48\" N", "20º25'48\"", "20˚25'48\""]})
     points = attach_geometry(vietnamese, {"x": "kinh_do", "y": "vi_do"}).geometry
-    assert [(round(p.x, 4), round(p.y, 4)) for p in points] == [(106.21, 20.43), (106.075, 20.43), (-106.175, 20.43)]
+    assert [(round(p.x, 4), round(p.y, 4)) for p in points] == [(106.21, 20.43), (106.075, 20.43), (-106.175, 20.43),
+                                                               (106.21, 20.43), (-106.175, 20.43)]
 
 
 def test_column_detection_ignores_case_and_diacritics():
