@@ -50,6 +50,7 @@ SHAPES = (
     N_("the file's layer is %(source)s, another layer of this map: its ids name features of %(source2)s, not of %(layer)s"),
     N_("--key id needs the file's column of feature ids, as this app's exports have; name it with --map COLUMN=id"),
     N_("outside the districts you may edit"),
+    N_("outside the districts you may edit (%(district)s)"),
     N_("no %(key)s: a point is no shape to add"),
     N_("%(key)s %(value)s: no feature of %(layer)s has it, and a point is no shape to add"),
     N_("%(key)s %(value)s: its point lies outside that feature (a row of another file?)"),
@@ -85,11 +86,11 @@ SHAPES = (
     ),
     N_(
         "%(count)s row(s) lie where a feature of the same name already is: to update those instead of adding copies, "
-        "import with --key name: rows %(rows)s"
+        "import with --key %(key)s: rows %(rows)s"
     ),
     N_(
         "more than %(count)s rows lie where a feature of the same name already is: to update those instead of adding "
-        "copies, import with --key name; the first: rows %(rows)s"
+        "copies, import with --key %(key)s; the first: rows %(rows)s"
     ),
     N_("%(count)s row(s) have no %(key)s: each is added as a new feature: rows %(rows)s"),
     N_("more than %(count)s rows have no %(key)s: each is added as a new feature; the first: rows %(rows)s"),

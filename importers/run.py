@@ -948,9 +948,10 @@ def checks_across_rows(conn, layer: Layer, options: ImportOptions, report: Impor
             report.notes.append(rows_note(rows, "overlap other zones, which this layer allows"))
     if layer.is_point and not options.key:  # points never overlap: a file sent twice would double silently
         rows = rows_already_there(conn, layer, ROWS_NOTED + 1)
+        by = ID_KEY if any(fold(c) == ID_KEY for c in report.unknown_columns) else "name"  # an export: its ids
         if rows:
             report.notes.append(rows_note(rows, "lie where a feature of the same name already is: to update those "
-                                                "instead of adding copies, import with --key name"))
+                                                f"instead of adding copies, import with --key {by}"))
     return found
 
 

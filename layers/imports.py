@@ -327,14 +327,16 @@ def reject_outside_districts(conn: Connection, layer: Layer, districts: tuple[st
     Reads the stage's places (stage_places); with a key, the features were locked by set_aside_unchanged.
     """
     writing = f" AND {writes()}" if key else ""  # a row changing nothing writes nowhere
+    # Where the row lies and in which district: the editor passes such rows on to a colleague.
+    where = "ST_AsGeoJSON(ST_PointOnSurface(s.geom)) AS location"
     found = [f"""
-        SELECT s.row_no, 'district: {OUTSIDE_DISTRICTS}' AS reason FROM {STAGE} AS s
-          LEFT JOIN import_places AS p ON p.row_no = s.row_no AND p.level = 'district'
+        SELECT s.row_no, 'district: {OUTSIDE_DISTRICTS}' || coalesce(' (' || p.name || ')', '') AS reason, {where}
+          FROM {STAGE} AS s LEFT JOIN import_places AS p ON p.row_no = s.row_no AND p.level = 'district'
          WHERE NOT s.rejected AND {outside_districts("p.code")}{writing}
     """]
     if key:
         found.append(f"""
-        SELECT DISTINCT s.row_no, 'key ' || s.{key} || ' names a feature {OUTSIDE_DISTRICTS}' AS reason
+        SELECT DISTINCT s.row_no, 'key ' || s.{key} || ' names a feature {OUTSIDE_DISTRICTS}' AS reason, {where}
           FROM {STAGE} AS s JOIN {layer.id} AS t ON t.{key} = s.{key}
          WHERE NOT s.rejected AND {outside_districts("t.district_code")}{writing}
         """)

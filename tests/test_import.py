@@ -1138,6 +1138,9 @@ def test_points_sent_again_are_noted_as_already_there(conn, tmp_path):
     again = do_import(conn, "relics", path, dry_run=True, **options)
     assert ("1 row(s) lie where a feature of the same name already is: to update those instead of adding copies, "
             "import with --key name: rows 1") in again.notes
+    path.write_text(path.read_text(encoding="utf-8").replace("ten,", "id,ten,").replace("\nChùa", "\n,Chùa"), encoding="utf-8")
+    exported = do_import(conn, "relics", path, dry_run=True, **options)  # a file with an id column: by that
+    assert any(note.endswith("import with --key id: rows 1") for note in exported.notes), exported.notes
 
 
 def test_rows_without_a_key_are_noted_as_new_features(conn, tmp_path):

@@ -429,9 +429,11 @@ def test_an_editor_of_some_districts_imports_only_into_them(app, make_user, engi
     refused = post(local, f"/import/{upload_id}/run?lang=en", json=body)
     assert (refused.json["committed"], refused.json["rejected_total"]) == (False, 1)
     [outside] = refused.json["rejected"]
-    assert outside["row"] == 2 and "outside the districts you may edit" in outside["reason"]
+    # Where it lies, and which district that is: the editor passes the row on to its district's colleague.
+    assert outside["row"] == 2 and outside["reason"] == "District (district): outside the districts you may edit (Giao Thủy)"
+    assert outside["location"] == pytest.approx([spots[OUTSIDE][0] + 0.0005, spots[OUTSIDE][1] + 0.0005], abs=1e-6)
     in_vietnamese = post(local, f"/import/{upload_id}/run?lang=vi", json={**body, "dry_run": True}).json["rejected"]
-    assert in_vietnamese[0]["reason"] == "Huyện/thành phố (district): nằm ngoài các huyện bạn được sửa"
+    assert in_vietnamese[0]["reason"] == "Huyện/thành phố (district): nằm ngoài các huyện bạn được sửa (Giao Thủy)"
     loaded = post(local, f"/import/{upload_id}/run", json={**body, "skip_invalid": True})
     assert (loaded.json["inserted"], loaded.json["rejected_total"]) == (1, 1)
 

@@ -3,7 +3,7 @@
 // mapping on a preview, dry-run, then import.
 
 import { addReferenceOutlines, createBaseMap, setInitialView, showWorkingArea } from "./basemap.js";
-import { clear, el, readConfig } from "./dom.js";
+import { clear, el, readConfig, showChoice } from "./dom.js";
 import { formatDecimal, formatInteger, initI18n, t } from "./i18n.js";
 import { createImportApi } from "./importer/api.js";
 import { createMappingTable } from "./importer/mapping.js";
@@ -95,6 +95,7 @@ function startImport(doc) {
   let done = false; // imported for real: this upload is spent
   let imported = null; // the id of this page's committed import, in the import log
   let busy = false;
+  let keyChosen = false; // the user chose how rows match features for this reading: no default overrides it
 
   mapElement.dataset.pending = "0";
   function setBusy(value, text = "") {
@@ -192,10 +193,13 @@ function startImport(doc) {
     keyPicker.append(el("option", { value: "", text: t("key_none") }));
     for (const f of table.mappedFields()) keyPicker.append(el("option", { value: f.name, text: table.label(f) }));
     // A file exported from this app names its features by id: sent back, it updates them in place.
-    if ((inspected?.answer?.columns || []).some((column) => column.trim().toLowerCase() === "id")) {
-      keyPicker.append(el("option", { value: "id", text: t("key_id") }));
-    }
-    keyPicker.value = [...keyPicker.options].some((o) => o.value === previous) ? previous : "";
+    const columns = (inspected?.answer?.columns || []).map((column) => column.trim().toLowerCase());
+    if (columns.includes("id")) keyPicker.append(el("option", { value: "id", text: t("key_id") }));
+    const kept = [...keyPicker.options].some((o) => o.value === previous) ? previous : "";
+    // An export's id and version columns together: by id, unless the user chose otherwise for this reading
+    // (added as new, every row would be a copy).
+    keyPicker.value = !keyChosen && columns.includes("id") && columns.includes("version") ? "id" : kept;
+    showChoice(keyPicker);
   }
 
   // A report no longer describes what Import would do once anything changes.
@@ -300,6 +304,7 @@ function startImport(doc) {
 
   async function inspect(origin = null) {
     if (!upload || busy) return;
+    keyChosen = false;
     messages.remove("inspect");
     messages.remove("run");
     inspected = null;
@@ -464,7 +469,12 @@ function startImport(doc) {
     event.preventDefault();
     inspect();
   });
-  for (const input of [skipInvalid, repair, keyPicker]) input.addEventListener("change", invalidateReport);
+  for (const input of [skipInvalid, repair]) input.addEventListener("change", invalidateReport);
+  keyPicker.addEventListener("change", () => {
+    keyChosen = true;
+    showChoice(keyPicker);
+    invalidateReport();
+  });
   dryRunButton.addEventListener("click", () => run(true));
   runButton.addEventListener("click", () => run(false));
   window.addEventListener("beforeunload", (event) => {

@@ -497,12 +497,15 @@ def test_an_exported_file_sent_back_updates_its_features_by_id(
         shapes = conn.execute(text("SELECT ST_AsText(geom) FROM farming_zones WHERE id = ANY(:ids) ORDER BY id"),
                               {"ids": ids}).scalars().all()
     # As an export writes them (this app's own shapes), with one crop changed.
-    gdf = gpd.GeoDataFrame({"id": ids, "name": [f"{NAMES[0]} 0", f"{NAMES[0]} 1"], "crop": ["vegetables", "rice"]},
-                           geometry=gpd.GeoSeries.from_wkt(shapes), crs=4326)
+    gdf = gpd.GeoDataFrame({"id": ids, "version": [1, 1], "name": [f"{NAMES[0]} 0", f"{NAMES[0]} 1"],
+                            "crop": ["vegetables", "rice"]}, geometry=gpd.GeoSeries.from_wkt(shapes), crs=4326)
     path = tmp_path / "xuat_ra_sua_lai.gpkg"
     pyogrio.write_dataframe(gdf, path)
     page = open_in_import_page(new_page(), live_server, editor, path)
     expect(page.locator("#import-key option[value=id]")).to_have_text("Mã đối tượng (tệp xuất từ bản đồ này)")
+    # An export's id and version columns: matched by id from the start (added as new, every row would be a copy).
+    expect(page.locator("#import-key")).to_have_value("id")
+    page.select_option("#import-key", "")
     page.select_option("#import-key", "id")
     page.click("#import-dry-run")
     expect(page.locator("#import-report")).to_have_attribute("data-state", "dry")
