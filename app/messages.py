@@ -69,6 +69,7 @@ SHAPES = (
     N_("must be a whole number between -2147483648 and 2147483647"),
     N_("%(value)s has a dot between thousands, so it reads as a thousand times more or less: write it without"),
     N_("must be a number"),
+    N_("%(reason)s (the file holds %(value)s)"),
     N_("is a number too large to be read exactly: write it as text (in quotes)"),
     N_("must be a date (YYYY-MM-DD)"),
     N_("must be true or false"),

@@ -228,7 +228,10 @@ def convert_value(f: Field, raw, chosen: dict[str, str] | None = None) -> tuple[
     if f.is_free_text and beyond_reading(raw):
         return None, "is a number too large to be read exactly: write it as text (in quotes)"
     if f.kind != "enum" or raw in (None, ""):
-        return check_value(f, typed_raw(f, raw))
+        value, problem = check_value(f, typed_raw(f, raw))
+        if problem and not f.is_free_text and isinstance(raw, str):  # "khoảng 50" households: say what was read
+            problem = f"{problem} (the file holds {raw.strip()[:40]!r})"
+        return value, problem
     choice = map_choice(f, raw, chosen)
     if choice is None:
         return None, f"unknown value {str(raw)[:40]!r}"
