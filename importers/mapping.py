@@ -91,6 +91,26 @@ def suggest_mapping(layer: Layer, columns: list[str], overrides: dict[str, str] 
     return mapping
 
 
+VALUES_MATCHED = 0.8  # of a column's distinct words, what must read as a field's values for it to be suggested
+
+
+def suggest_by_values(layer: Layer, mapping: Mapping, records: list[dict]) -> None:
+    """Columns no name matched whose words are mostly a list field's values ("LOAI_CAY" holding "Lúa",
+    "Rau màu"), suggested for that field if no column fills it: the user sees them chosen, not a field
+    left to one value for every row."""
+    for f in (f for f in layer.writable if f.kind == "enum" and f.name not in mapping.columns.values()):
+        best, best_share = None, VALUES_MATCHED
+        for column in mapping.unknown:
+            words = {str(r[column]).strip() for r in records if isinstance(r.get(column), str) and r[column].strip()}
+            share = sum(map_choice(f, w) is not None for w in words) / len(words) if words else 0
+            if share >= best_share:
+                best, best_share = column, share
+        if best:
+            mapping.columns[best] = f.name
+            mapping.unknown.remove(best)
+    mapping.missing_required = [name for name in mapping.missing_required if name not in mapping.columns.values()]
+
+
 LABEL_PARTS = re.compile(r"\s*(?:[,;/]|\bvà\b|\band\b)\s*")
 
 

@@ -41,7 +41,7 @@ from importers.encodings import (
     normalize_encoding_name,
 )
 from importers.kml import with_placemark_data
-from importers.mapping import Mapping, MappingError, chosen_values, fold, map_choice, suggest_mapping
+from importers.mapping import Mapping, MappingError, chosen_values, fold, map_choice, suggest_by_values, suggest_mapping
 from importers.sources import (
     CSV,
     CSV_NOT_UTF8,
@@ -970,6 +970,7 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
     choice, columns, mapping = plan(layer, info, options)
     choice.notes += hint
     preview = preview_collection(source.path, options, choice)
+    suggest_by_values(layer, mapping, [feature["properties"] for feature in preview["features"]])
     return {
         "count": feature_count(info),
         "format": source.format, "layers": source.layers, "source_layer": options.source_layer,

@@ -340,6 +340,18 @@ def test_unreadable_files_are_refused_clearly(conn, tmp_path, name, content):
 # --- mapping --------------------------------------------------------------------------
 
 
+def test_a_column_whose_words_are_a_list_field_s_values_is_suggested_for_it():
+    from importers.mapping import suggest_by_values, suggest_mapping
+
+    mapping = suggest_mapping(REGISTRY["farming_zones"], ["name", "LOAI_CAY", "GHI_CHU"])
+    records = [{"LOAI_CAY": crop, "GHI_CHU": note} for crop, note in
+               [("Lúa", "Lúa tốt"), ("Rau màu", "ven sông"), ("Lúa nếp", "Lúa"), ("Muối", "gần biển"), ("lua", None)]]
+    suggest_by_values(REGISTRY["farming_zones"], mapping, records)
+    # 4 of its 5 words are crops ("Lúa nếp" is no label): suggested; the notes (1 in 4) are not.
+    assert mapping.columns == {"name": "name", "LOAI_CAY": "crop"} and mapping.unknown == ["GHI_CHU"]
+    assert "crop" not in mapping.missing_required
+
+
 @pytest.mark.parametrize("column", ["Tên", "TEN", "ten"])
 def test_a_column_headed_only_name_fills_the_name(column):
     from importers.mapping import suggest_mapping

@@ -64,7 +64,8 @@ def test_upload_inspect_dry_run_then_import(editor, zones_zip, engine, cleanup):
     upload_id = sent.json["upload"]
     seen = post(editor, f"/import/{upload_id}/inspect", json={"layer": "farming_zones"})
     assert seen.status_code == 200
-    assert set(seen.json["missing_required"]) == {"crop"}  # TEN is the name, as a table's "Tên" is
+    # TEN is the name, as a table's "Tên" is; LOAI_CAY holds crops ("Lúa", "Rau màu"): suggested by its words.
+    assert seen.json["missing_required"] == [] and seen.json["mapping"] == {"TEN": "name", "LOAI_CAY": "crop"}
     assert len(seen.json["preview"]["features"]) == 2
     mapping = {"TEN": "name", "LOAI_CAY": "crop"}
     dry = post(editor, f"/import/{upload_id}/run", json={"layer": "farming_zones", "mapping": mapping, "dry_run": True})

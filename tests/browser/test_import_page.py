@@ -135,9 +135,11 @@ def test_editor_imports_a_shapefile(new_page, live_server, engine, editor, spot,
     expect(page.locator("#import-mapping-body tr")).to_have_count(3)
     expect(page.locator('select[data-column="TEN_VUNG"]')).to_have_value("name")
     expect(page.locator('select[data-column="MUA_VU"]')).to_have_value("season")
-    # The crop column is not recognised: the required field is flagged and nothing can run.
-    expect(page.locator('select[data-column="LOAI_CAY"]')).to_have_value("")
+    # The crop column's name says nothing, its words do ("Lúa", "Rau màu"): suggested by them.
+    expect(page.locator('select[data-column="LOAI_CAY"]')).to_have_value("crop")
     expect(page.locator('tr[data-column="LOAI_CAY"] .import-example')).to_have_text("Lúa")
+    # Left out, the required field is flagged and nothing can run.
+    page.select_option('select[data-column="LOAI_CAY"]', "")
     expect(page.locator("#import-missing")).to_be_visible()
     expect(page.locator("#import-missing")).to_contain_text("crop")
     expect(page.locator("#import-dry-run")).to_be_disabled()
