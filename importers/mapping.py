@@ -28,11 +28,15 @@ def fold(text: str) -> str:
 class Mapping:
     columns: dict[str, str] = field(default_factory=dict)  # source column -> field name
     unknown: list[str] = field(default_factory=list)  # source columns matching no field
-    missing_required: list[str] = field(default_factory=list)
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # the user's: field -> folded file text -> choice
     id_column: str | None = None  # the file's feature ids, when keyed by id
     version_column: str | None = None  # and the versions they were exported at
     constants: dict[str, object] = field(default_factory=dict)  # field -> the value every row gets (--set)
+
+    def missing_required(self, layer: Layer) -> list[str]:
+        """The layer's required fields no column fills and no value for every row gives."""
+        filled = {*self.columns.values(), *self.constants}
+        return [f.name for f in layer.writable if f.required and f.name not in filled]
 
 
 DBF_NAME_LENGTH = 10
@@ -86,8 +90,6 @@ def suggest_mapping(layer: Layer, columns: list[str], overrides: dict[str, str] 
             mapping.columns[column] = target
         elif column not in overrides:
             mapping.unknown.append(column)
-    mapped = set(mapping.columns.values())
-    mapping.missing_required = [f.name for f in writable.values() if f.required and f.name not in mapped]
     return mapping
 
 
@@ -108,7 +110,6 @@ def suggest_by_values(layer: Layer, mapping: Mapping, records: list[dict]) -> No
         if best:
             mapping.columns[best] = f.name
             mapping.unknown.remove(best)
-    mapping.missing_required = [name for name in mapping.missing_required if name not in mapping.columns.values()]
 
 
 LABEL_PARTS = re.compile(r"\s*(?:[,;/]|\bvà\b|\band\b)\s*")

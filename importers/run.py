@@ -421,7 +421,6 @@ def set_constants(layer: Layer, mapping: Mapping, given: dict[str, str]) -> None
         if problem or value is None:
             raise MappingError(f"--set {name}={str(raw)[:40]!r}: {problem or 'is empty'}")
         mapping.constants[name] = value
-    mapping.missing_required = [name for name in mapping.missing_required if name not in mapping.constants]
 
 
 ID_KEY = "id"  # --key id: rows name their features by id, as an export from this app does
@@ -492,8 +491,9 @@ def run_import(
 
 def refuse_incomplete(layer: Layer, mapping: Mapping, key: str | None) -> None:
     """A mapping that leaves a required field empty, or a key the file does not fill, stops the import."""
-    if mapping.missing_required:
-        raise ImportFailed(f"required field(s) not found in the file: {', '.join(mapping.missing_required)}; use --map COLUMN=FIELD")
+    missing = mapping.missing_required(layer)
+    if missing:
+        raise ImportFailed(f"required field(s) not found in the file: {', '.join(missing)}; use --map COLUMN=FIELD")
     if key and key != ID_KEY and key not in {f.name for f in layer.writable}:
         raise ImportFailed(f"unknown key field {key!r}: a field of {layer.id} the file fills, or id")
     if key and key != ID_KEY and key not in mapping.columns.values():
@@ -975,7 +975,7 @@ def inspect_file(layer: Layer, path: Path, options: ImportOptions, workdir: Path
         "count": feature_count(info),
         "format": source.format, "layers": source.layers, "source_layer": options.source_layer,
         "columns": columns, "mapping": mapping.columns, "unknown": mapping.unknown,
-        "missing_required": mapping.missing_required,
+        "missing_required": mapping.missing_required(layer),
         "crs": choice.label, "notes": source.notes + choice.notes,
         "preview": preview, "unmatched": preview_unmatched(layer, mapping, preview),
     }

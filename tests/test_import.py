@@ -349,7 +349,7 @@ def test_a_column_whose_words_are_a_list_field_s_values_is_suggested_for_it():
     suggest_by_values(REGISTRY["farming_zones"], mapping, records)
     # 4 of its 5 words are crops ("Lúa nếp" is no label): suggested; the notes (1 in 4) are not.
     assert mapping.columns == {"name": "name", "LOAI_CAY": "crop"} and mapping.unknown == ["GHI_CHU"]
-    assert "crop" not in mapping.missing_required
+    assert "crop" not in mapping.missing_required(REGISTRY["farming_zones"])
 
 
 @pytest.mark.parametrize("column", ["Tên", "TEN", "ten"])
@@ -357,7 +357,7 @@ def test_a_column_headed_only_name_fills_the_name(column):
     from importers.mapping import suggest_mapping
 
     mapping = suggest_mapping(REGISTRY["relics"], [column, "Loại hình", "Xếp hạng"])
-    assert mapping.columns == {column: "name", "Loại hình": "kind", "Xếp hạng": "rank"} and not mapping.missing_required
+    assert mapping.columns == {column: "name", "Loại hình": "kind", "Xếp hạng": "rank"} and not mapping.missing_required(REGISTRY["relics"])
 
 
 def test_columns_match_by_label_ignoring_case_and_diacritics(conn, tmp_path):
