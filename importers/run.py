@@ -57,6 +57,7 @@ from importers.sources import (
     prepare_source,
     read_options,
     read_sheet,
+    sheet_header,
 )
 from layers import REGISTRY
 from layers.base import Field, Layer
@@ -334,9 +335,9 @@ def file_info(path: Path, options: ImportOptions) -> dict:
     except Exception as err:  # GDAL's own errors come in many classes
         raise ImportFailed(f"cannot read {path.name}: {str(err).splitlines()[0][:200]}") from None
     info["fields"] = [decoded(str(name), options.encoding) for name in info["fields"]]
-    if options.header_row is not None:  # the names are a row below the sheet's title
-        below = read_sheet(path, options.source_layer, options.header_row)
-        info["fields"], info["features"] = list(below.columns), len(below)
+    if options.header_row is not None:  # the names are a row below the sheet's title; GDAL counted from row 2
+        info["fields"] = sheet_header(path, options.source_layer, options.header_row)
+        info["features"] -= options.header_row
     names = [str(c) for c in info["fields"]]
     repeated = next((c for c in names if names.count(c) > 1), None)
     if repeated:  # a file's column is known by its name

@@ -824,6 +824,13 @@ def header_names(values: list) -> list[str]:
     return [str(v).strip() if isinstance(v, str) and v.strip() else f"Field{i + 1}" for i, v in enumerate(values)]
 
 
+def sheet_header(path: Path, layer: str | None, header_row: int) -> list[str]:
+    """The column names a sheet gives in its row `header_row` (from 0), read up to it only."""
+    top = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, max_features=header_row + 1,
+                                 HEADERS="DISABLE", FIELD_TYPES="STRING")
+    return header_names(top.iloc[header_row].tolist())
+
+
 def read_sheet(path: Path, layer: str | None, header_row: int | None, **options):
     """A sheet's rows below its header: the first row, or `header_row` (from 0) under a title."""
     if header_row is None:
